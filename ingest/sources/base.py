@@ -1,0 +1,60 @@
+"""What every input kind provides to the loader: raw table schemas and an extractor.
+
+A source module never writes: it describes its raw tables and, for one file, yields
+(table, data) pairs where data is a read-only SELECT (e.g. over DuckDB's read_csv) or an
+Arrow record batch/table. ``ingest.db`` owns the transaction that lands them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import duckdb
+import pyarrow as pa
+
+
+class SourceError(Exception):
+    """A file that cannot be loaded at all. The message is one line: the reason, with position."""
+
+
+@dataclass(frozen=True)
+class RawTable:
+    """A table in schema ``raw``; bookkeeping columns are added by ingest.db."""
+
+    name: str
+    columns: dict[str, str]  # column name -> DuckDB type, in table order
+    comment: str = ""
+
+
+@dataclass(frozen=True)
+class Issue:
+    """A problem inside a file that did not stop the load (a bad line, a malformed packet)."""
+
+    position: str  # "line 12", "byte 1234", "frame 7"
+    reason: str
+
+
+@dataclass
+class Extraction:
+    """What a source reports about one file while its batches are consumed."""
+
+    issues: list[Issue] = field(default_factory=list)
+    # Set when the file ends early but what came before is good (e.g. a killed tcpdump).
+    truncated: str | None = None
+
+
+Data = str | pa.RecordBatch | pa.Table  # str: a SELECT statement
+# extract(path, con, report) yields (raw table name, data); it appends to report as it goes.
+Extractor = Callable[[Path, duckdb.DuckDBPyConnection, Extraction], Iterator[tuple[str, Data]]]
+
+
+@dataclass(frozen=True)
+class SourceKind:
+    """One input kind as the CLI and the loader see it."""
+
+    kind: str  # CLI word and manifest `kind`: tracepoints, systemd, pcap, ...
+    tables: tuple[RawTable, ...]
+    extract: Extractor
+    find: Callable[[Path], list[Path]]  # files of this kind inside a directory
