@@ -113,7 +113,8 @@ class Warehouse:
             body = ",\n    ".join(f'"{name}" {typ}' for name, typ in cols.items())
             self.con.execute(f"create table if not exists raw.{table.name} (\n    {body}\n)")
             if table.comment:
-                self.con.execute(f"comment on table raw.{table.name} is ?", [table.comment])
+                comment = table.comment.replace("'", "''")
+                self.con.execute(f"comment on table raw.{table.name} is '{comment}'")
 
     def ingest_file(self, path: Path, source: SourceKind) -> FileResult:
         """Load one file as one transaction; never raises for a bad file."""
@@ -148,16 +149,26 @@ class Warehouse:
             rows = 0
             for table_name, data in source.extract(path, self.con, report):
                 rows += self._insert(table_name, data, key, loaded_at)
-            if rows == 0 and report.truncated is None and not report.issues:
-                raise SourceError("no data rows")
-            status = "partial" if (report.issues or report.truncated) else "loaded"
             message = _summary(report)
+            if rows == 0 and not (report.empty_ok or report.truncated):
+                raise SourceError("; ".join(filter(None, ["no data rows", message])))
+            status = "partial" if (report.issues or report.truncated) else "loaded"
             self.con.execute("delete from raw.ingest_files where path = ?", [key])
             self.con.execute("delete from raw.ingest_issues where path = ?", [key])
             self.con.execute(
                 "insert into raw.ingest_files values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                [key, sha, size, source.kind, rows, len(report.issues), status,
-                 message or None, self.run_id, loaded_at],
+                [
+                    key,
+                    sha,
+                    size,
+                    source.kind,
+                    rows,
+                    len(report.issues),
+                    status,
+                    message or None,
+                    self.run_id,
+                    loaded_at,
+                ],
             )
             if report.issues:
                 self.con.executemany(

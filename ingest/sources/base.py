@@ -43,6 +43,9 @@ class Extraction:
     issues: list[Issue] = field(default_factory=list)
     # Set when the file ends early but what came before is good (e.g. a killed tcpdump).
     truncated: str | None = None
+    # A file with no data rows fails ("no data rows") unless the source says empty is fine
+    # (an empty capture is a valid capture; a header-only CSV is not a day of data).
+    empty_ok: bool = False
 
 
 Data = str | pa.RecordBatch | pa.Table  # str: a SELECT statement

@@ -1,0 +1,193 @@
+"""The `wirehouse` command: thin click wrappers over ingest.db and ingest.sources."""
+
+from __future__ import annotations
+
+import sys
+from datetime import datetime
+from pathlib import Path
+
+import click
+
+from ingest import demo
+from ingest.db import FileResult, Warehouse, default_db_path
+from ingest.sources import registry
+from ingest.sources.base import SourceKind
+
+EXIT_OK, EXIT_FILE_FAILED = 0, 1  # click uses 2 for usage errors
+ISO_FORMATS = ["%Y-%m-%dT%H:%M:%S%z", "%Y-%m-%d %H:%M:%S%z"]
+
+db_option = click.option(
+    "--db",
+    "db_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="DuckDB file to write (default: $WIREHOUSE_DB or ./warehouse.duckdb).",
+)
+paths_argument = click.argument(
+    "paths", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path)
+)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="wirehouse")
+def main() -> None:
+    """Land raw network measurements in DuckDB; dbt turns them into marts."""
+
+
+@main.group()
+def ingest() -> None:
+    """Load files into the warehouse's `raw` schema (one transaction per file)."""
+
+
+@ingest.command("tracepoints")
+@paths_argument
+@db_option
+def ingest_tracepoints(paths: tuple[Path, ...], db_path: Path | None) -> None:
+    """Bitcoin Core P2P tracepoint CSVs (tracepoints/net/*.csv[.gz|.bz2], net.csv)."""
+    sys.exit(run_ingest(registry()["tracepoints"], paths, db_path))
+
+
+@ingest.command("systemd")
+@paths_argument
+@db_option
+def ingest_systemd(paths: tuple[Path, ...], db_path: Path | None) -> None:
+    """systemd IP-accounting CSVs (systemd/ip_accounting/*.csv[.gz|.bz2], ip_accounting.csv)."""
+    sys.exit(run_ingest(registry()["systemd"], paths, db_path))
+
+
+@ingest.command("pcap")
+@paths_argument
+@db_option
+@click.option(
+    "--since",
+    type=click.DateTime(ISO_FORMATS),
+    default=None,
+    help="Skip packets before this time, e.g. 2025-01-22T14:00:00-03:00.",
+)
+@click.option(
+    "--until",
+    type=click.DateTime(ISO_FORMATS),
+    default=None,
+    help="Skip packets at or after this time.",
+)
+@click.option(
+    "--kafka-port",
+    "kafka_ports",
+    type=int,
+    multiple=True,
+    default=(9092,),
+    show_default=True,
+    help="Kafka broker port (repeatable).",
+)
+def ingest_pcap(
+    paths: tuple[Path, ...],
+    db_path: Path | None,
+    since: datetime | None,
+    until: datetime | None,
+    kafka_ports: tuple[int, ...],
+) -> None:
+    """pcap/pcapng captures (.pcap, .pcapng, .cap, and .gz of those)."""
+    from ingest.sources import pcap
+
+    for name, value in (("--since", since), ("--until", until)):
+        if value is not None and value.tzinfo is None:
+            raise click.BadParameter("give a UTC offset, e.g. +00:00", param_hint=name)
+    options = pcap.PcapOptions(
+        since_ns=_epoch_ns(since), until_ns=_epoch_ns(until), kafka_ports=kafka_ports
+    )
+    sys.exit(run_ingest(pcap.make_source(options), paths, db_path))
+
+
+@main.command("demo-data")
+@click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
+@click.option("--days", type=int, default=3, show_default=True)
+@click.option(
+    "--peers",
+    type=int,
+    default=60,
+    show_default=True,
+    help="Concurrent peer slots (connections churn through them).",
+)
+@click.option(
+    "--scale",
+    type=float,
+    default=1.0,
+    show_default=True,
+    help="Multiply message rates (1.0 is about 1 M messages a day).",
+)
+@click.option("--seed", type=int, default=1, show_default=True)
+@click.option("--start", default="2025-01-22", show_default=True, help="First UTC day.")
+def demo_data(directory: Path, days: int, peers: int, scale: float, seed: int, start: str) -> None:
+    """Write realistic nix-bitcoin-monitor CSVs (tracepoints + systemd) into DIRECTORY."""
+    summary = demo.generate(directory, days=days, peers=peers, scale=scale, seed=seed, start=start)
+    click.echo(summary)
+
+
+def _epoch_ns(value: datetime | None) -> int | None:
+    return None if value is None else int(value.timestamp()) * 1_000_000_000
+
+
+def expand(paths: tuple[Path, ...], source: SourceKind) -> list[Path]:
+    files: list[Path] = []
+    for path in paths:
+        files.extend(source.find(path) if path.is_dir() else [path])
+    return list(dict.fromkeys(files))
+
+
+def run_ingest(source: SourceKind, paths: tuple[Path, ...], db_path: Path | None) -> int:
+    files = expand(paths, source)
+    if not files:
+        click.echo(
+            f"wirehouse: no {source.kind} files under {', '.join(map(str, paths))}", err=True
+        )
+        return EXIT_FILE_FAILED
+    results: list[FileResult] = []
+    with Warehouse(db_path or default_db_path()) as wh:
+        wh.ensure_tables(source.tables)
+        with _progress(len(files)) as advance:
+            for path in files:
+                result = wh.ingest_file(path, source)
+                results.append(result)
+                _report(path, result)
+                advance()
+        db_shown = wh.path
+    loaded = sum(r.rows for r in results)
+    bad = [r for r in results if not r.ok]
+    click.echo(
+        f"{len(files)} file(s): {loaded:,} rows loaded, "
+        f"{sum(r.status == 'skipped' for r in results)} unchanged, "
+        f"{sum(r.status == 'partial' for r in results)} partial, "
+        f"{sum(r.status == 'failed' for r in results)} failed -> {db_shown}"
+    )
+    return EXIT_FILE_FAILED if bad else EXIT_OK
+
+
+def _report(path: Path, result: FileResult) -> None:
+    if result.status == "failed":
+        click.echo(f"wirehouse: error: {path}: {result.message}", err=True)
+    elif result.status == "partial":
+        click.echo(f"wirehouse: partial: {path}: {result.rows:,} rows; {result.message}", err=True)
+    elif result.status == "loaded":
+        click.echo(f"loaded {path}: {result.rows:,} rows")
+
+
+class _progress:
+    """A file progress bar on a terminal; silent when stderr is piped."""
+
+    def __init__(self, total: int) -> None:
+        self.total = total
+        self.bar = None
+
+    def __enter__(self):
+        if sys.stderr.isatty() and self.total > 1:
+            from rich.progress import Progress
+
+            self.bar = Progress(transient=True)
+            self.bar.start()
+            task = self.bar.add_task("ingest", total=self.total)
+            return lambda: self.bar.advance(task)
+        return lambda: None
+
+    def __exit__(self, *exc: object) -> None:
+        if self.bar is not None:
+            self.bar.stop()

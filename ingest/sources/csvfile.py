@@ -1,0 +1,110 @@
+"""Header-matched CSV landing with DuckDB's own reader, shared by the nix-bitcoin-monitor kinds.
+
+- Columns are matched by header name: a published file may lack some (they land as NULL),
+  but a column we do not know means the file is not of this kind, so it fails.
+- Bad lines (wrong column count, text in a number, unparseable timestamp) do not sink the
+  file: DuckDB skips them into a rejects table and we report each with its line number,
+  so a day's data is not lost for one bad line (status ``partial``).
+- DuckDB reads .gz itself. It cannot read .bz2, so we stream-decompress to a temporary
+  file in 1 MiB chunks (memory stays flat; disk holds one decompressed file at a time).
+"""
+
+from __future__ import annotations
+
+import bz2
+import gzip
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import duckdb
+
+from ingest.sources.base import Data, Extraction, Issue, RawTable, SourceError
+
+CSV_SUFFIXES = (".csv", ".csv.gz", ".csv.bz2")
+
+
+def is_csv(path: Path) -> bool:
+    return path.name.endswith(CSV_SUFFIXES)
+
+
+def find_csvs(directory: Path, layouts: tuple[str, ...]) -> list[Path]:
+    """CSV files under `directory` matching one of the glob `layouts`, else all CSV files."""
+    for_layout = sorted({p for pattern in layouts for p in directory.glob(pattern) if is_csv(p)})
+    if for_layout:
+        return for_layout
+    return sorted(p for p in directory.rglob("*") if p.is_file() and is_csv(p))
+
+
+@contextmanager
+def plain_csv(path: Path) -> Iterator[Path]:
+    """A path DuckDB can read: the file itself, or a temporary decompressed copy of a .bz2."""
+    if not path.name.endswith(".bz2"):
+        yield path
+        return
+    fd, tmp_name = tempfile.mkstemp(suffix=".csv", prefix="wirehouse-")
+    tmp = Path(tmp_name)
+    try:
+        with os.fdopen(fd, "wb") as out, bz2.open(path, "rb") as src:
+            try:
+                shutil.copyfileobj(src, out, 1 << 20)
+            except EOFError:
+                raise SourceError(
+                    f"truncated bz2 stream (ends after {path.stat().st_size} compressed bytes)"
+                ) from None
+            except OSError as exc:
+                raise SourceError(f"not a valid bz2 file: {exc}") from None
+        yield tmp
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def read_header(path: Path) -> list[str]:
+    opener = gzip.open if path.name.endswith(".gz") else open
+    try:
+        with opener(path, "rb") as f:
+            first = f.readline(4096)
+    except (OSError, EOFError) as exc:
+        raise SourceError(f"cannot read header: {exc}") from None
+    if not first.strip():
+        raise SourceError("empty file" if not first else "line 1: empty header line")
+    try:
+        text = first.decode("utf-8").strip()
+    except UnicodeDecodeError:
+        raise SourceError("line 1: header is not UTF-8 text") from None
+    return [name.strip().strip('"') for name in text.split(",")]
+
+
+def extract_csv(
+    path: Path, con: duckdb.DuckDBPyConnection, report: Extraction, table: RawTable
+) -> Iterator[tuple[str, Data]]:
+    """Yield one SELECT over read_csv for `table`, then report the lines DuckDB rejected."""
+    with plain_csv(path) as readable:
+        header = read_header(readable)
+        unknown = [name for name in header if name not in table.columns]
+        if unknown or "timestamp" not in header:
+            expected = ",".join(table.columns)
+            raise SourceError(f"line 1: unexpected header {','.join(header)!r} (want {expected})")
+        types = ", ".join(f"'{name}': '{table.columns[name]}'" for name in header)
+        select_list = ", ".join(
+            f'"{name}"' if name in header else f'null::{typ} as "{name}"'
+            for name, typ in table.columns.items()
+        )
+        literal = str(readable).replace("'", "''")
+        yield (
+            table.name,
+            f"select {select_list} from read_csv('{literal}', header = true,"
+            f" columns = {{{types}}}, auto_detect = false, delim = ',', quote = '\"',"
+            " store_rejects = true, rejects_table = 'wirehouse_rejects',"
+            " rejects_scan = 'wirehouse_reject_scans')",
+        )
+        rejected = con.execute(
+            "select line, string_agg(distinct error_message, '; ')"
+            " from wirehouse_rejects group by line order by line"
+        ).fetchall()
+        con.execute("drop table if exists wirehouse_rejects")
+        con.execute("drop table if exists wirehouse_reject_scans")
+        report.issues.extend(Issue(f"line {line}", reason) for line, reason in rejected)

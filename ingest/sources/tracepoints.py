@@ -1,0 +1,42 @@
+"""Bitcoin Core P2P `net` tracepoint CSVs as written by nix-bitcoin-monitor (FORMATS.md §1).
+
+Daily files `tracepoints/net/YYYY-MM-DD.csv` (>= 1.7.0) or one `net.csv` (older layout).
+`timestamp` is the poll time (UTC, second resolution); `size` is the payload size without
+the 24-byte P2P header.
+"""
+
+from __future__ import annotations
+
+from functools import partial
+from pathlib import Path
+
+from ingest.sources.base import RawTable, SourceKind
+from ingest.sources.csvfile import extract_csv, find_csvs
+
+MESSAGES = RawTable(
+    name="bitcoin_p2p_messages",
+    columns={
+        "timestamp": "TIMESTAMP",
+        "peer_id": "BIGINT",
+        "peer_conn_type": "VARCHAR",
+        "peer_addr": "VARCHAR",
+        "flow": "VARCHAR",
+        "msg_type": "VARCHAR",
+        "size": "BIGINT",
+    },
+    comment="Bitcoin Core net:inbound_message/outbound_message tracepoint rows, as logged.",
+)
+
+LAYOUTS = ("**/tracepoints/net/*", "**/net.csv*")
+
+
+def find(directory: Path) -> list[Path]:
+    return find_csvs(directory, LAYOUTS)
+
+
+SOURCE = SourceKind(
+    kind="tracepoints",
+    tables=(MESSAGES,),
+    extract=partial(extract_csv, table=MESSAGES),
+    find=find,
+)
