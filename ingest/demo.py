@@ -21,6 +21,7 @@ Everything is vectorised with numpy per day and written with DuckDB's CSV writer
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -150,7 +151,7 @@ def plan_connections(
     slots += ["inbound"] * max(peers - len(slots), 1)
     boundaries = [t0, restart, t1] if restart else [t0, t1]
     conns: list[Connection] = []
-    for run, (a, b) in enumerate(zip(boundaries, boundaries[1:], strict=False)):
+    for run, (a, b) in enumerate(itertools.pairwise(boundaries)):
         run_conns: list[Connection] = []
         for conn_type in slots:
             # run 0 begins mid-run: connections already open (their handshake is not seen)
