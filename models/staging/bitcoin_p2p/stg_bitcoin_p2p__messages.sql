@@ -1,0 +1,48 @@
+with
+
+source as (
+    select * from {{ source('bitcoin_p2p', 'bitcoin_p2p_messages') }}
+),
+
+addressed as (
+    select
+        *,
+        case
+            when peer_addr like '[fc%' then 'cjdns'
+            when peer_addr like '[%' then 'ipv6'
+            when peer_addr like '%.onion:%' then 'onion'
+            when peer_addr like '%.i2p:%' then 'i2p'
+            when regexp_full_match(peer_addr, '\d{1,3}(\.\d{1,3}){3}:\d+') then 'ipv4'
+            else 'unknown'
+        end as address_family,
+        -- host is everything before the last ':'; brackets of IPv6 dropped
+        trim(
+            peer_addr[1:length(peer_addr) - strpos(reverse(peer_addr), ':')],
+            '[]'
+        ) as peer_host,
+        try_cast(
+            split_part(peer_addr, ':', -1) as integer
+        ) as peer_port
+    from source
+),
+
+final as (
+    select
+        "timestamp" as logged_at,
+        peer_id,
+        peer_conn_type,
+        peer_addr,
+        peer_host,
+        peer_port,
+        address_family,
+        peer_host = '127.0.0.1' or peer_host = '::1' as is_loopback,
+        flow,
+        flow = 'in' as is_inbound,
+        msg_type,
+        size as payload_bytes,
+        _source_file as source_file,
+        _loaded_at as loaded_at
+    from addressed
+)
+
+select * from final
