@@ -7,7 +7,6 @@ import re
 import struct
 from collections.abc import Iterator
 from pathlib import Path
-from typing import NamedTuple
 
 import duckdb
 import pytest
@@ -26,6 +25,7 @@ from ingest.sources.kafka import (
     parse_request,
     request_header_version,
 )
+from ingest.sources.pcap import Segment, iter_tcp_segments
 
 DATA = Path(__file__).resolve().parents[3] / "shared" / "data"
 KAFKA_DIR = DATA / "pcap-kafka"
@@ -35,19 +35,7 @@ DEEPFLOW_PORTS = (9092, 36333)  # several DeepFlow captures use 36333 (SOURCES.m
 CLIENT, BROKER = ("10.0.0.1", 40000), ("10.0.0.2", 9092)
 
 
-class Seg(NamedTuple):
-    """Same fields as the packet reader's Segment."""
-
-    frame_number: int
-    ts_ns: int
-    src_addr: str
-    src_port: int
-    dst_addr: str
-    dst_port: int
-    seq: int
-    ack: int
-    flags: int
-    payload: bytes
+Seg = Segment  # the packet reader's type; built by hand or from scapy here
 
 
 # --- builders -----------------------------------------------------------------------------
@@ -441,12 +429,18 @@ def latencies_us(rows: list[dict]) -> dict[tuple[str, int], float]:
 
 
 RESULT_FILES = sorted(KAFKA_DIR.glob("*.result"))
+# scapy: the reference dissector; wirehouse: the packet reader that feeds production
+READERS = {"scapy": scapy_segments, "wirehouse": iter_tcp_segments}
+# ports=(): the broker must be found by the request-header heuristic alone
+PORTS = {"ports": DEEPFLOW_PORTS, "heuristic": ()}
 
 
 @pytest.mark.skipif(not RESULT_FILES, reason="shared Kafka captures not present")
+@pytest.mark.parametrize("ports", PORTS.values(), ids=PORTS.keys())
+@pytest.mark.parametrize("reader", READERS.values(), ids=READERS.keys())
 @pytest.mark.parametrize("result", RESULT_FILES, ids=lambda p: p.stem)
-def test_deepflow_oracle(result: Path):
-    rows = extract(scapy_segments(result.with_suffix(".pcap")), DEEPFLOW_PORTS)
+def test_deepflow_oracle(result: Path, reader, ports):
+    rows = extract(reader(result.with_suffix(".pcap")), ports)
     expected = oracle(result)
     key = lambda r: (r["is_request"], r["correlation_id"])  # noqa: E731
     assert sorted(map(key, rows)) == sorted(map(key, expected))
@@ -467,8 +461,9 @@ NDPI = KAFKA_DIR / "ndpi_kafka.pcapng"
 
 
 @pytest.mark.skipif(not NDPI.exists(), reason="shared Kafka captures not present")
-def test_ndpi_orphan_responses_are_still_extracted():
-    rows = extract(scapy_segments(NDPI))
+@pytest.mark.parametrize("reader", READERS.values(), ids=READERS.keys())
+def test_ndpi_orphan_responses_are_still_extracted(reader):
+    rows = extract(reader(NDPI))
     requests = [r for r in rows if r["is_request"]]
     responses = [r for r in rows if not r["is_request"]]
     # SOURCES.md: 14 requests (key0v3 x2, key0v9, key18v0 x4, key18v3, key22v4, key3v12,
@@ -489,6 +484,7 @@ GENERAL = sorted(p for p in GENERAL_DIR.glob("*") if p.name != "SOURCES.md")
 
 
 @pytest.mark.skipif(not GENERAL, reason="shared general captures not present")
+@pytest.mark.parametrize("reader", READERS.values(), ids=READERS.keys())
 @pytest.mark.parametrize("capture", GENERAL, ids=lambda p: p.name)
-def test_no_false_positives_on_non_kafka_captures(capture: Path):
-    assert extract(scapy_segments(capture)) == []
+def test_no_false_positives_on_non_kafka_captures(capture: Path, reader):
+    assert extract(reader(capture)) == []
