@@ -12,7 +12,9 @@ addressed as (
             when peer_addr like '[%' then 'ipv6'
             when peer_addr like '%.onion:%' then 'onion'
             when peer_addr like '%.i2p:%' then 'i2p'
-            when regexp_full_match(peer_addr, '\d{1,3}(\.\d{1,3}){3}:\d+') then 'ipv4'
+            when
+                regexp_full_match(peer_addr, '\d{1,3}(\.\d{1,3}){3}:\d+')
+                then 'ipv4'
             else 'unknown'
         end as address_family,
         -- host is everything before the last ':'; brackets of IPv6 dropped
@@ -28,7 +30,7 @@ addressed as (
 
 final as (
     select
-        "timestamp" as logged_at,
+        timestamp as logged_at,
         peer_id,
         peer_conn_type,
         peer_addr,

@@ -1,19 +1,22 @@
 with
 
 source as (
-    select * from {{ source('systemd_ip_accounting', 'systemd_ip_accounting_samples') }}
+    select *
+    from {{ source('systemd_ip_accounting', 'systemd_ip_accounting_samples') }}
 ),
 
 final as (
     select
-        "timestamp" as sampled_at,
-        "IPIngressBytes" as ingress_bytes,
-        "IPEgressBytes" as egress_bytes,
-        "IPIngressPackets" as ingress_packets,
-        "IPEgressPackets" as egress_packets,
-        -- nix-bitcoin-monitor writes a timestamp-only row when accounting is off
+        -- raw keeps systemd's property names (IPIngressBytes...); DuckDB
+        -- resolves identifiers case-insensitively
+        timestamp as sampled_at,
+        ipingressbytes as ingress_bytes,
+        ipegressbytes as egress_bytes,
+        ipingresspackets as ingress_packets,
+        ipegresspackets as egress_packets,
+        -- a timestamp-only row: accounting was off (or systemctl failed)
         coalesce(
-            "IPIngressBytes", "IPEgressBytes", "IPIngressPackets", "IPEgressPackets"
+            ipingressbytes, ipegressbytes, ipingresspackets, ipegresspackets
         ) is null as is_accounting_off,
         _source_file as source_file,
         _loaded_at as loaded_at

@@ -1,0 +1,79 @@
+# wirehouse: `make demo` and `make test` are the two entry points (see README).
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+UV := $(shell command -v uv 2>/dev/null || echo $$($(PYTHON) -m site --user-base)/bin/uv)
+export UV_COMPILE_BYTECODE := 1
+export DBT_PROFILES_DIR := $(CURDIR)
+SHARED ?= $(abspath ../shared/data)
+
+DEMO_DIR := demo-data
+DEMO_DB := warehouse.duckdb
+TEST_TMP := $(CURDIR)/.test-tmp
+TEST_DB := $(TEST_TMP)/warehouse.duckdb
+
+.PHONY: help setup demo test lint pytest fixtures dbt-test project-checks bench clean
+
+help:
+	@echo "make demo   set up, generate demo data, ingest, dbt build, show results"
+	@echo "make test   every check: ruff, pytest, fixture ingest, sqlfluff, dbt build, project checks"
+
+$(UV):
+	$(PYTHON) -m pip install --quiet --user uv \
+	  || $(PYTHON) -m pip install --quiet --user --break-system-packages uv
+
+$(VENV)/.synced: pyproject.toml uv.lock | $(UV)
+	$(UV) sync --frozen --python $(PYTHON)
+	@touch $@
+
+setup: $(VENV)/.synced
+
+demo: setup
+	rm -rf $(DEMO_DIR) $(DEMO_DB)
+	$(BIN)/wirehouse demo-data $(DEMO_DIR) --days 3 --seed 1
+	$(BIN)/wirehouse ingest tracepoints $(DEMO_DIR) --db $(DEMO_DB) > /dev/null
+	$(BIN)/wirehouse ingest systemd $(DEMO_DIR) --db $(DEMO_DB) > /dev/null
+	WIREHOUSE_DB=$(DEMO_DB) $(BIN)/dbt build --quiet
+	@$(BIN)/python -m ingest.showcase $(DEMO_DB)
+
+test: setup lint pytest fixtures dbt-test project-checks
+	@echo "make test: all checks passed"
+
+lint: setup
+	$(BIN)/ruff check ingest bench
+	$(BIN)/ruff format --check ingest bench
+
+pytest: setup
+	$(BIN)/pytest ingest/tests --ignore=ingest/tests/project
+
+# A small warehouse from our own generator plus the real shared samples when present.
+fixtures: setup
+	rm -rf $(TEST_TMP) && mkdir -p $(TEST_TMP)
+	$(BIN)/wirehouse demo-data $(TEST_TMP)/demo --days 2 --scale 0.05 --peers 30 --seed 7
+	$(BIN)/wirehouse ingest tracepoints $(TEST_TMP)/demo --db $(TEST_DB) > /dev/null
+	$(BIN)/wirehouse ingest systemd $(TEST_TMP)/demo --db $(TEST_DB) > /dev/null
+	if [ -d "$(SHARED)/systemd" ]; then \
+	  $(BIN)/wirehouse ingest systemd \
+	    $(SHARED)/systemd/systemd_preprocessed_cumulative_ddb6ad5.csv.bz2 --db $(TEST_DB); \
+	fi
+
+dbt-test: setup
+	WIREHOUSE_DB=$(TEST_DB) $(BIN)/dbt parse --quiet
+	WIREHOUSE_DB=$(TEST_DB) $(BIN)/sqlfluff lint models macros tests
+	WIREHOUSE_DB=$(TEST_DB) $(BIN)/dbt build
+	WIREHOUSE_DB=$(TEST_DB) $(BIN)/dbt docs generate --quiet
+
+project-checks: setup
+	$(BIN)/dbt-score lint --fail-project-under 8.0 --fail-any-item-under 5.0
+	WIREHOUSE_DB=$(TEST_DB) $(BIN)/pytest ingest/tests/project
+	$(BIN)/python -m ingest.showcase $(TEST_DB)
+
+bench: setup
+	$(BIN)/python bench/bench_ingest.py
+
+clean:
+	rm -rf $(VENV) target logs $(DEMO_DIR) $(DEMO_DB) $(TEST_TMP)
