@@ -1,0 +1,49 @@
+with
+
+messages as (
+    select * from {{ ref('stg_bitcoin_p2p__messages') }}
+),
+
+message_types as (
+    select * from {{ ref('bitcoin_message_types') }}
+),
+
+short_id_types as (
+    select msg_type
+    from message_types
+    where bip324_short_id is not null
+),
+
+transported as (
+    select
+        *,
+        -- one transport for every peer for now; a per-peer column later
+        '{{ var("p2p_transport") }}' as p2p_transport,
+        msg_type in (select msg_type from short_id_types) as has_short_id
+    from messages
+),
+
+final as (
+    select
+        logged_at,
+        peer_id,
+        peer_conn_type,
+        peer_addr,
+        peer_host,
+        address_family,
+        is_loopback,
+        flow,
+        is_inbound,
+        msg_type,
+        p2p_transport,
+        has_short_id,
+        {{ estimate_wire_bytes(
+            'payload_bytes',
+            'address_family',
+            transport='p2p_transport',
+            has_short_id='has_short_id',
+        ) | indent(8) }}
+    from transported
+)
+
+select * from final
