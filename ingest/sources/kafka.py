@@ -1,7 +1,7 @@
 """Kafka request and response headers from the TCP segments of a capture.
 
-Input is the packet reader's ``Segment`` stream (anything with the attributes of
-``SegmentLike``), in capture order. Each TCP direction is reassembled in sequence order and
+Input is the packet reader's ``Segment`` stream (``ingest.sources.pcap.Segment``, or anything
+with the same attributes), in capture order. Each TCP direction is reassembled in sequence order and
 cut into Kafka messages (``int32 size`` + ``size`` bytes, FORMATS.md §4); one row per message
 goes to ``raw.pcap_kafka_messages``.
 
@@ -25,11 +25,14 @@ from __future__ import annotations
 import struct
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import NamedTuple, Protocol
+from typing import TYPE_CHECKING, NamedTuple
 
 import pyarrow as pa
 
 from ingest.sources.base import RawTable
+
+if TYPE_CHECKING:  # the pcap package imports this module, so no runtime import back
+    from ingest.sources.pcap import Segment
 
 KAFKA_PORTS = (9092,)
 MAX_MESSAGE_BYTES = 100 * 1024 * 1024  # brokers refuse far less (socket.request.max.bytes)
@@ -206,21 +209,6 @@ ARROW_SCHEMA = pa.schema(
         ("detected_by", pa.string()),
     ]
 )
-
-
-class SegmentLike(Protocol):
-    """What the packet reader's ``Segment`` provides (one TCP packet)."""
-
-    frame_number: int
-    ts_ns: int
-    src_addr: str
-    src_port: int
-    dst_addr: str
-    dst_port: int
-    seq: int
-    ack: int
-    flags: int
-    payload: bytes
 
 
 Endpoint = tuple[str, int]
@@ -638,7 +626,7 @@ class _Connection:
     closed: bool = False  # a FIN or RST was seen
     dirs: dict[Endpoint, _Direction] = field(default_factory=dict)  # by source endpoint
     pending: dict[int, tuple[int, int]] = field(default_factory=dict)  # corr id -> key, version
-    held: list[SegmentLike] = field(default_factory=list)  # while state == unknown
+    held: list[Segment] = field(default_factory=list)  # while state == unknown
     tries: int = 0
 
     @property
@@ -739,7 +727,7 @@ class KafkaExtractor:
         self._held_bytes = 0
         self._holding: dict[tuple[Endpoint, Endpoint], None] = {}  # unknown conns holding data
 
-    def feed(self, segments: Iterable[SegmentLike]) -> None:
+    def feed(self, segments: Iterable[Segment]) -> None:
         for seg in segments:
             self._on_segment(seg)
 
@@ -766,7 +754,7 @@ class KafkaExtractor:
 
     # --- internals ---
 
-    def _on_segment(self, seg: SegmentLike) -> None:
+    def _on_segment(self, seg: Segment) -> None:
         src: Endpoint = (seg.src_addr, seg.src_port)
         dst: Endpoint = (seg.dst_addr, seg.dst_port)
         key = (src, dst) if src <= dst else (dst, src)
@@ -806,7 +794,7 @@ class KafkaExtractor:
         key: tuple[Endpoint, Endpoint],
         conn: _Connection | None,
         src: Endpoint,
-        seg: SegmentLike,
+        seg: Segment,
     ) -> _Connection:
         dst: Endpoint = (seg.dst_addr, seg.dst_port)
         if conn is not None:
@@ -833,7 +821,7 @@ class KafkaExtractor:
         conn: _Connection,
         src: Endpoint,
         dst: Endpoint,
-        seg: SegmentLike,
+        seg: Segment,
     ) -> None:
         """Unknown ports: does this segment start with a Kafka request header?"""
         try:

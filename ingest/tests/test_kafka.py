@@ -488,3 +488,18 @@ GENERAL = sorted(p for p in GENERAL_DIR.glob("*") if p.name != "SOURCES.md")
 @pytest.mark.parametrize("capture", GENERAL, ids=lambda p: p.name)
 def test_no_false_positives_on_non_kafka_captures(capture: Path, reader):
     assert extract(reader(capture)) == []
+
+
+@pytest.mark.skipif(not NDPI.exists(), reason="shared Kafka captures not present")
+def test_pcap_ingest_lands_kafka_messages(tmp_path: Path):
+    from ingest.db import Warehouse
+    from ingest.sources import pcap
+
+    with Warehouse(tmp_path / "w.duckdb") as wh:
+        wh.ensure_tables(pcap.SOURCE.tables)
+        result = wh.ingest_file(NDPI, pcap.SOURCE)
+        assert result.ok, result.message
+        count, files = wh.con.execute(
+            "select count(*), count(distinct _source_file) from raw.pcap_kafka_messages"
+        ).fetchone()
+    assert (count, files) == (28, 1)

@@ -48,12 +48,14 @@ TCP segment hook for the Kafka extractor).
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import replace
 from functools import partial
 from pathlib import Path
 
 import duckdb
 
 from ingest.sources.base import Data, Extraction, RawTable, SourceError, SourceKind
+from ingest.sources.kafka import KAFKA_MESSAGES, KafkaExtractor
 from ingest.sources.pcap.reader import (
     COLUMNS,
     PacketBatch,
@@ -91,21 +93,31 @@ def extract(
     report: Extraction,
     options: PcapOptions = PcapOptions(),  # noqa: B008 - frozen, so a shared default is safe
 ) -> Iterator[tuple[str, Data]]:
-    """Yield ``("pcap_packets", batch)``; feeds ``options.segment_hook`` after each batch."""
+    """Yield ``("pcap_packets", batch)`` and the Kafka messages finished so far, per batch.
+
+    Also feeds ``options.segment_hook`` after each batch.
+    """
 
     def cut(reason: str) -> None:
         report.truncated = reason
 
-    for batch in read_batches(path, options, cut):
+    kafka = KafkaExtractor(options.kafka_ports)
+    # any hook makes read_batches collect the batch's TCP segments
+    reading = replace(options, segment_hook=kafka.feed)
+    for batch in read_batches(path, reading, cut):
+        kafka.feed(batch.segments)
         if options.segment_hook is not None:
             options.segment_hook(batch.segments)
         yield PACKETS.name, batch.table
+        if kafka.rows:
+            yield KAFKA_MESSAGES.name, kafka.take()
+    yield KAFKA_MESSAGES.name, kafka.finish()
 
 
 def make_source(options: PcapOptions) -> SourceKind:
     return SourceKind(
         kind="pcap",
-        tables=(PACKETS,),
+        tables=(PACKETS, KAFKA_MESSAGES),
         extract=partial(extract, options=options),
         find=find,
     )
