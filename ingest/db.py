@@ -2,7 +2,9 @@
 
 Rules (README "Loading rules"):
 - the manifest ``raw.ingest_files`` has one row per (path, sha256) version of a file;
-- a version already loaded (or partially loaded) is skipped;
+- a version already loaded (or partially loaded) is skipped: recognised by path, size and
+  mtime without reading it, else by sha256 (computed while the load runs, rolled back if
+  the content turns out unchanged);
 - a new version of a path replaces exactly the rows of that path, in one transaction;
 - a file that fails is rolled back whole: no rows from it, a ``failed`` manifest row with the
   reason; rows of an earlier good version of the same path stay;
@@ -16,6 +18,7 @@ import hashlib
 import os
 import uuid
 from collections.abc import Iterable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -39,6 +42,7 @@ create table if not exists raw.ingest_files (
     path varchar not null,
     sha256 varchar not null,
     size_bytes bigint not null,
+    file_mtime_ns bigint,
     kind varchar not null,
     rows bigint not null,
     issues bigint not null,
@@ -93,8 +97,11 @@ class Warehouse:
     def __init__(self, path: Path | str | None = None) -> None:
         self.path = Path(path) if path else default_db_path()
         self.path.parent.mkdir(parents=True, exist_ok=True)
+        # our own progress bar is per file; DuckDB's would print into piped stdout
         self.con = duckdb.connect(str(self.path))
+        self.con.execute("set enable_progress_bar = false")
         self.run_id = str(uuid.uuid4())
+        self.loaded_at = datetime.now(UTC).replace(tzinfo=None)
         self.con.execute("create schema if not exists raw")
         self.con.execute(MANIFEST_DDL)
 
@@ -120,17 +127,35 @@ class Warehouse:
         """Load one file as one transaction; never raises for a bad file."""
         key = str(path.resolve())
         try:
-            size = path.stat().st_size
-            sha = sha256_of(path)
+            stat = path.stat()
         except OSError as exc:
             return self._record_failure(key, "", 0, source.kind, f"cannot read: {exc.strerror}")
+        # Same path, size and mtime as a loaded version: unchanged, no need to hash it.
+        if self._loaded_version(
+            key, "size_bytes = ? and file_mtime_ns = ?", [stat.st_size, stat.st_mtime_ns]
+        ):
+            return FileResult(key, source.kind, "skipped", message="already loaded")
 
-        done = self.con.execute(
-            "select status from raw.ingest_files where path = ? and sha256 = ?"
-            " and status in ('loaded', 'partial')",
-            [key, sha],
-        ).fetchone()
-        if done:
+        # sha256 runs beside the load (hashlib releases the GIL) instead of before it.
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            pending_sha = pool.submit(sha256_of, path)
+            self.con.begin()
+            try:
+                rows, report = self._load(path, key, source)
+            except (SourceError, duckdb.Error) as exc:
+                self.con.rollback()
+                reason = str(exc) if isinstance(exc, SourceError) else _first_line(exc)
+                return self._record_failure(
+                    key, _sha_or_blank(pending_sha), stat.st_size, source.kind, reason
+                )
+            sha = _sha_or_blank(pending_sha)
+
+        if self._loaded_version(key, "sha256 = ?", [sha]):
+            self.con.rollback()  # touched but not changed: remember the new mtime
+            self.con.execute(
+                "update raw.ingest_files set file_mtime_ns = ? where path = ? and sha256 = ?",
+                [stat.st_mtime_ns, key, sha],
+            )
             return FileResult(key, source.kind, "skipped", message="already loaded")
         twin = self.con.execute(
             "select path from raw.ingest_files where sha256 = ? and kind = ? and path <> ?"
@@ -138,53 +163,59 @@ class Warehouse:
             [sha, source.kind, key],
         ).fetchone()
         if twin:
+            self.con.rollback()
             return FileResult(key, source.kind, "skipped", message=f"same content as {twin[0]}")
 
-        report = Extraction()
-        loaded_at = datetime.now(UTC).replace(tzinfo=None)
-        self.con.begin()
-        try:
-            for table in source.tables:
-                self.con.execute(f"delete from raw.{table.name} where _source_file = ?", [key])
-            rows = 0
-            for table_name, data in source.extract(path, self.con, report):
-                rows += self._insert(table_name, data, key, loaded_at)
-            message = _summary(report)
-            if rows == 0 and not (report.empty_ok or report.truncated):
-                raise SourceError("; ".join(filter(None, ["no data rows", message])))
-            status = "partial" if (report.issues or report.truncated) else "loaded"
-            self.con.execute("delete from raw.ingest_files where path = ?", [key])
-            self.con.execute("delete from raw.ingest_issues where path = ?", [key])
-            self.con.execute(
-                "insert into raw.ingest_files values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                [
-                    key,
-                    sha,
-                    size,
-                    source.kind,
-                    rows,
-                    len(report.issues),
-                    status,
-                    message or None,
-                    self.run_id,
-                    loaded_at,
-                ],
+        status = "partial" if (report.issues or report.truncated) else "loaded"
+        message = _summary(report)
+        self.con.execute("delete from raw.ingest_files where path = ?", [key])
+        self.con.execute("delete from raw.ingest_issues where path = ?", [key])
+        self.con.execute(
+            "insert into raw.ingest_files values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [
+                key,
+                sha,
+                stat.st_size,
+                stat.st_mtime_ns,
+                source.kind,
+                rows,
+                len(report.issues),
+                status,
+                message or None,
+                self.run_id,
+                self.loaded_at,
+            ],
+        )
+        if report.issues:
+            self.con.executemany(
+                "insert into raw.ingest_issues values (?, ?, ?, ?)",
+                [(key, sha, i.position, i.reason) for i in report.issues[:MAX_ISSUES_STORED]],
             )
-            if report.issues:
-                self.con.executemany(
-                    "insert into raw.ingest_issues values (?, ?, ?, ?)",
-                    [(key, sha, i.position, i.reason) for i in report.issues[:MAX_ISSUES_STORED]],
-                )
-            self.con.commit()
-        except SourceError as exc:
-            self.con.rollback()
-            return self._record_failure(key, sha, size, source.kind, str(exc))
-        except duckdb.Error as exc:
-            self.con.rollback()
-            return self._record_failure(key, sha, size, source.kind, _first_line(exc))
+        self.con.commit()
         return FileResult(key, source.kind, status, rows, len(report.issues), message)
 
-    def _insert(self, table: str, data: object, key: str, loaded_at: datetime) -> int:
+    def _load(self, path: Path, key: str, source: SourceKind) -> tuple[int, Extraction]:
+        """Inside the open transaction: replace the rows of `key` with the file's rows."""
+        report = Extraction()
+        for table in source.tables:
+            self.con.execute(f"delete from raw.{table.name} where _source_file = ?", [key])
+        rows = 0
+        for table_name, data in source.extract(path, self.con, report):
+            rows += self._insert(table_name, data, key)
+        if rows == 0 and not (report.empty_ok or report.truncated):
+            raise SourceError("; ".join(filter(None, ["no data rows", _summary(report)])))
+        return rows, report
+
+    def _loaded_version(self, key: str, condition: str, params: list) -> bool:
+        return bool(
+            self.con.execute(
+                f"select count(*) from raw.ingest_files where path = ? and {condition}"
+                " and status in ('loaded', 'partial')",
+                [key, *params],
+            ).fetchone()[0]
+        )
+
+    def _insert(self, table: str, data: object, key: str) -> int:
         if isinstance(data, pa.RecordBatch | pa.Table):
             if data.num_rows == 0:
                 return 0
@@ -196,7 +227,7 @@ class Warehouse:
             f"insert into raw.{table} by name"
             f" select *, $file as _source_file, $run as _ingest_run_id,"
             f" $at as _loaded_at from {relation}",
-            {"file": key, "run": self.run_id, "at": loaded_at},
+            {"file": key, "run": self.run_id, "at": self.loaded_at},
         ).fetchone()[0]
         if relation == "_wirehouse_batch":
             self.con.unregister("_wirehouse_batch")
@@ -204,10 +235,18 @@ class Warehouse:
 
     def _record_failure(self, key: str, sha: str, size: int, kind: str, error: str) -> FileResult:
         self.con.execute(
-            "insert or replace into raw.ingest_files values (?, ?, ?, ?, 0, 0, 'failed', ?, ?, ?)",
-            [key, sha, size, kind, error, self.run_id, datetime.now(UTC).replace(tzinfo=None)],
+            "insert or replace into raw.ingest_files"
+            " values (?, ?, ?, null, ?, 0, 0, 'failed', ?, ?, ?)",
+            [key, sha, size, kind, error, self.run_id, self.loaded_at],
         )
         return FileResult(key, kind, "failed", message=error)
+
+
+def _sha_or_blank(pending: Future[str]) -> str:
+    try:
+        return pending.result()
+    except OSError:
+        return ""
 
 
 def _first_line(exc: Exception) -> str:

@@ -326,6 +326,7 @@ def generate(
     net_dir.mkdir(parents=True, exist_ok=True)
     sys_dir.mkdir(parents=True, exist_ok=True)
     con = duckdb.connect()
+    con.execute("set enable_progress_bar = false")
     # counters: (in bytes, out bytes, in packets, out packets), since accounting started
     counters = rng.integers(10**8, 10**9, 4).astype(np.int64)
     total_rows = 0
