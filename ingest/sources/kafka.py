@@ -16,8 +16,9 @@ Decisions worth knowing:
   bytes that do not parse, make the direction *hunt*: it drops data until a segment starts
   with a plausible header, and marks the next message ``has_gap_before``. We never scan inside
   a segment for a header: that is where false matches come from.
-- A SYN with a new ISN on a known 4-tuple starts a new connection (``connection_seq`` + 1).
-  Without SYN packets, port reuse looks like a sequence jump and is handled as a gap.
+- A SYN with a new ISN on a known 4-tuple starts a new connection (``connection_seq`` + 1),
+  and so does a sequence jump larger than any window (port reuse where no SYN was captured
+  or passed to us: the packet reader only hands over segments that carry payload).
 """
 
 from __future__ import annotations
@@ -239,6 +240,10 @@ class Malformed(Exception):
     """The bytes cannot be this kind of Kafka message."""
 
 
+INT16, INT32 = struct.Struct(">h"), struct.Struct(">i")
+REQUEST_FIXED = struct.Struct(">hhi")  # api_key, api_version, correlation_id
+
+
 class _Reader:
     """Big-endian reads that know the buffer end and the message end apart."""
 
@@ -247,26 +252,36 @@ class _Reader:
         self.pos = 0
         self.msg_end = MAX_MESSAGE_BYTES + 4  # narrowed once the size is read
 
-    def take(self, n: int) -> bytes:
-        end = self.pos + n
+    def _advance(self, n: int) -> int:
+        """Move past n bytes; returns where they start."""
+        start, end = self.pos, self.pos + n
         if end > self.msg_end:
             raise Malformed("field runs past the message end")
         if end > len(self.buf):
             raise NeedMore
-        out = bytes(self.buf[self.pos : end])
         self.pos = end
-        return out
+        return start
+
+    def take(self, n: int) -> bytes:
+        start = self._advance(n)
+        return bytes(self.buf[start : self.pos])
+
+    def skip(self, n: int) -> None:
+        self._advance(n)
+
+    def fixed(self, fmt: struct.Struct) -> tuple[int, ...]:
+        return fmt.unpack_from(self.buf, self._advance(fmt.size))
 
     def int16(self) -> int:
-        return struct.unpack(">h", self.take(2))[0]
+        return INT16.unpack_from(self.buf, self._advance(2))[0]
 
     def int32(self) -> int:
-        return struct.unpack(">i", self.take(4))[0]
+        return INT32.unpack_from(self.buf, self._advance(4))[0]
 
     def uvarint(self) -> int:
         value = 0
         for shift in range(0, 35, 7):
-            byte = self.take(1)[0]
+            byte = self.buf[self._advance(1)]
             value |= (byte & 0x7F) << shift
             if not byte & 0x80:
                 return value
@@ -282,7 +297,7 @@ class _Reader:
             if strict and tag <= last:
                 raise Malformed("tags not ascending")
             last = tag
-            self.take(self.uvarint())
+            self.skip(self.uvarint())
 
 
 def request_header_version(api_key: int, api_version: int) -> int | None:
@@ -321,7 +336,7 @@ def parse_request(buf: Buffer, strict: bool = False) -> Header:
     if not 8 <= size <= MAX_MESSAGE_BYTES:
         raise Malformed(f"request size {size}")
     r.msg_end = 4 + size
-    api_key, api_version, correlation_id = r.int16(), r.int16(), r.int32()
+    api_key, api_version, correlation_id = r.fixed(REQUEST_FIXED)
     api = KAFKA_APIS.get(api_key)
     if api_key < 0 or api_version < 0:
         raise Malformed("negative api_key or api_version")
@@ -344,7 +359,7 @@ def parse_request(buf: Buffer, strict: bool = False) -> Header:
     try:
         if api_key == 1:
             if api_version < 15:  # ReplicaId (int32) precedes MaxWaitMs up to v14
-                r.int32()
+                r.skip(4)
             fetch_max_wait_ms = r.int32()
             if strict and fetch_max_wait_ms < 0:
                 raise Malformed("negative max_wait_ms")
@@ -353,7 +368,7 @@ def parse_request(buf: Buffer, strict: bool = False) -> Header:
                 flexible = api is not None and api[2] is not None and api_version >= api[2]
                 n = r.uvarint() - 1 if flexible else r.int16()
                 if n > 0:
-                    r.take(n)
+                    r.skip(n)
             produce_acks = r.int16()
             if strict and produce_acks not in (-1, 0, 1):
                 raise Malformed("acks not -1, 0 or 1")
@@ -433,12 +448,6 @@ class _Direction:
         if self.next_seq is None:
             self.next_seq = seq
         d = seq_delta(seq, self.next_seq)
-        if abs(d) > MAX_SEQ_JUMP:
-            # Port reuse without a SYN, or garbage: restart the byte stream here.
-            self._gap(None)
-            self.ooo.clear()
-            self.ooo_bytes = 0
-            self.next_seq, d = seq, 0
         if d + len(payload) <= 0:
             return  # retransmission of bytes already delivered
         if d > 0:
@@ -451,6 +460,10 @@ class _Direction:
             self._gap(missing)
             self.next_seq = (self.next_seq + missing) % SEQ_MOD
         self._drain()
+
+    def jumped(self, seq: int) -> bool:
+        """Is seq further from the expected one than any TCP window allows?"""
+        return self.next_seq is not None and abs(seq_delta(seq, self.next_seq)) > MAX_SEQ_JUMP
 
     def _hold(self, seq: int, payload: bytes, frame: int, ts: int) -> None:
         held = self.ooo.get(seq)
@@ -628,15 +641,12 @@ class _Connection:
     pending: dict[int, tuple[int, int]] = field(default_factory=dict)  # corr id -> key, version
     held: list[Segment] = field(default_factory=list)  # while state == unknown
     tries: int = 0
-
-    @property
-    def stream_id(self) -> str:
-        assert self.client and self.broker
-        return f"{_fmt(self.client)}-{_fmt(self.broker)}#{self.seq}"
+    stream_id: str = ""
 
     def become_kafka(self, client: Endpoint, broker: Endpoint, detected_by: str) -> None:
         self.state, self.client, self.broker = "kafka", client, broker
         self.detected_by = detected_by
+        self.stream_id = f"{_fmt(client)}-{_fmt(broker)}#{self.seq}"
         self.dirs = {client: _Direction(self, True), broker: _Direction(self, False)}
         for src, isn in self.isn.items():
             self.dirs[src].start_at_syn(isn)
@@ -770,6 +780,10 @@ class KafkaExtractor:
                 self._release(key, conn)
                 conn.state = "other"  # ended without looking like Kafka
             return
+        if conn.state == "kafka" and conn.dirs[src].jumped(seg.seq):
+            # No SYN seen, but sequence numbers of another byte stream: the 4-tuple was reused.
+            conn.close()
+            conn = self._new_connection(key, conn.seq + 1, src, dst)
         conn.has_data = True
         if conn.state == "kafka":
             wire_len = getattr(seg, "payload_len", 0)  # optional: not in the reader's Segment

@@ -503,3 +503,17 @@ def test_pcap_ingest_lands_kafka_messages(tmp_path: Path):
             "select count(*), count(distinct _source_file) from raw.pcap_kafka_messages"
         ).fetchone()
     assert (count, files) == (28, 1)
+
+
+def test_port_reuse_without_syn_is_a_new_connection():
+    old, new = Stream(isn_c=1000, isn_b=5000), Stream(isn_c=2_000_000_000, isn_b=3_000_000_000)
+    segs = [old.send(True, request(3, 2, 1)), old.send(False, response(1))]
+    new.frame = old.frame
+    segs += [new.send(True, request(18, 0, 1)), new.send(False, response(1))]
+    rows = extract(segs)
+    assert [(r["connection_seq"], r["api_key"], r["is_complete"]) for r in rows] == [
+        (0, 3, True),
+        (0, 3, True),
+        (1, 18, True),
+        (1, 18, True),
+    ]
