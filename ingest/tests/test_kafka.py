@@ -411,6 +411,7 @@ def oracle(path: Path) -> list[dict]:
                 "api_version": int(version),
                 "client_id": client_id or None,
                 "rrt_us": int(rrt),
+                "size": int(re.search(r"_msg_size: Some\((\d+)\)", line).group(1)),
             }
         )
     return out
@@ -449,6 +450,10 @@ def test_deepflow_oracle(result: Path, reader, ports):
     for exp in expected:
         got = by_key[key(exp)]
         assert (got["api_key"], got["api_version"]) == (exp["api_key"], exp["api_version"])
+        assert got["message_size_bytes"] == exp["size"]
+        if got["api_key"] == 1 and exp["is_request"]:
+            # both Fetch captures long-poll: max_wait_ms explains their ~500 ms "latency"
+            assert got["fetch_max_wait_ms"] == 500
         assert got["is_complete"] and not got["has_gap_before"]
         if exp["is_request"]:
             assert got["client_id"] == exp["client_id"]
