@@ -1,0 +1,54 @@
+{{ config(materialized='table') }}
+
+with
+
+messages as (
+    select * from {{ ref('int_messages_estimated') }}
+),
+
+node_runs as (
+    select * from {{ ref('int_node_runs_detected') }}
+),
+
+assigned as (
+    -- every message belongs to the node run that started last before it
+    select
+        messages.*,
+        node_runs.node_run_id
+    from messages
+    asof inner join node_runs
+        on messages.logged_at >= node_runs.started_at
+),
+
+aggregated as (
+    select
+        node_run_id,
+        peer_id,
+        peer_addr,
+        peer_host,
+        address_family,
+        is_loopback,
+        peer_conn_type,
+        flow,
+        msg_type,
+        date_trunc('hour', logged_at) as hour_at,
+        count(*) as msgs,
+        sum(payload_bytes) as payload_bytes,
+        sum(message_bytes) as message_bytes,
+        sum(segments) as segments,
+        sum(tcpip_bytes) as tcpip_bytes,
+        min(logged_at) as first_logged_at,
+        max(logged_at) as last_logged_at
+    from assigned
+    group by all
+),
+
+final as (
+    select
+        -- one bitcoind run never reuses a peer id; runs tell restarts apart
+        concat_ws('-', node_run_id, peer_id, peer_addr) as connection_id,
+        *
+    from aggregated
+)
+
+select * from final

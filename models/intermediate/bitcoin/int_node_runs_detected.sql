@@ -1,0 +1,64 @@
+with
+
+messages as (
+    select * from {{ ref('stg_bitcoin_p2p__messages') }}
+),
+
+data_start as (
+    select min(logged_at) as started_at
+    from messages
+),
+
+handshakes as (
+    -- connections whose start we saw: every connection opens with version
+    select
+        peer_id,
+        peer_addr,
+        min(logged_at) as handshake_at
+    from messages
+    where msg_type = 'version'
+    group by all
+),
+
+ordered as (
+    select
+        *,
+        lag(peer_id) over (
+            order by handshake_at, peer_id
+        ) as previous_peer_id
+    from handshakes
+),
+
+restarts as (
+    -- bitcoind numbers connections 0, 1, 2, ... from its start: a new
+    -- connection whose id is well below the previous new connection's id
+    -- means bitcoind restarted
+    select
+        handshake_at as started_at,
+        peer_id as first_peer_id
+    from ordered
+    where peer_id + {{ var('node_run_peer_id_drop') }} < previous_peer_id
+),
+
+starts as (
+    select
+        started_at,
+        null::bigint as first_peer_id
+    from data_start
+    union all
+    select
+        started_at,
+        first_peer_id
+    from restarts
+),
+
+final as (
+    select
+        row_number() over (order by started_at)::integer as node_run_id,
+        started_at,
+        lead(started_at) over (order by started_at) as ended_before,
+        first_peer_id
+    from starts
+)
+
+select * from final

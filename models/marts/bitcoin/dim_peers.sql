@@ -1,0 +1,62 @@
+with
+
+connection_messages as (
+    select * from {{ ref('int_connection_messages_aggregated') }}
+),
+
+connections as (
+    select * from {{ ref('fct_peer_connections') }}
+),
+
+received_counts as (
+    select
+        connection_id,
+        coalesce(sum(msgs) filter (where msg_type = 'inv'), 0) as inv_msgs,
+        coalesce(
+            sum(msgs) filter (where msg_type in ('filterload', 'filteradd')),
+            0
+        ) as bloom_filter_msgs
+    from connection_messages
+    where flow = 'in'
+    group by connection_id
+),
+
+classified as (
+    select
+        connections.*,
+        coalesce(received_counts.inv_msgs, 0) as in_inv_msgs,
+        coalesce(received_counts.bloom_filter_msgs, 0)
+            as in_bloom_filter_msgs,
+        coalesce(received_counts.bloom_filter_msgs, 0) > 0 as is_spv_client,
+        -- block-relay-only connections never announce transactions
+        connections.is_long_connection
+        and connections.peer_conn_type != 'block-relay-only'
+        and coalesce(received_counts.inv_msgs, 0) = 0 as is_zero_inv_peer
+    from connections
+    left join received_counts
+        on connections.connection_id = received_counts.connection_id
+),
+
+final as (
+    select
+        connection_id::varchar as connection_id,
+        node_run_id::integer as node_run_id,
+        peer_id::bigint as peer_id,
+        peer_addr::varchar as peer_addr,
+        peer_host::varchar as peer_host,
+        address_family::varchar as address_family,
+        is_loopback::boolean as is_loopback,
+        peer_conn_type::varchar as peer_conn_type,
+        (peer_conn_type = 'inbound')::boolean as is_inbound_connection,
+        first_message_at::timestamp as first_message_at,
+        last_message_at::timestamp as last_message_at,
+        connection_seconds::bigint as connection_seconds,
+        is_long_connection::boolean as is_long_connection,
+        in_inv_msgs::bigint as in_inv_msgs,
+        in_bloom_filter_msgs::bigint as in_bloom_filter_msgs,
+        is_spv_client::boolean as is_spv_client,
+        is_zero_inv_peer::boolean as is_zero_inv_peer
+    from classified
+)
+
+select * from final

@@ -1,0 +1,37 @@
+{%- set counters = [
+    'ingress_bytes', 'egress_bytes', 'ingress_packets', 'egress_packets'
+] -%}
+
+with
+
+samples as (
+    select * from {{ ref('int_counter_samples_differenced') }}
+),
+
+resets as (
+    {%- for counter in counters %}
+    select
+        sampled_at,
+        previous_sampled_at,
+        '{{ counter }}' as counter_name,
+        previous_{{ counter }} as previous_value,
+        {{ counter }} as new_value
+    from samples
+    where is_{{ counter }}_reset
+    {%- if not loop.last %}
+    union all
+    {%- endif %}
+    {%- endfor %}
+),
+
+final as (
+    select
+        sampled_at::timestamp as reset_at,
+        previous_sampled_at::timestamp as previous_sampled_at,
+        counter_name::varchar as counter_name,
+        previous_value::bigint as previous_value,
+        new_value::bigint as new_value
+    from resets
+)
+
+select * from final

@@ -1,0 +1,100 @@
+{%- set min_seconds = var('min_connection_seconds') -%}
+
+with
+
+connection_messages as (
+    select * from {{ ref('int_connection_messages_aggregated') }}
+),
+
+connections as (
+    select
+        connection_id,
+        node_run_id,
+        peer_id,
+        peer_addr,
+        any_value(peer_host) as peer_host,
+        any_value(address_family) as address_family,
+        bool_or(is_loopback) as is_loopback,
+        arg_max(peer_conn_type, msgs) as peer_conn_type,
+        min(first_logged_at) as first_message_at,
+        max(last_logged_at) as last_message_at,
+        {%- for flow in ['in', 'out'] %}
+        coalesce(
+            sum(msgs) filter (where flow = '{{ flow }}'), 0
+        ) as {{ flow }}_msgs,
+        coalesce(
+            sum(payload_bytes) filter (where flow = '{{ flow }}'), 0
+        ) as {{ flow }}_payload_bytes,
+        coalesce(
+            sum(tcpip_bytes) filter (where flow = '{{ flow }}'), 0
+        ) as {{ flow }}_tcpip_bytes,
+        {%- endfor %}
+    from connection_messages
+    group by connection_id, node_run_id, peer_id, peer_addr
+),
+
+timed as (
+    select
+        *,
+        date_diff(
+            'second', first_message_at, last_message_at
+        ) as connection_seconds,
+        in_msgs + out_msgs as total_msgs,
+        in_payload_bytes + out_payload_bytes as total_payload_bytes,
+        in_tcpip_bytes + out_tcpip_bytes as total_tcpip_bytes
+    from connections
+),
+
+rated as (
+    select
+        *,
+        connection_seconds >= {{ min_seconds }} as is_long_connection,
+        {%- for side in ['in', 'out', 'total'] %}
+        case
+            when connection_seconds >= {{ min_seconds }}
+                then {{ side }}_tcpip_bytes / connection_seconds
+        end as {{ side }}_tcpip_bytes_per_second,
+        case
+            when connection_seconds >= {{ min_seconds }}
+                then {{ side }}_msgs * 3600 / connection_seconds
+        end as {{ side }}_msgs_per_hour,
+        {%- endfor %}
+        in_msgs / nullif(out_msgs, 0) as in_out_msgs_ratio
+    from timed
+),
+
+final as (
+    select
+        connection_id::varchar as connection_id,
+        node_run_id::integer as node_run_id,
+        peer_id::bigint as peer_id,
+        peer_addr::varchar as peer_addr,
+        peer_host::varchar as peer_host,
+        address_family::varchar as address_family,
+        is_loopback::boolean as is_loopback,
+        peer_conn_type::varchar as peer_conn_type,
+        first_message_at::timestamp as first_message_at,
+        last_message_at::timestamp as last_message_at,
+        connection_seconds::bigint as connection_seconds,
+        is_long_connection::boolean as is_long_connection,
+        {%- for side in ['in', 'out', 'total'] %}
+        {{ side }}_msgs::bigint as {{ side }}_msgs,
+        {%- endfor %}
+        {%- for side in ['in', 'out', 'total'] %}
+        {{ side }}_payload_bytes::bigint as {{ side }}_payload_bytes,
+        {%- endfor %}
+        {%- for side in ['in', 'out', 'total'] %}
+        {{ side }}_tcpip_bytes::double as {{ side }}_tcpip_bytes,
+        {%- endfor %}
+        {%- for side in ['in', 'out', 'total'] %}
+        {{ side }}_tcpip_bytes_per_second::double
+            as {{ side }}_tcpip_bytes_per_second,
+        {%- endfor %}
+        {%- for side in ['in', 'out', 'total'] %}
+        {{ side }}_msgs_per_hour::double as {{ side }}_msgs_per_hour,
+        {%- endfor %}
+        in_out_msgs_ratio::double as in_out_msgs_ratio
+    from rated
+)
+
+select * from final

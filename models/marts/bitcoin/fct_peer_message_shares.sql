@@ -1,0 +1,54 @@
+with
+
+connection_messages as (
+    select * from {{ ref('int_connection_messages_aggregated') }}
+),
+
+connections as (
+    select * from {{ ref('fct_peer_connections') }}
+),
+
+received as (
+    -- messages the peer sent us, over connections long enough to judge
+    select
+        connection_messages.connection_id,
+        connection_messages.msg_type,
+        sum(connection_messages.msgs) as msgs,
+        sum(connection_messages.tcpip_bytes) as tcpip_bytes
+    from connection_messages
+    inner join connections
+        on connection_messages.connection_id = connections.connection_id
+    where
+        connection_messages.flow = 'in'
+        and connections.is_long_connection
+    group by all
+),
+
+shared as (
+    select
+        *,
+        msgs / sum(msgs) over (partition by connection_id) as msg_share,
+        tcpip_bytes / nullif(
+            sum(tcpip_bytes) over (partition by connection_id), 0
+        ) as tcpip_bytes_share
+    from received
+),
+
+final as (
+    select
+        shared.connection_id::varchar as connection_id,
+        connections.node_run_id::integer as node_run_id,
+        connections.peer_id::bigint as peer_id,
+        connections.peer_addr::varchar as peer_addr,
+        connections.peer_conn_type::varchar as peer_conn_type,
+        shared.msg_type::varchar as msg_type,
+        shared.msgs::bigint as msgs,
+        shared.msg_share::double as msg_share,
+        shared.tcpip_bytes::double as tcpip_bytes,
+        shared.tcpip_bytes_share::double as tcpip_bytes_share
+    from shared
+    inner join connections
+        on shared.connection_id = connections.connection_id
+)
+
+select * from final

@@ -1,0 +1,68 @@
+{#- One column pair per type of the seed, read at compile time, plus other:
+    the column set is fixed (and under contract), whatever the data holds. -#}
+{%- set types_query -%}
+    select msg_type from {{ ref('bitcoin_message_types') }} order by msg_type
+{%- endset -%}
+{%- if execute -%}
+    {%- set msg_types = run_query(types_query).columns[0].values() -%}
+{%- else -%}
+    {%- set msg_types = [] -%}
+{%- endif -%}
+
+with
+
+shares as (
+    select * from {{ ref('fct_peer_message_shares') }}
+),
+
+typed as (
+    select
+        *,
+        case
+            when msg_type in (
+                {%- for msg_type in msg_types %}
+                '{{ msg_type }}'{{ ',' if not loop.last }}
+                {%- endfor %}
+            ) then msg_type
+            else 'other'
+        end as share_type
+    from shares
+),
+
+pivoted as (
+    select
+        connection_id,
+        node_run_id,
+        peer_id,
+        peer_addr,
+        peer_conn_type,
+        sum(msgs) as msgs,
+        {%- for msg_type in msg_types | list + ['other'] %}
+        coalesce(
+            sum(msgs) filter (where share_type = '{{ msg_type }}'), 0
+        ) as {{ msg_type }}_count,
+        coalesce(
+            sum(msg_share) filter (where share_type = '{{ msg_type }}'), 0
+        ) as {{ msg_type }}_share{{ ',' if not loop.last }}
+        {%- endfor %}
+    from typed
+    group by all
+),
+
+final as (
+    select
+        connection_id::varchar as connection_id,
+        node_run_id::integer as node_run_id,
+        peer_id::bigint as peer_id,
+        peer_addr::varchar as peer_addr,
+        peer_conn_type::varchar as peer_conn_type,
+        msgs::bigint as msgs,
+        {%- for msg_type in msg_types | list + ['other'] %}
+        {{ msg_type }}_count::bigint as {{ msg_type }}_count,
+        {{ msg_type }}_share::double as {{ msg_type }}_share
+        {{- ',' if not loop.last }}
+        {%- endfor %}
+    from pivoted
+)
+
+select * from final
