@@ -45,6 +45,7 @@ MAX_PENDING_REQUESTS = 4096  # per connection, for response -> request matching
 HEURISTIC_SEGMENTS = 8  # payload segments an unknown-port connection gets to look like Kafka
 HELD_SEGMENTS = 4  # reverse-direction segments kept while a connection is being classified
 MAX_HELD_BYTES = 16 * 1024 * 1024  # all connections together
+MAX_TRACKED_CONNECTIONS = 200_000  # then non-Kafka connections are forgotten
 
 FIN, SYN, RST, ACK = 0x01, 0x02, 0x04, 0x10
 SEQ_MOD = 1 << 32
@@ -769,8 +770,10 @@ class KafkaExtractor:
         dst: Endpoint = (seg.dst_addr, seg.dst_port)
         key = (src, dst) if src <= dst else (dst, src)
         conn = self._conns.get(key)
+        seq = seg.seq
         if seg.flags & SYN:
             conn = self._on_syn(key, conn, src, seg)
+            seq = (seq + 1) % SEQ_MOD  # the SYN takes one sequence number (data in it: TFO)
         if conn is None:
             conn = self._new_connection(key, 0, src, dst)
         if seg.flags & (FIN | RST):
@@ -780,20 +783,22 @@ class KafkaExtractor:
                 self._release(key, conn)
                 conn.state = "other"  # ended without looking like Kafka
             return
-        if conn.state == "kafka" and conn.dirs[src].jumped(seg.seq):
+        if conn.state == "kafka" and conn.dirs[src].jumped(seq):
             # No SYN seen, but sequence numbers of another byte stream: the 4-tuple was reused.
             conn.close()
             conn = self._new_connection(key, conn.seq + 1, src, dst)
         conn.has_data = True
         if conn.state == "kafka":
             wire_len = getattr(seg, "payload_len", 0)  # optional: not in the reader's Segment
-            conn.dirs[src].on_segment(seg.seq, seg.payload, seg.frame_number, seg.ts_ns, wire_len)
+            conn.dirs[src].on_segment(seq, seg.payload, seg.frame_number, seg.ts_ns, wire_len)
         elif conn.state == "unknown":
-            self._classify(key, conn, src, dst, seg)
+            self._classify(key, conn, src, dst, seg, seq)
 
     def _new_connection(
         self, key: tuple[Endpoint, Endpoint], seq: int, src: Endpoint, dst: Endpoint
     ) -> _Connection:
+        if len(self._conns) >= MAX_TRACKED_CONNECTIONS:
+            self._forget_non_kafka()
         conn = _Connection(self, seq)
         self._conns[key] = conn
         src_broker, dst_broker = src[1] in self.kafka_ports, dst[1] in self.kafka_ports
@@ -836,6 +841,7 @@ class KafkaExtractor:
         src: Endpoint,
         dst: Endpoint,
         seg: Segment,
+        seq: int,
     ) -> None:
         """Unknown ports: does this segment start with a Kafka request header?"""
         try:
@@ -850,7 +856,7 @@ class KafkaExtractor:
             for old in held:  # responses seen before we knew; in capture order
                 if (old.src_addr, old.src_port) == dst:
                     conn.dirs[dst].on_segment(old.seq, old.payload, old.frame_number, old.ts_ns)
-            conn.dirs[src].on_segment(seg.seq, seg.payload, seg.frame_number, seg.ts_ns)
+            conn.dirs[src].on_segment(seq, seg.payload, seg.frame_number, seg.ts_ns)
             return
         conn.tries += 1
         if conn.tries >= HEURISTIC_SEGMENTS:
@@ -864,6 +870,15 @@ class KafkaExtractor:
             while self._held_bytes > MAX_HELD_BYTES and self._holding:
                 oldest = next(iter(self._holding))
                 self._release(oldest, self._conns[oldest])
+
+    def _forget_non_kafka(self) -> None:
+        """Bound memory on captures with very many connections (scans, busy hosts).
+
+        Forgetting a non-Kafka connection is harmless: if it sends again it is classified
+        again, and a segment from the middle of a non-Kafka stream fails the strict test.
+        """
+        for key in [k for k, c in self._conns.items() if c.state != "kafka"]:
+            self._release(key, self._conns.pop(key))
 
     def _release(self, key: tuple[Endpoint, Endpoint], conn: _Connection) -> None:
         self._held_bytes -= sum(len(s.payload) for s in conn.held)

@@ -522,3 +522,19 @@ def test_port_reuse_without_syn_is_a_new_connection():
         (1, 18, True),
         (1, 18, True),
     ]
+
+
+def test_memory_stays_bounded_with_many_non_kafka_connections(monkeypatch):
+    from ingest.sources import kafka
+
+    monkeypatch.setattr(kafka, "MAX_TRACKED_CONNECTIONS", 50)
+    ex = KafkaExtractor()
+    kafka_conn = Stream()
+    ex.feed([kafka_conn.send(True, request(3, 2, 1))])
+    for port in range(1000):
+        s = Stream(client=("10.0.9.9", 20000 + port), broker=("10.0.0.2", 443))
+        ex.feed([s.send(True, b"\x16\x03\x01" + bytes(60))])
+    assert len(ex._conns) <= 50
+    ex.feed([kafka_conn.send(False, response(1))])
+    rows = ex.finish().to_pylist()
+    assert [(r["is_request"], r["api_key"]) for r in rows] == [(True, 3), (False, 3)]
