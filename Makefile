@@ -59,6 +59,8 @@ fixtures: setup
 	if [ -d "$(SHARED)/systemd" ]; then \
 	  $(BIN)/wirehouse ingest systemd \
 	    $(SHARED)/systemd/systemd_preprocessed_cumulative_ddb6ad5.csv.bz2 --db $(TEST_DB); \
+	  $(BIN)/wirehouse ingest pcap $(SHARED)/pcap-general $(SHARED)/pcap-kafka \
+	    --kafka-port 9092 --kafka-port 36333 --db $(TEST_DB) > /dev/null; \
 	fi
 
 dbt-test: setup
