@@ -239,7 +239,8 @@ def _walk_pcap(
         if not inp.ensure(need):
             if inp.available():
                 what = "record" if inp.available() >= hdr_len else "record header"
-                report_cut(f"cut short in {what} at byte {at}")
+                have = inp.available()
+                report_cut(f"cut short in {what} at byte {at} ({have} of {need} bytes present)")
             return
 
 

@@ -1,0 +1,404 @@
+"""pcap source: containers, link types, broken captures, fuzzing, options and the loader."""
+# ruff: noqa: E501 - the broken-capture table keeps one file per line
+
+from __future__ import annotations
+
+import gzip
+import struct
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from scapy.layers.inet import ICMP, IP, TCP, UDP
+from scapy.layers.inet6 import IPv6, IPv6ExtHdrFragment, IPv6ExtHdrHopByHop
+from scapy.layers.l2 import CookedLinux, Dot1AD, Dot1Q
+from scapy.layers.l2 import Ether as _Ether
+from scapy.utils import wrpcap
+
+from ingest.db import Warehouse
+from ingest.sources.base import SourceError
+from ingest.sources.pcap import (
+    SOURCE,
+    PcapOptions,
+    Segment,
+    find,
+    first_packet_ns,
+    iter_tcp_segments,
+    make_source,
+    read_batches,
+)
+
+BROKEN = Path(__file__).resolve().parents[3] / "shared" / "data" / "pcap-broken"
+T0 = 1_700_000_000  # seconds
+
+
+def Ether() -> _Ether:
+    return _Ether(src="02:00:00:00:00:01", dst="02:00:00:00:00:02")
+
+
+TCP_SYN = (
+    Ether()
+    / IP(src="10.0.0.1", dst="10.0.0.2", ttl=61, id=7, flags="DF")
+    / TCP(sport=1234, dport=9092, seq=100, flags="S", window=65535,
+          options=[("MSS", 1460), ("SAckOK", b""), ("Timestamp", (5, 0)), ("WScale", 7)])
+)  # fmt: skip
+TCP_DATA = Ether() / IP(src="10.0.0.1", dst="10.0.0.2") / TCP(sport=1234, dport=9092, seq=101,
+    ack=9, flags="PA") / (b"x" * 30)  # fmt: skip
+UDP6 = (
+    Ether() / IPv6(src="2001:db8::1", dst="2001:db8:0:0:1::") / UDP(sport=53, dport=5353) / b"abc"
+)
+QINQ = Ether() / Dot1AD(vlan=100) / Dot1Q(vlan=200) / IP(src="1.2.3.4", dst="5.6.7.8") / ICMP()
+
+
+def rows(path: Path, **options: object) -> list[dict]:
+    out: list[dict] = []
+    for batch in read_batches(path, PcapOptions(**options)):  # type: ignore[arg-type]
+        out.extend(batch.table.to_pylist())
+    return out
+
+
+def write_pcap(path: Path, packets: list, *, t0: int = T0, **kw: object) -> Path:
+    for k, pkt in enumerate(packets):
+        pkt.time = t0 + k
+    wrpcap(str(path), packets, **kw)
+    return path
+
+
+# --- pcapng writer for tests: enough to cover byte orders, interfaces, SPB, sections ---------
+
+
+def _block(e: str, btype: int, body: bytes) -> bytes:
+    body += b"\0" * (-len(body) % 4)
+    n = len(body) + 12
+    return struct.pack(e + "II", btype, n) + body + struct.pack(e + "I", n)
+
+
+def shb(e: str) -> bytes:
+    return _block(e, 0x0A0D0D0A, struct.pack(e + "IHHq", 0x1A2B3C4D, 1, 0, -1))
+
+
+def idb(e: str, link: int, snap: int = 0, tsresol: int | None = None) -> bytes:
+    opts = b""
+    if tsresol is not None:
+        opts = struct.pack(e + "HH", 9, 1) + bytes([tsresol, 0, 0, 0]) + struct.pack(e + "HH", 0, 0)
+    return _block(e, 1, struct.pack(e + "HHI", link, 0, snap) + opts)
+
+
+def epb(e: str, iface: int, ts_units: int, data: bytes, orig: int | None = None) -> bytes:
+    head = struct.pack(e + "IIIII", iface, ts_units >> 32, ts_units & 0xFFFFFFFF, len(data),
+                       orig if orig is not None else len(data))  # fmt: skip
+    return _block(e, 6, head + data)
+
+
+def spb(e: str, data: bytes) -> bytes:
+    return _block(e, 3, struct.pack(e + "I", len(data)) + data)
+
+
+# --- containers --------------------------------------------------------------------------
+
+
+def test_classic_pcap_fields(tmp_path: Path) -> None:
+    got = rows(write_pcap(tmp_path / "a.pcap", [TCP_SYN, TCP_DATA, UDP6, QINQ]))
+    syn, data, udp6, qinq = got
+    assert syn["frame_number"] == 1 and syn["ts_ns"] == T0 * 10**9
+    assert (syn["src_addr"], syn["dst_addr"], syn["ip_proto"], syn["ttl"]) == (
+        "10.0.0.1", "10.0.0.2", 6, 61)  # fmt: skip
+    assert syn["dont_fragment"] is True and syn["ip_id"] == 7
+    assert (syn["tcp_mss"], syn["tcp_wscale"], syn["tcp_sack_permitted"]) == (1460, 7, True)
+    assert (syn["tcp_tsval"], syn["tcp_tsecr"], syn["tcp_flags"]) == (5, 0, 0x02)
+    assert syn["payload_len"] == 0 and syn["tcp_header_len"] == 40
+    assert data["payload_len"] == 30 and data["tcp_flags"] == 0x18 and data["tcp_ack"] == 9
+    assert data["tcp_mss"] is None and data["tcp_sack_permitted"] is False
+    assert (udp6["ip_version"], udp6["src_addr"], udp6["dst_addr"]) == (
+        6, "2001:db8::1", "2001:db8:0:0:1::")  # fmt: skip
+    assert udp6["ip_total_len"] == 40 + 8 + 3 and udp6["payload_len"] == 3
+    assert qinq["vlan_ids"] == [100, 200] and qinq["icmp_type"] == 8 and qinq["icmp_code"] == 0
+    assert all(r["malformed"] is None for r in got)
+
+
+@pytest.mark.parametrize("big", [False, True])
+@pytest.mark.parametrize("nano", [False, True])
+def test_classic_byte_orders_and_resolutions(tmp_path: Path, big: bool, nano: bool) -> None:
+    e = ">" if big else "<"
+    frame = bytes(TCP_DATA)
+    magic = 0xA1B23C4D if nano else 0xA1B2C3D4
+    data = struct.pack(e + "IHHiIII", magic, 2, 4, 0, 0, 65535, 1)
+    data += struct.pack(e + "IIII", T0, 123, len(frame), len(frame)) + frame
+    (tmp_path / "x.pcap").write_bytes(data)
+    (got,) = rows(tmp_path / "x.pcap")
+    assert got["ts_ns"] == T0 * 10**9 + (123 if nano else 123_000)
+    assert got["payload_len"] == 30
+
+
+def test_kuznetzov_modified_pcap(tmp_path: Path) -> None:
+    frame = bytes(TCP_DATA)
+    data = struct.pack("<IHHiIII", 0xA1B2CD34, 2, 4, 0, 0, 65535, 1)
+    data += struct.pack("<IIII", T0, 5, len(frame), len(frame)) + b"\0" * 8 + frame
+    (tmp_path / "k.pcap").write_bytes(data)
+    (got,) = rows(tmp_path / "k.pcap")
+    assert got["ts_ns"] == T0 * 10**9 + 5000 and got["dst_port"] == 9092
+
+
+@pytest.mark.parametrize("e", ["<", ">"])
+def test_pcapng_interfaces_resolutions_spb_and_sections(tmp_path: Path, e: str) -> None:
+    eth, raw4 = bytes(TCP_DATA), bytes(TCP_DATA[IP])
+    data = (
+        shb(e) + idb(e, 1) + idb(e, 101, tsresol=9) + idb(e, 1, tsresol=0x80 | 20)
+        + epb(e, 0, T0 * 10**6 + 1, eth)  # µs default
+        + _block(e, 0x0BAD, b"unknown block")
+        + epb(e, 1, T0 * 10**9 + 1, raw4)  # ns
+        + epb(e, 2, (T0 << 20) + (1 << 19), eth)  # 2^-20 s units: +0.5 s
+        + spb(e, eth)
+        + shb(e) + idb(e, 228, snap=40)  # second section: interface ids restart
+        + spb(e, raw4)
+    )  # fmt: skip
+    (tmp_path / "x.pcapng").write_bytes(data)
+    got = rows(tmp_path / "x.pcapng")
+    assert [r["link_type"] for r in got] == [1, 101, 1, 1, 228]
+    assert [r["interface_id"] for r in got] == [0, 1, 2, 0, 0]
+    assert [r["ts_ns"] for r in got[:3]] == [
+        T0 * 10**9 + 1000,
+        T0 * 10**9 + 1,
+        T0 * 10**9 + 5 * 10**8,
+    ]
+    assert got[3]["ts_ns"] is None and got[3]["captured_at"] is None  # SPB has no time
+    assert got[4]["caplen"] == 40 and got[4]["origlen"] == len(raw4)  # SPB caplen = snaplen
+    assert all(r["dst_port"] == 9092 for r in got)
+
+
+def test_gzip_and_first_packet_and_find_order(tmp_path: Path) -> None:
+    late = write_pcap(tmp_path / "late.pcap", [TCP_DATA], t0=T0 + 100)
+    early = tmp_path / "sub" / "early.pcap.gz"
+    early.parent.mkdir()
+    write_pcap(tmp_path / "e.tmp", [TCP_SYN, TCP_DATA])
+    early.write_bytes(gzip.compress((tmp_path / "e.tmp").read_bytes()))
+    (tmp_path / "notes.txt").write_text("not a capture")
+    assert first_packet_ns(early) == T0 * 10**9
+    assert find(tmp_path) == [early, late]
+    assert [r["tcp_seq"] for r in rows(early)] == [100, 101]
+
+
+# --- link types ---------------------------------------------------------------------------
+
+
+def _one_packet_pcap(tmp_path: Path, link: int, frame: bytes, orig: int = 0) -> dict:
+    data = struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 65535, link)
+    data += struct.pack("<IIII", T0, 0, len(frame), max(orig, len(frame))) + frame
+    (tmp_path / f"l{link}.pcap").write_bytes(data)
+    (got,) = rows(tmp_path / f"l{link}.pcap")
+    return got
+
+
+@pytest.mark.parametrize(
+    ("link", "header"),
+    [
+        (0, struct.pack("<I", 24)),  # BSD null, AF_INET6 (NetBSD) little endian
+        (0, struct.pack(">I", 30)),  # AF_INET6 (macOS) written big endian
+        (108, struct.pack(">I", 28)),  # OpenBSD loop, AF_INET6 (FreeBSD)
+        (229, b""),
+        (101, b""),
+        (12, b""),
+        (276, struct.pack(">HHIHBB", 0x86DD, 0, 1, 1, 0, 6) + b"\0" * 8),  # SLL2
+    ],
+)
+def test_ipv6_under_link_types(tmp_path: Path, link: int, header: bytes) -> None:
+    got = _one_packet_pcap(tmp_path, link, header + bytes(UDP6[IPv6]))
+    assert (got["ip_version"], got["dst_port"], got["payload_len"]) == (6, 5353, 3)
+
+
+def test_sll_and_ipv6_extension_headers(tmp_path: Path) -> None:
+    frag = IPv6(src="::1", dst="::2") / IPv6ExtHdrHopByHop() / IPv6ExtHdrFragment(id=77, m=1)
+    got = _one_packet_pcap(tmp_path, 113, bytes(CookedLinux(proto=0x86DD) / frag / TCP() / b"hi"))
+    assert (got["ip_proto"], got["ip_id"], got["more_fragments"], got["frag_offset"]) == (
+        6,
+        77,
+        True,
+        0,
+    )
+    assert got["payload_len"] == 2 and got["src_addr"] == "::1"
+
+
+def test_unknown_link_type_is_kept_with_lengths(tmp_path: Path) -> None:
+    got = _one_packet_pcap(tmp_path, 255, b"\x11" * 30)  # Bluetooth BR/EDR: no IP
+    assert (got["link_type"], got["caplen"], got["ip_version"], got["malformed"]) == (
+        255,
+        30,
+        None,
+        None,
+    )
+
+
+# --- malformed packets are rows, not errors ---------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("frame", "reason"),
+    [
+        (bytes(Ether() / IP(ihl=3) / TCP())[:34], "ipv4 header length 12 < 20"),
+        (bytes(Ether())[:10], "ethernet header truncated: 10 of 14 bytes captured"),
+        (bytes(Ether() / IP() / TCP())[:40], "tcp header truncated: 6 of 20 bytes captured"),
+        (bytes(Ether() / IP(len=400) / UDP()), "ip length 400 > 46 bytes on the wire"),
+    ],
+)
+def test_malformed_packet_flagged(tmp_path: Path, frame: bytes, reason: str) -> None:
+    # origlen 60: as if the snaplen had cut these frames
+    assert _one_packet_pcap(tmp_path, 1, frame, orig=60)["malformed"] == reason
+
+
+# --- broken captures through the loader: file -> status -> one-line message ---------------
+
+BROKEN_TABLE = [
+    ("libpcap_linktype-reserved-field-not-zero.pcap", "failed", 0, "link type reserved field not zero (0x00300000)"),
+    ("libpcap_pcap-empty-file.pcap", "failed", 0, "empty file"),
+    ("libpcap_pcap-invalid-version-1.pcap", "failed", 0, "unsupported pcap version 1.4"),
+    ("libpcap_pcap-truncated-hdr-23.pcap", "failed", 0, "truncated file header: 23 of 24 bytes"),
+    ("libpcap_pcapng-block-len-not-mult4.pcapng", "failed", 0, "pcapng block length 21 at byte 28 not a multiple of 4"),
+    ("libpcap_pcapng-block-len-too-small.pcapng", "failed", 0, "pcapng block length 4 at byte 28 is too small"),
+    ("libpcap_pcapng-idb-tsresol-dup.pcapng", "failed", 0, "interface block at byte 28 has more than one if_tsresol"),
+    ("libpcap_pcapng-invalid-vers-1.pcapng", "failed", 0, "unsupported pcapng version 0.1 at byte 0"),
+    ("libpcap_pcapng-no-idb.pcapng", "failed", 0, "pcapng file has no interface description block"),
+    ("libpcap_pcapng-packet-before-idb.pcapng", "failed", 0, "pcapng packet block at byte 28 for undefined interface 0"),
+    ("libpcap_pcapng-shb-len-insane.pcapng", "failed", 0, "pcapng section header length 2097152 at byte 0 is insane"),
+    ("libpcap_pcapng-truncated-shb.pcapng", "failed", 0, "truncated pcapng section header at byte 0"),
+    ("ndpi_fuzz-2006-06-26-2594.pcap", "loaded", 691, ""),
+    ("ndpi_fuzz-2021-10-13.pcap", "partial", 0, "cut short in record at byte 24 (215 of 524517 bytes present)"),
+    ("ndpi_malformed_icmp.pcap", "loaded", 1, ""),
+    ("ndpi_ossfuzz_seed_fake_traces_4.pcapng", "loaded", 2, ""),
+    ("ndpi_tls_invalid_reads.pcap", "loaded", 12, ""),
+    ("pcapparser_err-eof.bin", "failed", 0, "not a pcap or pcapng file (magic 0x06000000)"),
+    ("pcapparser_modified-format.pcap", "loaded", 1, ""),
+    ("scapy_bad_rsn_parsing_overrides_ssid.pcap", "partial", 1, "cut short in record header at byte 359 (1 of 16 bytes present)"),
+    ("tcpdump_aoe-oobr-1.pcap", "loaded", 1, ""),
+    ("tcpdump_bgp_mp_reach_nlri-oobr.pcap", "loaded", 1, ""),
+    ("tcpdump_bootp_asan.pcap", "loaded", 1, ""),
+    # valid but empty: the loader's rule (ingest.db) makes a file without rows a failure
+    ("tcpdump_empty.pcap", "failed", 0, "no data rows"),
+    ("tcpdump_empty.pcapng", "failed", 0, "no data rows"),
+    ("tcpdump_heapoverflow-tcp_print.pcap", "loaded", 1, ""),
+    ("tcpdump_ipv6-bad-version.pcap", "loaded", 4, ""),
+    ("tcpdump_pim_header_asan-2.pcap", "loaded", 3, ""),
+    ("tcpdump_quic_handshake_truncated.pcap", "loaded", 18, ""),
+    ("tcpdump_tcp_rst_data-trunc.pcap", "loaded", 1, ""),
+]  # fmt: skip
+
+
+def test_broken_table_covers_every_file() -> None:
+    on_disk = {p.name for p in BROKEN.iterdir() if p.suffix != ".md"}
+    assert on_disk == {name for name, *_ in BROKEN_TABLE}
+
+
+@pytest.fixture(scope="module")
+def warehouse(tmp_path_factory: pytest.TempPathFactory) -> Warehouse:
+    wh = Warehouse(tmp_path_factory.mktemp("wh") / "w.duckdb")
+    wh.ensure_tables(SOURCE.tables)
+    return wh
+
+
+@pytest.mark.parametrize(("name", "status", "n_rows", "message"), BROKEN_TABLE)
+def test_broken_capture(
+    warehouse: Warehouse, name: str, status: str, n_rows: int, message: str
+) -> None:
+    result = warehouse.ingest_file(BROKEN / name, SOURCE)
+    assert (result.status, result.rows, result.message) == (status, n_rows, message)
+    assert "\n" not in result.message
+
+
+def test_malformed_rows_in_broken_captures_say_why() -> None:
+    got = rows(BROKEN / "tcpdump_ipv6-bad-version.pcap")
+    assert {r["malformed"] for r in got} == {None, "ip version 0 under ethertype 0x86dd"}
+
+
+# --- fuzzing: any bytes end in rows or SourceError, never another exception or a hang ------
+
+SEEDS = [BROKEN / "ndpi_tls_invalid_reads.pcap", BROKEN / "tcpdump_quic_handshake_truncated.pcap"]
+
+
+def _read_all(path: Path) -> None:
+    try:
+        for _ in read_batches(path, PcapOptions(segment_hook=lambda _s: None)):
+            pass
+    except SourceError as exc:
+        assert str(exc) and "\n" not in str(exc)
+
+
+FUZZ = settings(
+    max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+
+
+@FUZZ
+@given(
+    st.binary(max_size=300),
+    st.sampled_from([b"", b"\xd4\xc3\xb2\xa1", b"\x0a\x0d\x0d\x0a", b"\x1f\x8b"]),
+)
+def test_fuzz_random_bytes(tmp_path: Path, data: bytes, magic: bytes) -> None:
+    (tmp_path / "f.pcap").write_bytes(magic + data)
+    _read_all(tmp_path / "f.pcap")
+
+
+@FUZZ
+@given(
+    st.sampled_from(SEEDS),
+    st.integers(0, 4000),
+    st.lists(st.tuples(st.integers(0, 4000), st.integers(0, 7)), max_size=8),
+)
+def test_fuzz_truncate_and_flip(tmp_path: Path, seed: Path, cut: int, flips: list) -> None:
+    data = bytearray(seed.read_bytes()[:cut])
+    for pos, bit in flips:
+        if pos < len(data):
+            data[pos] ^= 1 << bit
+    (tmp_path / "f.pcap").write_bytes(bytes(data))
+    _read_all(tmp_path / "f.pcap")
+
+
+@FUZZ
+@given(st.integers(0, 400), st.sampled_from(["<", ">"]))
+def test_fuzz_truncated_pcapng(tmp_path: Path, cut: int, e: str) -> None:
+    data = shb(e) + idb(e, 1, tsresol=9) + epb(e, 0, 5, bytes(TCP_DATA)) + spb(e, bytes(UDP6))
+    (tmp_path / "f.pcapng").write_bytes(data[:cut])
+    _read_all(tmp_path / "f.pcapng")
+
+
+# --- options, segments and the loader ------------------------------------------------------
+
+
+def test_time_window(tmp_path: Path) -> None:
+    path = write_pcap(tmp_path / "w.pcap", [TCP_SYN, TCP_DATA, UDP6, QINQ])
+    got = rows(path, since_ns=(T0 + 1) * 10**9, until_ns=(T0 + 2) * 10**9)
+    assert [r["frame_number"] for r in got] == [2, 3]
+
+
+def test_segments_from_hook_and_standalone(tmp_path: Path) -> None:
+    path = write_pcap(tmp_path / "s.pcap", [TCP_SYN, TCP_DATA, UDP6])
+    seen: list[Segment] = []
+    source = make_source(PcapOptions(segment_hook=seen.extend))
+    with Warehouse(tmp_path / "w.duckdb") as wh:
+        wh.ensure_tables(source.tables)
+        assert wh.ingest_file(path, source).rows == 3
+    (seg,) = seen
+    assert seg == Segment(
+        2, (T0 + 1) * 10**9, "10.0.0.1", 1234, "10.0.0.2", 9092, 101, 9, 0x18, b"x" * 30
+    )
+    assert list(iter_tcp_segments(path)) == seen
+
+
+def test_loader_rows_status_and_progress(tmp_path: Path) -> None:
+    path = write_pcap(tmp_path / "a.pcap", [TCP_SYN, TCP_DATA, UDP6, QINQ] * 50)
+    cut = tmp_path / "cut.pcap"
+    cut.write_bytes(path.read_bytes()[:-7])
+    progress: list[int] = []
+    source = make_source(PcapOptions(progress=progress.append, batch_size=64))
+    with Warehouse(tmp_path / "w.duckdb") as wh:
+        wh.ensure_tables(source.tables)
+        ok = wh.ingest_file(path, source)
+        partial = wh.ingest_file(cut, source)
+        count, v6, vlans = wh.con.execute(
+            "select count(*), count(*) filter (ip_version = 6), max(len(vlan_ids))"
+            " from raw.pcap_packets where _source_file = ?", [str(path.resolve())]
+        ).fetchone()  # fmt: skip
+    assert (ok.status, ok.rows) == ("loaded", 200)
+    assert (count, v6, vlans) == (200, 50, 2)
+    assert partial.status == "partial" and partial.rows == 199
+    assert partial.message.startswith("cut short in record at byte")
+    assert sum(progress) == path.stat().st_size + cut.stat().st_size
