@@ -1,0 +1,23 @@
+-- Per day, exact mode never reports less than the seed rule would: the seed
+-- rule only loses bytes (negative sums clamped to 0), it never invents any.
+-- Computed from the deltas directly, so it holds whatever counter_mode is.
+with
+
+samples as (
+    select * from {{ ref('int_counter_samples_differenced') }}
+),
+
+daily as (
+    select
+        sampled_at::date as traffic_date,
+        sum(ingress_bytes_delta) as exact_in,
+        greatest(sum(ingress_bytes_raw_diff), 0) as seed_in,
+        sum(egress_bytes_delta) as exact_out,
+        greatest(sum(egress_bytes_raw_diff), 0) as seed_out
+    from samples
+    group by all
+)
+
+select *
+from daily
+where exact_in < seed_in or exact_out < seed_out

@@ -1,0 +1,38 @@
+-- Message-type shares of one peer add up to 1, in the long and wide tables.
+{% set types_query -%}
+    select msg_type from {{ ref('bitcoin_message_types') }}
+{%- endset -%}
+{%- if execute -%}
+    {%- set msg_types = run_query(types_query).columns[0].values() -%}
+{%- else -%}
+    {%- set msg_types = [] -%}
+{%- endif %}
+
+with
+
+long_sums as (
+    select
+        connection_id,
+        'long' as table_shape,
+        sum(msg_share) as share_sum
+    from {{ ref('fct_peer_message_shares') }}
+    group by connection_id
+),
+
+wide_sums as (
+    select
+        connection_id,
+        'wide' as table_shape,
+        {%- for msg_type in msg_types | list + ['other'] %}
+        {{ msg_type }}_share{{ ' +' if not loop.last }}
+        {%- endfor %} as share_sum
+    from {{ ref('fct_peer_message_shares_wide') }}
+)
+
+select *
+from long_sums
+where abs(share_sum - 1) > 1e-9
+union all
+select *
+from wide_sums
+where abs(share_sum - 1) > 1e-9
