@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import csv
+import io
+import json
 import sys
 from datetime import datetime
 from pathlib import Path
 
 import click
+import duckdb
 
 from ingest import demo
 from ingest.db import FileResult, Warehouse, default_db_path
+from ingest.query import UnsafeQuery, check_read_only
 from ingest.sources import registry
 from ingest.sources.base import SourceKind
 
@@ -121,6 +126,49 @@ def demo_data(directory: Path, days: int, peers: int, scale: float, seed: int, s
     """Write realistic nix-bitcoin-monitor CSVs (tracepoints + systemd) into DIRECTORY."""
     summary = demo.generate(directory, days=days, peers=peers, scale=scale, seed=seed, start=start)
     click.echo(summary)
+
+
+@main.command("query")
+@click.argument("sql")
+@db_option
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["table", "csv", "json"]),
+    default="table",
+    show_default=True,
+)
+def query(sql: str, db_path: Path | None, fmt: str) -> None:
+    """Run one read-only SQL query against the warehouse (opened read-only)."""
+    try:
+        check_read_only(sql)
+    except UnsafeQuery as exc:
+        raise click.UsageError(str(exc)) from None
+    path = db_path or default_db_path()
+    if not path.exists():
+        raise click.UsageError(f"no warehouse at {path}")
+    with duckdb.connect(str(path), read_only=True) as con:
+        try:
+            result = con.sql(sql)
+        except duckdb.Error as exc:
+            click.echo(f"wirehouse: error: {str(exc).splitlines()[0]}", err=True)
+            sys.exit(EXIT_FILE_FAILED)
+        if fmt == "table":
+            result.show(max_rows=100, max_width=200)
+        elif fmt == "csv":
+            click.echo(_csv(result), nl=False)
+        else:
+            cols = result.columns
+            for row in result.fetchall():
+                click.echo(json.dumps(dict(zip(cols, row, strict=True)), default=str))
+
+
+def _csv(result: duckdb.DuckDBPyRelation) -> str:
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(result.columns)
+    writer.writerows(result.fetchall())
+    return out.getvalue()
 
 
 def _epoch_ns(value: datetime | None) -> int | None:
