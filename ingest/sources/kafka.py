@@ -242,7 +242,8 @@ class Malformed(Exception):
 
 
 INT16, INT32 = struct.Struct(">h"), struct.Struct(">i")
-REQUEST_FIXED = struct.Struct(">hhi")  # api_key, api_version, correlation_id
+REQUEST_START = struct.Struct(">ihhi")  # size, api_key, api_version, correlation_id
+RESPONSE_START = struct.Struct(">ii")  # size, correlation_id
 
 
 class _Reader:
@@ -333,11 +334,10 @@ def parse_request(buf: Buffer, strict: bool = False) -> Header:
     once a stream is in sync: anything with a valid size becomes a row.
     """
     r = _Reader(buf)
-    size = r.int32()
+    size, api_key, api_version, correlation_id = r.fixed(REQUEST_START)
     if not 8 <= size <= MAX_MESSAGE_BYTES:
         raise Malformed(f"request size {size}")
     r.msg_end = 4 + size
-    api_key, api_version, correlation_id = r.fixed(REQUEST_FIXED)
     api = KAFKA_APIS.get(api_key)
     if api_key < 0 or api_version < 0:
         raise Malformed("negative api_key or api_version")
@@ -384,12 +384,9 @@ def parse_request(buf: Buffer, strict: bool = False) -> Header:
 
 def parse_response(buf: Buffer, strict: bool = False) -> Header:
     """Read a response header: size and correlation id (all headers start with both)."""
-    r = _Reader(buf)
-    size = r.int32()
+    size, correlation_id = _Reader(buf).fixed(RESPONSE_START)
     if not 4 <= size <= MAX_MESSAGE_BYTES:
         raise Malformed(f"response size {size}")
-    r.msg_end = 4 + size
-    correlation_id = r.int32()
     if strict and correlation_id < 0:
         raise Malformed("negative correlation id")
     return Header(size, None, None, None, correlation_id, None, None, None)
