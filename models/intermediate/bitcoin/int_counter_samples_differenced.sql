@@ -15,7 +15,7 @@ deduplicated as (
     from samples
     qualify row_number() over (
         partition by sampled_at
-        order by is_accounting_off, loaded_at desc, source_file
+        order by is_accounting_off asc, loaded_at desc, source_file asc
     ) = 1
 ),
 
@@ -32,13 +32,13 @@ sequenced as (
 valued as (
     select
         *,
+        {%- for counter in counters %}
+            lag({{ counter }}) over by_time as previous_{{ counter }},
+        {%- endfor %}
         lag(sampled_at) over by_time as previous_sampled_at,
         accounting_off_through
         - coalesce(lag(accounting_off_through) over by_time, 0)
-            as accounting_off_samples_before,
-        {%- for counter in counters %}
-        lag({{ counter }}) over by_time as previous_{{ counter }},
-        {%- endfor %}
+            as accounting_off_samples_before
     from sequenced
     where not is_accounting_off
     window by_time as (order by sampled_at)
@@ -47,13 +47,13 @@ valued as (
 differenced as (
     select
         *,
+        {%- for counter in counters %}
+            {{ counter }} - previous_{{ counter }} as {{ counter }}_raw_diff,
+            {{ counter }} < previous_{{ counter }} as is_{{ counter }}_reset,
+        {%- endfor %}
         date_diff(
             'second', previous_sampled_at, sampled_at
-        ) as seconds_since_previous,
-        {%- for counter in counters %}
-        {{ counter }} - previous_{{ counter }} as {{ counter }}_raw_diff,
-        {{ counter }} < previous_{{ counter }} as is_{{ counter }}_reset,
-        {%- endfor %}
+        ) as seconds_since_previous
     from valued
 ),
 
@@ -69,16 +69,16 @@ final as (
             or accounting_off_samples_before > 0
         ) as is_after_gap,
         {%- for counter in counters %}
-        {{ counter }},
-        previous_{{ counter }},
-        {{ counter }}_raw_diff,
-        is_{{ counter }}_reset,
-        -- exact: a counter that went down restarted from 0, so the traffic
-        -- since the previous sample is at least the new value itself
-        case
-            when is_{{ counter }}_reset then {{ counter }}
-            else {{ counter }}_raw_diff
-        end as {{ counter }}_delta,
+            {{ counter }},
+            previous_{{ counter }},
+            {{ counter }}_raw_diff,
+            is_{{ counter }}_reset,
+            -- exact: a counter that went down restarted from 0, so the traffic
+            -- since the previous sample is at least the new value itself
+            case
+                when is_{{ counter }}_reset then {{ counter }}
+                else {{ counter }}_raw_diff
+            end as {{ counter }}_delta,
         {%- endfor %}
         source_file
     from differenced

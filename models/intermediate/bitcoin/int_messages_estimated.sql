@@ -16,11 +16,13 @@ short_id_types as (
 
 transported as (
     select
-        *,
+        messages.*,
         -- one transport for every peer for now; a per-peer column later
         '{{ var("p2p_transport") }}' as p2p_transport,
-        msg_type in (select msg_type from short_id_types) as has_short_id
+        short_id_types.msg_type is not null as has_short_id
     from messages
+    left join short_id_types
+        on messages.msg_type = short_id_types.msg_type
 ),
 
 final as (

@@ -18,7 +18,7 @@ received_counts as (
         ) as bloom_filter_msgs
     from connection_messages
     where flow = 'in'
-    group by connection_id
+    group by all
 ),
 
 classified as (

@@ -12,7 +12,9 @@ gaps as (
         accounting_off_samples_before as accounting_off_samples,
         -- nix-bitcoin-monitor samples every 5 s
         greatest(
-            round(seconds_since_previous / 5) - 1 - accounting_off_samples_before,
+            round(seconds_since_previous / 5)
+            - 1
+            - accounting_off_samples_before,
             0
         ) as missing_samples,
         is_ingress_bytes_reset or is_egress_bytes_reset as has_reset,

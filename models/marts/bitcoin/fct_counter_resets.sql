@@ -10,17 +10,17 @@ samples as (
 
 resets as (
     {%- for counter in counters %}
-    select
-        sampled_at,
-        previous_sampled_at,
-        '{{ counter }}' as counter_name,
-        previous_{{ counter }} as previous_value,
-        {{ counter }} as new_value
-    from samples
-    where is_{{ counter }}_reset
-    {%- if not loop.last %}
-    union all
-    {%- endif %}
+        select
+            sampled_at,
+            previous_sampled_at,
+            '{{ counter }}' as counter_name,
+            previous_{{ counter }} as previous_value,
+            {{ counter }} as new_value
+        from samples
+        where is_{{ counter }}_reset
+        {%- if not loop.last %}
+            union all
+        {%- endif %}
     {%- endfor %}
 ),
 

@@ -16,21 +16,21 @@ connections as (
         any_value(address_family) as address_family,
         bool_or(is_loopback) as is_loopback,
         arg_max(peer_conn_type, msgs) as peer_conn_type,
-        min(first_logged_at) as first_message_at,
-        max(last_logged_at) as last_message_at,
         {%- for flow in ['in', 'out'] %}
-        coalesce(
-            sum(msgs) filter (where flow = '{{ flow }}'), 0
-        ) as {{ flow }}_msgs,
-        coalesce(
-            sum(payload_bytes) filter (where flow = '{{ flow }}'), 0
-        ) as {{ flow }}_payload_bytes,
-        coalesce(
-            sum(tcpip_bytes) filter (where flow = '{{ flow }}'), 0
-        ) as {{ flow }}_tcpip_bytes,
+            coalesce(
+                sum(msgs) filter (where flow = '{{ flow }}'), 0
+            ) as {{ flow }}_msgs,
+            coalesce(
+                sum(payload_bytes) filter (where flow = '{{ flow }}'), 0
+            ) as {{ flow }}_payload_bytes,
+            coalesce(
+                sum(tcpip_bytes) filter (where flow = '{{ flow }}'), 0
+            ) as {{ flow }}_tcpip_bytes,
         {%- endfor %}
+        min(first_logged_at) as first_message_at,
+        max(last_logged_at) as last_message_at
     from connection_messages
-    group by connection_id, node_run_id, peer_id, peer_addr
+    group by all
 ),
 
 timed as (
@@ -50,14 +50,14 @@ rated as (
         *,
         connection_seconds >= {{ min_seconds }} as is_long_connection,
         {%- for side in ['in', 'out', 'total'] %}
-        case
-            when connection_seconds >= {{ min_seconds }}
-                then {{ side }}_tcpip_bytes / connection_seconds
-        end as {{ side }}_tcpip_bytes_per_second,
-        case
-            when connection_seconds >= {{ min_seconds }}
-                then {{ side }}_msgs * 3600 / connection_seconds
-        end as {{ side }}_msgs_per_hour,
+            case
+                when connection_seconds >= {{ min_seconds }}
+                    then {{ side }}_tcpip_bytes / connection_seconds
+            end as {{ side }}_tcpip_bytes_per_second,
+            case
+                when connection_seconds >= {{ min_seconds }}
+                    then {{ side }}_msgs * 3600 / connection_seconds
+            end as {{ side }}_msgs_per_hour,
         {%- endfor %}
         in_msgs / nullif(out_msgs, 0) as in_out_msgs_ratio
     from timed
@@ -78,20 +78,20 @@ final as (
         connection_seconds::bigint as connection_seconds,
         is_long_connection::boolean as is_long_connection,
         {%- for side in ['in', 'out', 'total'] %}
-        {{ side }}_msgs::bigint as {{ side }}_msgs,
+            {{ side }}_msgs::bigint as {{ side }}_msgs,
         {%- endfor %}
         {%- for side in ['in', 'out', 'total'] %}
-        {{ side }}_payload_bytes::bigint as {{ side }}_payload_bytes,
+            {{ side }}_payload_bytes::bigint as {{ side }}_payload_bytes,
         {%- endfor %}
         {%- for side in ['in', 'out', 'total'] %}
-        {{ side }}_tcpip_bytes::double as {{ side }}_tcpip_bytes,
+            {{ side }}_tcpip_bytes::double as {{ side }}_tcpip_bytes,
         {%- endfor %}
         {%- for side in ['in', 'out', 'total'] %}
-        {{ side }}_tcpip_bytes_per_second::double
-            as {{ side }}_tcpip_bytes_per_second,
+            {{ side }}_tcpip_bytes_per_second::double
+                as {{ side }}_tcpip_bytes_per_second,
         {%- endfor %}
         {%- for side in ['in', 'out', 'total'] %}
-        {{ side }}_msgs_per_hour::double as {{ side }}_msgs_per_hour,
+            {{ side }}_msgs_per_hour::double as {{ side }}_msgs_per_hour,
         {%- endfor %}
         in_out_msgs_ratio::double as in_out_msgs_ratio
     from rated

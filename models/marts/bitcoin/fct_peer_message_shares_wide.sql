@@ -21,7 +21,7 @@ typed as (
         case
             when msg_type in (
                 {%- for msg_type in msg_types %}
-                '{{ msg_type }}'{{ ',' if not loop.last }}
+                    '{{ msg_type }}'{{ ',' if not loop.last }}
                 {%- endfor %}
             ) then msg_type
             else 'other'
@@ -36,15 +36,21 @@ pivoted as (
         peer_id,
         peer_addr,
         peer_conn_type,
-        sum(msgs) as msgs,
-        {%- for msg_type in msg_types | list + ['other'] %}
-        coalesce(
-            sum(msgs) filter (where share_type = '{{ msg_type }}'), 0
-        ) as {{ msg_type }}_count,
-        coalesce(
-            sum(msg_share) filter (where share_type = '{{ msg_type }}'), 0
-        ) as {{ msg_type }}_share{{ ',' if not loop.last }}
+        {%- for msg_type in msg_types %}
+            coalesce(
+                sum(msgs) filter (where share_type = '{{ msg_type }}'), 0
+            ) as {{ msg_type }}_count,
+            coalesce(
+                sum(msg_share) filter (where share_type = '{{ msg_type }}'), 0
+            ) as {{ msg_type }}_share,
         {%- endfor %}
+        coalesce(
+            sum(msgs) filter (where share_type = 'other'), 0
+        ) as other_count,
+        coalesce(
+            sum(msg_share) filter (where share_type = 'other'), 0
+        ) as other_share,
+        sum(msgs) as msgs
     from typed
     group by all
 ),
@@ -57,11 +63,12 @@ final as (
         peer_addr::varchar as peer_addr,
         peer_conn_type::varchar as peer_conn_type,
         msgs::bigint as msgs,
-        {%- for msg_type in msg_types | list + ['other'] %}
-        {{ msg_type }}_count::bigint as {{ msg_type }}_count,
-        {{ msg_type }}_share::double as {{ msg_type }}_share
-        {{- ',' if not loop.last }}
+        {%- for msg_type in msg_types %}
+            {{ msg_type }}_count::bigint as {{ msg_type }}_count,
+            {{ msg_type }}_share::double as {{ msg_type }}_share,
         {%- endfor %}
+        other_count::bigint as other_count,
+        other_share::double as other_share
     from pivoted
 )
 

@@ -6,7 +6,7 @@ connection_messages as (
 
 rolled_up as (
     select
-        hour_at as hour_at,
+        hour_at,
         flow,
         msg_type,
         sum(msgs) as msgs,

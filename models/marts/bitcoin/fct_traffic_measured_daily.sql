@@ -17,11 +17,11 @@ rolled_up as (
     select
         traffic_date,
         {%- for flow, side in flows.items() %}
-        {{ sum_counter_deltas(side ~ '_bytes') }} as {{ side }}_bytes,
-        {{ sum_counter_deltas(side ~ '_packets') }} as {{ side }}_packets,
-        count(*) filter (
-            where is_{{ side }}_bytes_reset
-        ) as {{ side }}_resets,
+            {{ sum_counter_deltas(side ~ '_bytes') }} as {{ side }}_bytes,
+            {{ sum_counter_deltas(side ~ '_packets') }} as {{ side }}_packets,
+            count(*) filter (
+                where is_{{ side }}_bytes_reset
+            ) as {{ side }}_resets,
         {%- endfor %}
         count(*) as samples,
         count(*) filter (where is_after_gap) as gap_samples,
@@ -32,19 +32,19 @@ rolled_up as (
 
 by_flow as (
     {%- for flow, side in flows.items() %}
-    select
-        traffic_date,
-        '{{ flow }}' as flow,
-        {{ side }}_bytes as measured_bytes,
-        {{ side }}_packets as measured_packets,
-        {{ side }}_resets as resets,
-        samples,
-        gap_samples,
-        accounting_off_samples
-    from rolled_up
-    {%- if not loop.last %}
-    union all
-    {%- endif %}
+        select
+            traffic_date,
+            '{{ flow }}' as flow,
+            {{ side }}_bytes as measured_bytes,
+            {{ side }}_packets as measured_packets,
+            {{ side }}_resets as resets,
+            samples,
+            gap_samples,
+            accounting_off_samples
+        from rolled_up
+        {%- if not loop.last %}
+            union all
+        {%- endif %}
     {%- endfor %}
 ),
 

@@ -24,7 +24,8 @@ joined as (
     -- a traffic_date is here if either side has data; the missing side is NULL
     -- (not observed), never 0
     select
-        coalesce(estimated_by_flow.traffic_date, measured.traffic_date) as traffic_date,
+        coalesce(estimated_by_flow.traffic_date, measured.traffic_date)
+            as traffic_date,
         coalesce(estimated_by_flow.flow, measured.flow) as flow,
         estimated_by_flow.msgs,
         estimated_by_flow.payload_bytes,

@@ -16,7 +16,11 @@ by_hour as (
     from {{ ref('fct_traffic_estimated_hourly') }}
 )
 
-select *
+select
+    by_connection.msgs as connection_msgs,
+    by_hour.msgs as hourly_msgs,
+    by_connection.payload_bytes as connection_payload_bytes,
+    by_hour.payload_bytes as hourly_payload_bytes
 from by_connection
 cross join by_hour
 where

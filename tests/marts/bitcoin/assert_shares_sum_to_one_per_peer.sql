@@ -16,7 +16,7 @@ long_sums as (
         'long' as table_shape,
         sum(msg_share) as share_sum
     from {{ ref('fct_peer_message_shares') }}
-    group by connection_id
+    group by all
 ),
 
 wide_sums as (
@@ -24,7 +24,7 @@ wide_sums as (
         connection_id,
         'wide' as table_shape,
         {%- for msg_type in msg_types | list + ['other'] %}
-        {{ msg_type }}_share{{ ' +' if not loop.last }}
+            {{ msg_type }}_share{{ ' +' if not loop.last }}
         {%- endfor %} as share_sum
     from {{ ref('fct_peer_message_shares_wide') }}
 )
