@@ -276,12 +276,9 @@ def _put_hex(chars, c, v):
 @jit
 def _put_v6(chars, c, buf, p):
     """RFC 5952 text, exactly as Python's ipaddress prints it (no dotted v4 tail)."""
-    groups = np.empty(8, np.int64)
-    for k in range(8):
-        groups[k] = _u16(buf, p + 2 * k, True)
     best_start, best_len, run_start, run_len = -1, 0, -1, 0
-    for k in range(8):
-        if groups[k] == 0:
+    for k in range(8):  # the longest run of zero groups (the first one on a tie)
+        if buf[p + 2 * k] == 0 and buf[p + 2 * k + 1] == 0:
             if run_len == 0:
                 run_start = k
             run_len += 1
@@ -294,14 +291,14 @@ def _put_v6(chars, c, buf, p):
     k = 0
     while k < 8:
         if k == best_start:
-            chars[c] = 58
+            chars[c] = 58  # ':'
             c += 1
             if k == 0:
                 chars[c] = 58
                 c += 1
             k += best_len
             continue
-        c = _put_hex(chars, c, groups[k])
+        c = _put_hex(chars, c, _u16(buf, p + 2 * k, True))
         if k < 7:
             chars[c] = 58
             c += 1

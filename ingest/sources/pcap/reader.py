@@ -25,7 +25,7 @@ from ingest.sources.base import SourceError
 from ingest.sources.pcap import _kernels as K
 
 BATCH_SIZE = 131_072
-CHUNK_BYTES = 16 << 20
+CHUNK_BYTES = 4 << 20  # small enough that walk and dissection find the bytes in cache
 MAX_RECORD = 64 << 20  # a record/block claiming more is damage, not a packet
 SHB_MAX = 1 << 20  # libpcap's BT_SHB_INSANE_MAX
 IP_TEXT_MAX = 39  # longest IPv6 text (IPv4 needs 15)
