@@ -1,9 +1,21 @@
 """Kafka request and response headers from the TCP segments of a capture.
 
 Input is the packet reader's ``Segment`` stream (``ingest.sources.pcap.Segment``, or anything
-with the same attributes), in capture order. Each TCP direction is reassembled in sequence order and
-cut into Kafka messages (``int32 size`` + ``size`` bytes, FORMATS.md §4); one row per message
-goes to ``raw.pcap_kafka_messages``.
+with the same attributes), in capture order. Each TCP direction is reassembled in sequence
+order and cut into Kafka messages (``int32 size`` + ``size`` bytes, FORMATS.md §4); one row per
+message goes to ``raw.pcap_kafka_messages``.
+
+Columns downstream models rely on:
+- ``stream_id`` ("client:port-broker:port#connection_seq") identifies one TCP connection in
+  the file; pair requests and responses on (``_source_file``, ``stream_id``, correlation_id).
+- ``message_size_bytes`` is the size field (the 4-byte prefix excluded), as Kafka counts it.
+- ``first_*``/``last_*``: the first and last packet carrying the message's bytes, so latency
+  is response ``first_ts_ns`` - request ``last_ts_ns``.
+- Responses carry api_key/api_version/header_version only when their request was seen on the
+  same connection; ``produce_acks`` = 0 explains requests that never get a response;
+  ``fetch_max_wait_ms`` is the broker's allowed long-poll wait.
+- ``is_complete`` false: a gap or the end of the capture cut the message; ``has_gap_before``:
+  bytes just before it were missing or skipped, so earlier messages may be lost.
 
 Decisions worth knowing:
 - Which side is the broker: a port in ``kafka_ports``; otherwise a strict request-header test
