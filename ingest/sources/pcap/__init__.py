@@ -12,7 +12,7 @@ How it is fast
     Python and numpy; its JIT results are cached on disk (``cache=True``).
 
 Streaming
-    The file (or its gzip stream) is read in 16 MiB chunks into one buffer that only grows for a
+    The file (or its gzip stream) is read in 4 MiB chunks into one buffer that only grows for a
     single record larger than that (capped at 64 MiB: a bigger claim is damage). Batches of up
     to 131,072 packets go out as Arrow record batches, so memory is flat whatever the size.
 
