@@ -30,6 +30,7 @@ from ingest.sources.base import Extraction, RawTable, SourceError, SourceKind
 
 DEFAULT_DB = "warehouse.duckdb"
 MAX_ISSUES_STORED = 1000  # per file; the count is always exact
+ARROW_INSERT_ROWS = 262_144  # rows per insert from Arrow batches (bounded memory)
 
 BOOKKEEPING = {
     "_source_file": "VARCHAR NOT NULL",
@@ -200,8 +201,19 @@ class Warehouse:
         for table in source.tables:
             self.con.execute(f"delete from raw.{table.name} where _source_file = ?", [key])
         rows = 0
+        pending: dict[str, list[pa.RecordBatch | pa.Table]] = {}
         for table_name, data in source.extract(path, self.con, report):
-            rows += self._insert(table_name, data, key)
+            if isinstance(data, str):
+                rows += self._insert(table_name, data, key)
+                continue
+            # Arrow batches are gathered into large inserts: DuckDB's per-statement cost
+            # dominates for batches of a few thousand rows.
+            batches = pending.setdefault(table_name, [])
+            batches.append(data)
+            if sum(b.num_rows for b in batches) >= ARROW_INSERT_ROWS:
+                rows += self._insert(table_name, _as_table(pending.pop(table_name)), key)
+        for table_name, batches in pending.items():
+            rows += self._insert(table_name, _as_table(batches), key)
         if rows == 0 and not (report.empty_ok or report.truncated):
             raise SourceError("; ".join(filter(None, ["no data rows", _summary(report)])))
         return rows, report
@@ -240,6 +252,11 @@ class Warehouse:
             [key, sha, size, kind, error, self.run_id, self.loaded_at],
         )
         return FileResult(key, kind, "failed", message=error)
+
+
+def _as_table(batches: list[pa.RecordBatch | pa.Table]) -> pa.Table:
+    tables = [pa.Table.from_batches([b]) if isinstance(b, pa.RecordBatch) else b for b in batches]
+    return pa.concat_tables(tables, promote_options="permissive")
 
 
 def _sha_or_blank(pending: Future[str]) -> str:

@@ -40,6 +40,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, NamedTuple
 
+import numpy as np
 import pyarrow as pa
 
 from ingest.sources.base import RawTable
@@ -658,6 +659,7 @@ class _Connection:
         self.detected_by = detected_by
         self.stream_id = f"{_fmt(client)}-{_fmt(broker)}#{self.seq}"
         self.dirs = {client: _Direction(self, True), broker: _Direction(self, False)}
+        self.extractor.broker_ports.add(broker[1])
         for src, isn in self.isn.items():
             self.dirs[src].start_at_syn(isn)
 
@@ -728,6 +730,12 @@ class _Connection:
             direction.close()
 
 
+# highest known version per api_key, -1 for unknown keys (the last slot catches key >= 88)
+_MAX_VERSION = np.full(max(KAFKA_APIS) + 2, -1, np.int64)
+for _key, (_, _max, _) in KAFKA_APIS.items():
+    _MAX_VERSION[_key] = _max
+
+
 def _fmt(endpoint: Endpoint) -> str:
     addr, port = endpoint
     return f"[{addr}]:{port}" if ":" in addr else f"{addr}:{port}"
@@ -742,10 +750,30 @@ class KafkaExtractor:
 
     def __init__(self, kafka_ports: Iterable[int] = KAFKA_PORTS) -> None:
         self.kafka_ports = frozenset(kafka_ports)
+        # configured ports plus those found by the heuristic: every segment on them is wanted
+        self.broker_ports: set[int] = set(self.kafka_ports)
         self.rows: list[tuple] = []
         self._conns: dict[tuple[Endpoint, Endpoint], _Connection] = {}
         self._held_bytes = 0
         self._holding: dict[tuple[Endpoint, Endpoint], None] = {}  # unknown conns holding data
+
+    def wanted(self, src_port: np.ndarray, dst_port: np.ndarray, heads: np.ndarray) -> np.ndarray:
+        """Vectorised pre-filter over a batch's TCP payload segments: which must ``feed`` see?
+
+        Segments on a known broker port, segments whose first 8 bytes could start a Kafka
+        request (size, known api_key, version in range: the cheap half of the strict test),
+        and everything else on the destination port of such a segment in this batch (so a
+        response in the same batch is not lost). The rest cannot change any row, because an
+        unknown connection only becomes Kafka on a segment that passes the strict test.
+        """
+        size = heads[:, :4].astype(np.int64) @ np.array([1 << 24, 1 << 16, 1 << 8, 1])
+        api_key = heads[:, 4].astype(np.int64) * 256 + heads[:, 5]
+        version = heads[:, 6].astype(np.int64) * 256 + heads[:, 7]
+        max_version = _MAX_VERSION[np.minimum(api_key, len(_MAX_VERSION) - 1)]
+        request_like = (size >= 8) & (size <= MAX_MESSAGE_BYTES) & (version <= max_version)
+        ports = np.fromiter(self.broker_ports, np.int64, len(self.broker_ports))
+        ports = np.union1d(ports, dst_port[request_like])
+        return request_like | np.isin(src_port, ports) | np.isin(dst_port, ports)
 
     def feed(self, segments: Iterable[Segment]) -> None:
         for seg in segments:

@@ -101,9 +101,10 @@ def extract(
     def cut(reason: str) -> None:
         report.truncated = reason
 
+    report.empty_ok = True  # a capture with no packets (or none in the window) is valid
     kafka = KafkaExtractor(options.kafka_ports)
     # any hook makes read_batches collect the batch's TCP segments
-    reading = replace(options, segment_hook=kafka.feed)
+    reading = replace(options, segment_hook=kafka.feed, segment_filter=kafka.wanted)
     for batch in read_batches(path, reading, cut):
         kafka.feed(batch.segments)
         if options.segment_hook is not None:
