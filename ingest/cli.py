@@ -6,6 +6,7 @@ import csv
 import io
 import json
 import sys
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 
@@ -97,10 +98,24 @@ def ingest_pcap(
     for name, value in (("--since", since), ("--until", until)):
         if value is not None and value.tzinfo is None:
             raise click.BadParameter("give a UTC offset, e.g. +00:00", param_hint=name)
+    progress = Progress()
     options = pcap.PcapOptions(
-        since_ns=_epoch_ns(since), until_ns=_epoch_ns(until), kafka_ports=kafka_ports
+        since_ns=_epoch_ns(since),
+        until_ns=_epoch_ns(until),
+        kafka_ports=kafka_ports,
+        progress=progress.update,
     )
-    sys.exit(run_ingest(pcap.make_source(options), paths, db_path))
+    source = pcap.make_source(options)
+    sys.exit(
+        run_ingest(
+            source,
+            paths,
+            db_path,
+            progress,
+            # a capture whose first packet is after --until is skipped without reading it
+            keep=lambda path: pcap.file_may_overlap(path, options),
+        )
+    )
 
 
 @main.command("demo-data")
@@ -182,8 +197,14 @@ def expand(paths: tuple[Path, ...], source: SourceKind) -> list[Path]:
     return list(dict.fromkeys(files))
 
 
-def run_ingest(source: SourceKind, paths: tuple[Path, ...], db_path: Path | None) -> int:
-    files = expand(paths, source)
+def run_ingest(
+    source: SourceKind,
+    paths: tuple[Path, ...],
+    db_path: Path | None,
+    progress: Progress | None = None,
+    keep: Callable[[Path], bool] = lambda _path: True,
+) -> int:
+    files = [f for f in expand(paths, source) if keep(f)]
     if not files:
         click.echo(
             f"wirehouse: no {source.kind} files under {', '.join(map(str, paths))}", err=True
@@ -192,12 +213,13 @@ def run_ingest(source: SourceKind, paths: tuple[Path, ...], db_path: Path | None
     results: list[FileResult] = []
     with Warehouse(db_path or default_db_path()) as wh:
         wh.ensure_tables(source.tables)
-        with _progress(len(files)) as advance:
+        with progress or Progress() as bar:
+            bar.start(sum(f.stat().st_size for f in files))
             for path in files:
                 result = wh.ingest_file(path, source)
                 results.append(result)
                 _report(path, result)
-                advance()
+                bar.file_done(path.stat().st_size)
         db_shown = wh.path
     loaded = sum(r.rows for r in results)
     bad = [r for r in results if not r.ok]
@@ -219,22 +241,37 @@ def _report(path: Path, result: FileResult) -> None:
         click.echo(f"loaded {path}: {result.rows:,} rows")
 
 
-class _progress:
-    """A file progress bar on a terminal; silent when stderr is piped."""
+class Progress:
+    """A byte progress bar over all files on a terminal; silent when stderr is piped.
 
-    def __init__(self, total: int) -> None:
-        self.total = total
+    Sources that can report progress inside a file (pcap) call ``update``; the rest of a
+    file's bytes are counted when it is done.
+    """
+
+    def __init__(self) -> None:
         self.bar = None
+        self.task = None
+        self.in_file = 0
 
-    def __enter__(self):
-        if sys.stderr.isatty() and self.total > 1:
-            from rich.progress import Progress
+    def start(self, total_bytes: int) -> None:
+        if sys.stderr.isatty():
+            from rich.progress import Progress as RichProgress
 
-            self.bar = Progress(transient=True)
+            self.bar = RichProgress(transient=True)
             self.bar.start()
-            task = self.bar.add_task("ingest", total=self.total)
-            return lambda: self.bar.advance(task)
-        return lambda: None
+            self.task = self.bar.add_task("ingest", total=total_bytes)
+
+    def update(self, nbytes: int) -> None:
+        self.in_file += nbytes
+        if self.bar is not None:
+            self.bar.advance(self.task, nbytes)
+
+    def file_done(self, size: int) -> None:
+        self.update(max(size - self.in_file, 0))
+        self.in_file = 0
+
+    def __enter__(self) -> Progress:
+        return self
 
     def __exit__(self, *exc: object) -> None:
         if self.bar is not None:
