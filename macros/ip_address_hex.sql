@@ -1,0 +1,39 @@
+{#- Network-order bytes of a text IP address as lowercase hex (8 characters for
+    IPv4, 32 for IPv6). IPv6 '::' is expanded; addresses are expected in the
+    form the pcap reader writes (RFC 5952, no embedded dotted quad). -#}
+{% macro ip_address_hex(addr) %}
+    case
+        when {{ addr }} like '%:%' then array_to_string(
+            list_transform(
+                string_split(
+                    trim(
+                        replace(
+                            lower({{ addr }}),
+                            '::',
+                            ':' || repeat(
+                                '0:',
+                                8 - len(
+                                    list_filter(
+                                        string_split({{ addr }}, ':'),
+                                        lambda g: g != ''
+                                    )
+                                )
+                            )
+                        ),
+                        ':'
+                    ),
+                    ':'
+                ),
+                lambda g: lpad(g, 4, '0')
+            ),
+            ''
+        )
+        else array_to_string(
+            list_transform(
+                string_split({{ addr }}, '.'),
+                lambda o: printf('%02x', o::integer)
+            ),
+            ''
+        )
+    end
+{% endmacro %}
