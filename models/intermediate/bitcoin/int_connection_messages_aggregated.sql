@@ -11,13 +11,19 @@ node_runs as (
 ),
 
 assigned as (
-    -- every message belongs to the node run that started last before it
+    -- every message belongs to the node run whose time range holds it; a
+    -- range join against a handful of runs (cheaper than an asof join,
+    -- which sorts every message)
     select
         messages.*,
         node_runs.node_run_id
     from messages
-    asof inner join node_runs
-        on messages.logged_at >= node_runs.started_at
+    inner join node_runs
+        on
+            messages.logged_at >= node_runs.started_at
+            and messages.logged_at < coalesce(
+                node_runs.ended_before, 'infinity'::timestamp
+            )
 ),
 
 aggregated as (
