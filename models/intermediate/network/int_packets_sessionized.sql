@@ -73,7 +73,11 @@ syn_history as (
         ) over flow as prev_syn_seq,
         last_value(
             case when is_pure_syn then closes_before end ignore nulls
-        ) over flow as prev_syn_closes_before
+        ) over flow as prev_syn_closes_before,
+        last_value(
+            case when ip_proto = 6 and is_syn and is_ack then tcp_ack end
+            ignore nulls
+        ) over flow as prev_syn_ack_ack
     from ordered
     window flow as (
         partition by source_file, ip_proto, a_addr, a_port, b_addr, b_port
@@ -89,11 +93,17 @@ split as (
         or (ip_proto = 17 and ts_ns - prev_ts_ns > {{ udp_idle_ns }})
         or (
             is_pure_syn
-            and (
-                prev_syn_seq is null
-                or prev_syn_seq != tcp_seq
-                or closes_before > prev_syn_closes_before
-            )
+            and case
+                -- mid-stream packets before: new unless they answer this SYN
+                when prev_syn_seq is null
+                    then
+                        closes_before > 0
+                        or prev_syn_ack_ack is distinct from
+                        (tcp_seq + 1) % 4294967296
+                else
+                    prev_syn_seq != tcp_seq
+                    or closes_before > prev_syn_closes_before
+            end
         ) as is_connection_start
     from syn_history
 ),
@@ -149,7 +159,8 @@ originators as (
 final as (
     select
         identified.* exclude (
-            prev_ts_ns, closes_before, prev_syn_seq, prev_syn_closes_before
+            prev_ts_ns, closes_before, prev_syn_seq, prev_syn_closes_before,
+            prev_syn_ack_ack
         ),
         originators.orig.addr as orig_addr,
         originators.orig.port as orig_port,

@@ -1,0 +1,56 @@
+with
+
+requests as (
+    select * from {{ ref('fct_kafka_requests') }}
+),
+
+hourly as (
+    select
+        date_trunc('hour', requested_at) as hour_at,
+        api_key,
+        api_name,
+        count(*) as requests,
+        count(*) filter (where is_answered) as answered_requests,
+        count(*) filter (
+            where response_status = 'no_response_expected'
+        ) as no_response_expected_requests,
+        count(*) filter (
+            where response_status in (
+                'response_not_captured', 'unanswered_at_capture_end'
+            )
+        ) as unanswered_requests,
+        avg(latency_to_first_byte_ms) as latency_avg_ms,
+        quantile_cont(latency_to_first_byte_ms, 0.5) as latency_p50_ms,
+        quantile_cont(latency_to_first_byte_ms, 0.95) as latency_p95_ms,
+        quantile_cont(latency_to_first_byte_ms, 0.99) as latency_p99_ms,
+        max(latency_to_first_byte_ms) as latency_max_ms,
+        quantile_cont(latency_to_last_byte_ms, 0.95)
+            as latency_to_last_byte_p95_ms,
+        max(latency_to_last_byte_ms) as latency_to_last_byte_max_ms,
+        max(fetch_max_wait_ms) as fetch_max_wait_ms
+    from requests
+    group by all
+),
+
+final as (
+    select
+        hour_at::timestamp as hour_at,
+        api_key::smallint as api_key,
+        api_name::varchar as api_name,
+        requests::bigint as requests,
+        answered_requests::bigint as answered_requests,
+        no_response_expected_requests::bigint
+            as no_response_expected_requests,
+        unanswered_requests::bigint as unanswered_requests,
+        latency_avg_ms::double as latency_avg_ms,
+        latency_p50_ms::double as latency_p50_ms,
+        latency_p95_ms::double as latency_p95_ms,
+        latency_p99_ms::double as latency_p99_ms,
+        latency_max_ms::double as latency_max_ms,
+        latency_to_last_byte_p95_ms::double as latency_to_last_byte_p95_ms,
+        latency_to_last_byte_max_ms::double as latency_to_last_byte_max_ms,
+        fetch_max_wait_ms::integer as fetch_max_wait_ms
+    from hourly
+)
+
+select * from final

@@ -1,0 +1,144 @@
+{%- set start = var('network_window_start', none) -%}
+{%- set end = var('network_window_end', none) -%}
+
+with
+
+connections as (
+    select * from {{ ref('fct_connections') }}
+),
+
+health as (
+    select * from {{ ref('fct_tcp_health') }}
+),
+
+jitter as (
+    select * from {{ ref('fct_connection_jitter') }}
+),
+
+gaps as (
+    select * from {{ ref('int_packet_gaps_measured') }}
+),
+
+kafka as (
+    select * from {{ ref('fct_kafka_requests') }}
+),
+
+servers as (
+    select
+        resp_addr,
+        resp_port,
+        count(*) as connections,
+        count(*) filter (where proto = 'tcp') as tcp_connections,
+        sum(orig_packets + resp_packets) as packets,
+        min(started_at) as first_packet_at,
+        max(ended_at) as last_packet_at
+    from connections
+    group by all
+),
+
+server_health as (
+    select
+        resp_addr,
+        resp_port,
+        sum(rst_packets) as rst_packets,
+        sum(orig_rst_packets) as orig_rst_packets,
+        sum(resp_rst_packets) as resp_rst_packets,
+        sum(retransmission_packets) as retransmission_packets,
+        sum(zero_window_packets) as zero_window_packets,
+        sum(duplicate_ack_packets) as duplicate_ack_packets,
+        sum(out_of_order_packets) as out_of_order_packets
+    from health
+    group by all
+),
+
+-- mean |IAT change| pooled over every direction of the server's connections
+server_jitter as (
+    select
+        connections.resp_addr,
+        connections.resp_port,
+        avg(gaps.iat_change_ns) / 1e6 as jitter_ms
+    from gaps
+    inner join connections
+        on gaps.connection_id = connections.connection_id
+    group by all
+),
+
+server_rfc_jitter as (
+    select
+        resp_addr,
+        resp_port,
+        avg(rfc3550_jitter_ms) as rfc3550_jitter_ms
+    from jitter
+    group by all
+),
+
+server_kafka as (
+    select
+        broker_addr,
+        broker_port,
+        count(*) as kafka_requests,
+        count(*) filter (where is_answered) as kafka_answered_requests,
+        avg(latency_to_first_byte_ms) as kafka_latency_avg_ms,
+        quantile_cont(latency_to_first_byte_ms, 0.95)
+            as kafka_latency_p95_ms
+    from kafka
+    group by all
+),
+
+final as (
+    select
+        servers.resp_addr::varchar as server_addr,
+        servers.resp_port::integer as server_port,
+        {% if start is not none -%}
+            ('{{ start }}'::timestamptz at time zone 'UTC')
+        {%- else -%}
+            servers.first_packet_at
+        {%- endif %}::timestamp as window_start_at,
+        {% if end is not none -%}
+            ('{{ end }}'::timestamptz at time zone 'UTC')
+        {%- else -%}
+            servers.last_packet_at
+        {%- endif %}::timestamp as window_end_at,
+        servers.connections::bigint as connections,
+        servers.tcp_connections::bigint as tcp_connections,
+        servers.packets::bigint as packets,
+        coalesce(server_health.rst_packets, 0)::bigint as rst_packets,
+        coalesce(server_health.orig_rst_packets, 0)::bigint
+            as client_rst_packets,
+        coalesce(server_health.resp_rst_packets, 0)::bigint
+            as server_rst_packets,
+        coalesce(server_health.retransmission_packets, 0)::bigint
+            as retransmission_packets,
+        coalesce(server_health.zero_window_packets, 0)::bigint
+            as zero_window_packets,
+        coalesce(server_health.duplicate_ack_packets, 0)::bigint
+            as duplicate_ack_packets,
+        coalesce(server_health.out_of_order_packets, 0)::bigint
+            as out_of_order_packets,
+        server_jitter.jitter_ms::double as jitter_ms,
+        server_rfc_jitter.rfc3550_jitter_ms::double as rfc3550_jitter_ms,
+        coalesce(server_kafka.kafka_requests, 0)::bigint as kafka_requests,
+        coalesce(server_kafka.kafka_answered_requests, 0)::bigint
+            as kafka_answered_requests,
+        server_kafka.kafka_latency_avg_ms::double as kafka_latency_avg_ms,
+        server_kafka.kafka_latency_p95_ms::double as kafka_latency_p95_ms
+    from servers
+    left join server_health
+        on
+            servers.resp_addr = server_health.resp_addr
+            and servers.resp_port = server_health.resp_port
+    left join server_jitter
+        on
+            servers.resp_addr = server_jitter.resp_addr
+            and servers.resp_port = server_jitter.resp_port
+    left join server_rfc_jitter
+        on
+            servers.resp_addr = server_rfc_jitter.resp_addr
+            and servers.resp_port = server_rfc_jitter.resp_port
+    left join server_kafka
+        on
+            servers.resp_addr = server_kafka.broker_addr
+            and servers.resp_port = server_kafka.broker_port
+)
+
+select * from final

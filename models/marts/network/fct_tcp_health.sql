@@ -1,0 +1,69 @@
+{%- set counted = [
+    ('rst', 'is_rst'),
+    ('retransmission', 'is_retransmission'),
+    ('fast_retransmission', 'is_fast_retransmission'),
+    ('spurious_retransmission', 'is_spurious_retransmission'),
+    ('out_of_order', 'is_out_of_order'),
+    ('zero_window', 'is_zero_window'),
+    ('zero_window_probe', 'is_zero_window_probe'),
+    ('duplicate_ack', 'is_duplicate_ack'),
+    ('keep_alive', 'is_keep_alive'),
+    ('window_update', 'is_window_update'),
+    ('lost_segment', 'is_lost_segment'),
+] -%}
+
+with
+
+tcp_packets as (
+    select * from {{ ref('int_tcp_packets_analyzed') }}
+),
+
+connections as (
+    select * from {{ ref('fct_connections') }}
+),
+
+counted as (
+    select
+        connection_id,
+        count(*) as packets,
+        {%- for name, flag in counted %}
+            count(*) filter (where {{ flag }}) as {{ name }}_packets,
+            count(*) filter (
+                where {{ flag }} and is_orig
+            ) as orig_{{ name }}_packets,
+            count(*) filter (
+                where {{ flag }} and not is_orig
+            ) as resp_{{ name }}_packets,
+        {%- endfor %}
+        arg_min(
+            case when is_orig then 'orig' else 'resp' end, frame_number
+        ) filter (where is_rst) as first_rst_side
+    from tcp_packets
+    group by connection_id
+),
+
+final as (
+    select
+        connections.connection_id::varchar as connection_id,
+        connections.source_file::varchar as source_file,
+        connections.orig_addr::varchar as orig_addr,
+        connections.orig_port::integer as orig_port,
+        connections.resp_addr::varchar as resp_addr,
+        connections.resp_port::integer as resp_port,
+        connections.started_at::timestamp as started_at,
+        connections.conn_state::varchar as conn_state,
+        counted.packets::bigint as packets,
+        {%- for name, flag in counted %}
+            counted.{{ name }}_packets::bigint as {{ name }}_packets,
+            counted.orig_{{ name }}_packets::bigint
+                as orig_{{ name }}_packets,
+            counted.resp_{{ name }}_packets::bigint
+                as resp_{{ name }}_packets,
+        {%- endfor %}
+        counted.first_rst_side::varchar as first_rst_side
+    from connections
+    inner join counted
+        on connections.connection_id = counted.connection_id
+)
+
+select * from final
