@@ -121,7 +121,10 @@ numbered as (
 
 identified as (
     select
-        *,
+        * exclude (
+            prev_ts_ns, closes_before, prev_syn_seq, prev_syn_closes_before,
+            prev_syn_ack_ack
+        ),
         md5(
             concat_ws(
                 '|', source_file, ip_proto, a_addr, a_port, b_addr, b_port,
@@ -153,23 +156,29 @@ originators as (
             )
         ) as orig
     from identified
-    group by connection_id
+    group by all
+),
+
+originator_columns as (
+    select
+        originators.connection_id,
+        orig.addr as orig_addr,
+        orig.port as orig_port,
+        orig.rule as originator_rule
+    from originators
 ),
 
 final as (
     select
-        identified.* exclude (
-            prev_ts_ns, closes_before, prev_syn_seq, prev_syn_closes_before,
-            prev_syn_ack_ack
-        ),
-        originators.orig.addr as orig_addr,
-        originators.orig.port as orig_port,
-        originators.orig.rule as originator_rule,
-        identified.src_addr = originators.orig.addr
-        and identified.src_port = originators.orig.port as is_orig
+        identified.*,
+        originator_columns.orig_addr,
+        originator_columns.orig_port,
+        originator_columns.originator_rule,
+        identified.src_addr = originator_columns.orig_addr
+        and identified.src_port = originator_columns.orig_port as is_orig
     from identified
-    inner join originators
-        on identified.connection_id = originators.connection_id
+    inner join originator_columns
+        on identified.connection_id = originator_columns.connection_id
 )
 
 select * from final

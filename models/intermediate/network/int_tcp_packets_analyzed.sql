@@ -80,11 +80,12 @@ probes_naive as (
     select
         *,
         payload_bytes = 1
-        and seq_u = max(end_u) over (
-            partition by connection_id, is_orig
-            order by frame_number
-            rows between unbounded preceding and 1 preceding
-        )
+        and seq_u = max(end_u)
+            over (
+                partition by connection_id, is_orig
+                order by frame_number
+                rows between unbounded preceding and 1 preceding
+            )
         and coalesce(rev_window, 1) = 0 as is_probe_naive
     from reverse_state
 ),
@@ -272,7 +273,7 @@ first_rtt as (
         from dup_ack_counts
     ) as seen
     where is_ack and not is_syn and has_seen_syn
-    group by connection_id
+    group by all
 ),
 
 retransmission_state as (
@@ -282,16 +283,24 @@ retransmission_state as (
         case
             when dup_ack_counts.is_orig
                 then last_value(
-                    case when not dup_ack_counts.is_orig then dupack_count end
+                    case
+                        when
+                            not dup_ack_counts.is_orig
+                            then dup_ack_counts.dupack_count
+                    end
                     ignore nulls
                 ) over conn
             else last_value(
-                case when dup_ack_counts.is_orig then dupack_count end
+                case
+                    when dup_ack_counts.is_orig then dup_ack_counts.dupack_count
+                end
                 ignore nulls
             ) over conn
         end as rev_dupack_count,
         last_value(
-            case when dup_ack_counts.is_pure_syn then ts_ns end ignore nulls
+            case
+                when dup_ack_counts.is_pure_syn then dup_ack_counts.ts_ns
+            end ignore nulls
         ) over conn as last_syn_ts_ns
     from dup_ack_counts
     left join first_rtt
@@ -307,7 +316,8 @@ thresholds as (
     select
         *,
         max(
-            case when frame_number = first_rtt_frame_number
+            case
+                when frame_number = first_rtt_frame_number
                     then ts_ns - last_syn_ts_ns
             end
         ) over (partition by connection_id) as first_rtt_ns,

@@ -71,7 +71,7 @@ histories as (
             history_letter, '' order by first_frame_number, history_letter
         ) as history
     from letter_firsts
-    group by connection_id
+    group by all
 ),
 
 connections as (
@@ -110,7 +110,7 @@ connections as (
             where ip_proto = 6 and is_rst
         ) as is_first_rst_orig
     from flagged
-    group by connection_id
+    group by all
 ),
 
 -- Zeek conn_state (base/protocols/conn/main.zeek), from the flags seen

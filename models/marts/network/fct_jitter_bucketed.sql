@@ -21,7 +21,25 @@ bucketed as (
 ),
 
 -- an IAT belongs to the bucket of the packet that ends it; the RFC 3550
--- recursion restarts from 0 in every bucket
+-- recursion restarts from 0 in every bucket (closed form: see
+-- fct_connection_jitter)
+ranked as (
+    select
+        *,
+        count(iat_change_ns) over (
+            partition by bucket_at, connection_id, is_orig
+        ) as iat_changes_in_group,
+        case
+            when iat_change_ns is not null
+                then row_number() over (
+                    partition by
+                        bucket_at, connection_id, is_orig, iat_change_ns is null
+                    order by frame_number
+                )
+        end as change_rank
+    from bucketed
+),
+
 directions as (
     select
         bucket_at,
@@ -32,16 +50,11 @@ directions as (
         avg(iat_ns) filter (where not is_idle_gap) as mean_iat_ns,
         count(iat_change_ns) as iat_changes,
         avg(iat_change_ns) as jitter_ns,
-        list_reduce(
-            list_prepend(
-                0::double,
-                list(iat_change_ns::double order by frame_number)
-                filter (where iat_change_ns is not null)
-            ),
-            lambda j, d: j + (d - j) / 16
-        ) as rfc3550_jitter_ns
-    from bucketed
-    group by bucket_at, connection_id, is_orig
+        sum(
+            iat_change_ns * power(15 / 16, iat_changes_in_group - change_rank)
+        ) / 16 as rfc3550_jitter_ns
+    from ranked
+    group by all
 ),
 
 final as (

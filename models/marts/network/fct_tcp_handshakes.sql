@@ -28,7 +28,7 @@ firsts as (
         count(*) filter (where is_syn_ack) as syn_ack_packets,
         min(frame_number) filter (where is_syn_ack) as syn_ack_frame_number
     from marked
-    group by connection_id
+    group by all
 ),
 
 -- the SYN answered by the first SYN-ACK is the last one before it
@@ -49,7 +49,7 @@ syn_ack_leg as (
     from firsts
     inner join marked
         on firsts.connection_id = marked.connection_id
-    group by firsts.connection_id
+    group by all
 ),
 
 ack_leg as (
@@ -69,7 +69,7 @@ ack_leg as (
     from syn_ack_leg
     inner join marked
         on syn_ack_leg.connection_id = marked.connection_id
-    group by syn_ack_leg.connection_id
+    group by all
 ),
 
 final as (

@@ -39,7 +39,7 @@ counted as (
             case when is_orig then 'orig' else 'resp' end, frame_number
         ) filter (where is_rst) as first_rst_side
     from tcp_packets
-    group by connection_id
+    group by all
 ),
 
 final as (
