@@ -144,14 +144,14 @@ def our_tcp(con: duckdb.DuckDBPyConnection, path: Path) -> tuple[Counter[str], l
         " coalesce(sum(rst_packets), 0), coalesce(sum(duplicate_ack_packets), 0),"
         " coalesce(sum(out_of_order_packets), 0)"
         " from marts.fct_tcp_health where source_file = ?",
-        [str(path)],
+        [str(path.resolve())],
     ).fetchone()
     rtts = [
         r[0]
         for r in con.execute(
             "select initial_rtt_ms from marts.fct_tcp_handshakes"
             " where source_file = ? and initial_rtt_ms is not null order by 1",
-            [str(path)],
+            [str(path.resolve())],
         ).fetchall()
     ]
     return Counter(dict(zip(METRICS, map(int, row), strict=True))), rtts
@@ -214,7 +214,7 @@ def kafka_rows(con: duckdb.DuckDBPyConnection) -> list[dict]:
             for cid, api, ms in con.execute(
                 "select correlation_id, api_name, latency_to_first_byte_ms"
                 " from marts.fct_kafka_requests where source_file = ? and is_answered",
-                [str(capture)],
+                [str(capture.resolve())],
             ).fetchall()
         )
         rows.append({"capture": capture.name, "deepflow": deepflow_latencies(result), "ours": ours})
