@@ -212,6 +212,9 @@ def run_ingest(
         return EXIT_FILE_FAILED
     results: list[FileResult] = []
     with Warehouse(db_path or default_db_path()) as wh:
+        # every raw table exists from the first ingest on, so `dbt build` works on a
+        # warehouse that holds only some kinds of data (their marts are simply empty)
+        wh.ensure_tables(t for kind in registry().values() for t in kind.tables)
         wh.ensure_tables(source.tables)
         with progress or Progress() as bar:
             bar.start(sum(f.stat().st_size for f in files))

@@ -1,5 +1,11 @@
-{#- Fails when the model has no rows: a mart that silently comes out empty is a bug. -#}
-{% test not_empty(model) %}
+{#- Fails when the model has no rows: a mart that silently comes out empty is a bug.
+    With `upstream`, it fails only when the upstream relation has rows (a warehouse
+    holding no captures legitimately has empty capture marts). -#}
+{% test not_empty(model, upstream=none) %}
     select 1 as is_empty
-    where not exists (select 1 from {{ model }})
+    where
+        not exists (select 1 from {{ model }})
+        {%- if upstream is not none %}
+            and exists (select 1 from {{ upstream }})
+        {%- endif %}
 {% endtest %}
