@@ -64,25 +64,27 @@ def wirehouse(data: Path, work: Path) -> dict[str, dict]:
             [str(BIN / "wirehouse"), "ingest", "systemd", str(data), "--db", str(db)]
         ),
     }
-    steps["dbt_build"] = run(
-        [
-            str(BIN / "dbt"),
-            "build",
-            "-s",
-            *SELECTION,
-            "--profiles-dir",
-            str(ROOT),
-            "--project-dir",
-            str(ROOT),
-            "--target-path",
-            str(work / "target"),
-            "--log-path",
-            str(work / "logs"),
-        ],
-        env=env,
-    )
-    done = [line for line in steps["dbt_build"]["out"].splitlines() if "Done." in line]
-    steps["dbt_build"]["summary"] = done[-1].split("Done. ")[-1] if done else "?"
+    build = [
+        str(BIN / "dbt"),
+        "build",
+        "-s",
+        *SELECTION,
+        "--profiles-dir",
+        str(ROOT),
+        "--project-dir",
+        str(ROOT),
+        "--target-path",
+        str(work / "target"),
+        "--log-path",
+        str(work / "logs"),
+    ]
+    # cold: fresh target dir, full parse (a new checkout); warm: the same build again,
+    # manifest cached (partial parse), every model rebuilt and every test rerun (a daily run)
+    steps["dbt_build"] = run(build, env=env)
+    steps["dbt_build_warm"] = run(build, env=env)
+    for key in ("dbt_build", "dbt_build_warm"):
+        done = [line for line in steps[key]["out"].splitlines() if "Done." in line]
+        steps[key]["summary"] = done[-1].split("Done. ")[-1] if done else "?"
     import duckdb
 
     con = duckdb.connect(str(db), read_only=True)
@@ -148,6 +150,7 @@ def render(wh: dict, nb: dict, big: dict | None) -> str:
     nb_transform += s["transform_groupby_apply_per_peer"]
     wh_wall, wh_rss = total(wh, ["ingest_tracepoints", "ingest_systemd", "dbt_build"])
     dbt = wh["dbt_build"]
+    warm = wh["dbt_build_warm"]
     lines = [
         "# Bitcoin marts: notebook way vs wirehouse",
         "",
@@ -165,9 +168,12 @@ def render(wh: dict, nb: dict, big: dict | None) -> str:
         f" {rows / wh_wall:,.0f} |",
         f"| **speed-up end to end** | **{nb['wall_s'] / wh_wall:.1f}x** | | |",
         f"| notebook transform steps only (no read, no write) | {nb_transform:.1f} | | |",
-        f"| `dbt build` alone on landed rows ({dbt['summary']}) | {dbt['wall_s']:.1f} |"
+        f"| `dbt build` alone on landed rows, cold ({dbt['summary']}) | {dbt['wall_s']:.1f} |"
         f" {dbt['peak_rss_mb']:,.0f} | {rows / dbt['wall_s']:,.0f} |",
-        f"| **speed-up transform** | **{nb_transform / dbt['wall_s']:.1f}x** | | |",
+        f"| `dbt build` again, warm (partial parse) | {warm['wall_s']:.1f} |"
+        f" {warm['peak_rss_mb']:,.0f} | {rows / warm['wall_s']:,.0f} |",
+        f"| **speed-up transform** (cold / warm) | **{nb_transform / dbt['wall_s']:.1f}x /"
+        f" {nb_transform / warm['wall_s']:.1f}x** | | |",
         "",
         "Notebook steps (s): "
         + ", ".join(f"{k} {v:.1f}" for k, v in s.items() if k != "rows")
@@ -179,7 +185,7 @@ def render(wh: dict, nb: dict, big: dict | None) -> str:
         "wirehouse steps: "
         + ", ".join(
             f"{k} {wh[k]['wall_s']:.1f} s / {wh[k]['peak_rss_mb']:,.0f} MB"
-            for k in ("ingest_tracepoints", "ingest_systemd", "dbt_build")
+            for k in ("ingest_tracepoints", "ingest_systemd", "dbt_build", "dbt_build_warm")
         )
         + f"; warehouse file {wh['db_mb']:,.0f} MB.",
         "",
@@ -192,10 +198,10 @@ def render(wh: dict, nb: dict, big: dict | None) -> str:
             "| step | wall s | peak RSS MB |",
             "|---|---|---|",
         ]
-        for k in ("ingest_tracepoints", "ingest_systemd", "dbt_build"):
+        for k in ("ingest_tracepoints", "ingest_systemd", "dbt_build", "dbt_build_warm"):
             lines.append(f"| {k} | {big[k]['wall_s']:.1f} | {big[k]['peak_rss_mb']:,.0f} |")
         lines += [
-            f"| **end to end** | **{b_wall:.1f}** | **{b_rss:,.0f}** |",
+            f"| **end to end** (ingest x2 + cold build) | **{b_wall:.1f}** | **{b_rss:,.0f}** |",
             "",
             f"`dbt build`: {big['dbt_build']['summary']}; warehouse file"
             f" {big['db_mb']:,.0f} MB. Goal < 300 s and < 8 GB for 100 M rows.",
