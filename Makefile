@@ -37,6 +37,7 @@ demo: setup
 	$(BIN)/wirehouse demo-data $(DEMO_DIR) --days 3 --seed 1
 	$(BIN)/wirehouse ingest tracepoints $(DEMO_DIR) --db $(DEMO_DB) > /dev/null
 	$(BIN)/wirehouse ingest systemd $(DEMO_DIR) --db $(DEMO_DB) > /dev/null
+	$(BIN)/wirehouse ingest pcap $(DEMO_DIR)/captures --db $(DEMO_DB) > /dev/null
 	WIREHOUSE_DB=$(DEMO_DB) $(BIN)/dbt build --quiet
 	@$(BIN)/python -m ingest.showcase $(DEMO_DB)
 
@@ -53,7 +54,8 @@ pytest: setup
 # A small warehouse from our own generator plus the real shared samples when present.
 fixtures: setup
 	rm -rf $(TEST_TMP) && mkdir -p $(TEST_TMP)
-	$(BIN)/wirehouse demo-data $(TEST_TMP)/demo --days 2 --scale 0.05 --peers 30 --seed 7
+	$(BIN)/wirehouse demo-data $(TEST_TMP)/demo --days 2 --scale 0.05 --peers 30 --seed 7 \
+	  --no-capture
 	$(BIN)/wirehouse ingest tracepoints $(TEST_TMP)/demo --db $(TEST_DB) > /dev/null
 	$(BIN)/wirehouse ingest systemd $(TEST_TMP)/demo --db $(TEST_DB) > /dev/null
 	if [ -d "$(SHARED)/systemd" ]; then \

@@ -72,6 +72,7 @@ def main() -> None:
                 str(args.days),
                 "--scale",
                 str(args.scale),
+                "--no-capture",
             ],
             check=True,
             capture_output=True,

@@ -133,14 +133,29 @@ def ingest_pcap(
     type=float,
     default=1.0,
     show_default=True,
-    help="Multiply message rates (1.0 is about 1 M messages a day).",
+    help="Multiply message rates (1.0 is about 1.8 M messages a day).",
 )
 @click.option("--seed", type=int, default=1, show_default=True)
 @click.option("--start", default="2025-01-22", show_default=True, help="First UTC day.")
-def demo_data(directory: Path, days: int, peers: int, scale: float, seed: int, start: str) -> None:
-    """Write realistic nix-bitcoin-monitor CSVs (tracepoints + systemd) into DIRECTORY."""
+@click.option(
+    "--capture/--no-capture",
+    default=True,
+    show_default=True,
+    help="Also write the Kafka broker demo capture (takes ~10 s).",
+)
+def demo_data(
+    directory: Path, days: int, peers: int, scale: float, seed: int, start: str, capture: bool
+) -> None:
+    """Write realistic nix-bitcoin-monitor CSVs (tracepoints + systemd) and a Kafka broker
+    capture (captures/kafka-broker.pcap) into DIRECTORY."""
     summary = demo.generate(directory, days=days, peers=peers, scale=scale, seed=seed, start=start)
     click.echo(summary)
+    if capture:
+        from ingest import demo_pcap
+
+        path = directory / "captures" / "kafka-broker.pcap"
+        packets = demo_pcap.generate(path, seed=seed)
+        click.echo(f"wrote {packets:,} packets -> {path}")
 
 
 @main.command("query")
