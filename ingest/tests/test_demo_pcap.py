@@ -43,5 +43,5 @@ def test_demo_capture_has_kafka_and_tcp_events(tmp_path: Path) -> None:
     ).fetchone() == (1,)
     assert con.execute(
         "select count(*) from (select src_port, tcp_seq, payload_len from raw.pcap_packets"
-        " where payload_len > 0 group by all having count(*) > 1)"
+        " where ip_proto = 6 and payload_len > 0 group by all having count(*) > 1)"
     ).fetchone() == (1,)
