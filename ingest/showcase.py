@@ -7,17 +7,19 @@ from pathlib import Path
 
 import duckdb
 
-# The first query whose tables exist is shown: marts once they are built, else staging.
+# Shown when their tables exist and have rows.
 EXAMPLES = [
     (
-        "Daily traffic: measured by systemd vs estimated from tracepoints",
-        "select * from marts.fct_traffic_reconciliation_daily order by 1 limit 5",
+        "Bitcoin node: measured (systemd) vs estimated (tracepoints) traffic per day",
+        "select traffic_date, flow, estimated_msgs, estimated_tcpip_bytes, measured_bytes,\n"
+        "       round(measured_to_estimated_ratio, 3) as ratio, has_reset\n"
+        "from marts.fct_traffic_reconciled_daily order by traffic_date, flow",
     ),
     (
-        "Messages per day and direction",
-        "select date_trunc('day', logged_at) as day, flow, count(*) as msgs,\n"
-        "       sum(payload_bytes) as payload_bytes\n"
-        "from staging.stg_bitcoin_p2p__messages group by all order by all",
+        "Kafka broker: request latency per API (ms; Fetch waits up to fetch_max_wait_ms)",
+        "select api_name, sum(requests) as requests, max(latency_p50_ms) as p50_ms,\n"
+        "       max(latency_p95_ms) as p95_ms, max(fetch_max_wait_ms) as max_wait_ms\n"
+        "from marts.fct_kafka_latency_hourly group by all order by requests desc",
     ),
 ]
 
@@ -33,12 +35,13 @@ def main(db_path: str) -> None:
     print(f"tables ({len(tables)}): " + ", ".join(name for name, _ in tables))
     for title, sql in EXAMPLES:
         try:
-            result = con.sql(sql)
+            rows = con.execute(sql).fetchall()
         except duckdb.CatalogException:
             continue
-        print(f"\n{title}:\n  {' '.join(sql.split())}\n")
-        result.show(max_width=120)
-        break
+        if rows:
+            print(f"\n{title}:\n  {' '.join(sql.split())}\n")
+            con.sql(sql).show(max_width=120)
+    print('Query it: .venv/bin/wirehouse query "select * from marts.dim_peers limit 5"')
     print("Connect a BI tool (DBeaver, Superset, Metabase) to this DuckDB file, read-only.")
 
 
