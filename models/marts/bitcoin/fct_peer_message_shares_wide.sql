@@ -1,13 +1,7 @@
 {#- One column pair per type of the seed, read at compile time, plus other:
     the column set is fixed (and under contract), whatever the data holds. -#}
-{%- set types_query -%}
-    select msg_type from {{ ref('bitcoin_message_types') }} order by msg_type
-{%- endset -%}
-{%- if execute -%}
-    {%- set msg_types = run_query(types_query).columns[0].values() -%}
-{%- else -%}
-    {%- set msg_types = [] -%}
-{%- endif -%}
+-- depends_on: {{ ref('bitcoin_message_types') }}
+{%- set msg_types = bitcoin_message_types() %}
 
 with
 
@@ -19,11 +13,10 @@ typed as (
     select
         *,
         case
-            when msg_type in (
-                {%- for msg_type in msg_types %}
-                    '{{ msg_type }}'{{ ',' if not loop.last }}
-                {%- endfor %}
-            ) then msg_type
+            when msg_type is null then 'other'
+            {%- for msg_type in msg_types %}
+                when msg_type = '{{ msg_type }}' then msg_type
+            {%- endfor %}
             else 'other'
         end as share_type
     from shares

@@ -1,13 +1,6 @@
 -- Message-type shares of one peer add up to 1, in the long and wide tables.
-{% set types_query -%}
-    select msg_type from {{ ref('bitcoin_message_types') }}
-{%- endset -%}
-{%- if execute -%}
-    {%- set msg_types = run_query(types_query).columns[0].values() -%}
-{%- else -%}
-    {%- set msg_types = [] -%}
-{%- endif %}
-
+-- depends_on: {{ ref('bitcoin_message_types') }}
+{% set msg_types = bitcoin_message_types() %}
 with
 
 long_sums as (
