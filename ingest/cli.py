@@ -226,7 +226,11 @@ def run_ingest(
         )
         return EXIT_FILE_FAILED
     results: list[FileResult] = []
-    with Warehouse(db_path or default_db_path()) as wh:
+    try:
+        warehouse = Warehouse(db_path or default_db_path())
+    except ValueError as exc:
+        raise click.UsageError(str(exc)) from None
+    with warehouse as wh:
         # every raw table exists from the first ingest on, so `dbt build` works on a
         # warehouse that holds only some kinds of data (their marts are simply empty)
         wh.ensure_tables(t for kind in registry().values() for t in kind.tables)

@@ -66,6 +66,10 @@ comment on table raw.ingest_issues is
 """
 
 
+# DuckDB names a database after its file; one named like a schema makes `raw.x` ambiguous.
+RESERVED_DB_NAMES = frozenset({"raw", "staging", "intermediate", "marts", "reference", "main"})
+
+
 def default_db_path() -> Path:
     return Path(os.environ.get("WIREHOUSE_DB") or DEFAULT_DB)
 
@@ -97,6 +101,11 @@ class Warehouse:
 
     def __init__(self, path: Path | str | None = None) -> None:
         self.path = Path(path) if path else default_db_path()
+        if self.path.stem.lower() in RESERVED_DB_NAMES:
+            raise ValueError(
+                f"{self.path}: a warehouse file may not be named after a schema"
+                f" ({', '.join(sorted(RESERVED_DB_NAMES))}); pick another name"
+            )
         self.path.parent.mkdir(parents=True, exist_ok=True)
         # our own progress bar is per file; DuckDB's would print into piped stdout
         self.con = duckdb.connect(str(self.path))

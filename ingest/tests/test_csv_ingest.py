@@ -154,6 +154,9 @@ def test_bad_files_fail_with_one_line(
 
 def test_usage_errors_exit_2(tmp_path: Path) -> None:
     assert ingest("tracepoints", tmp_path / "w.duckdb", tmp_path / "missing.csv")[0] == 2
+    write_csv(tmp_path / "net.csv", [HEADER, *ROWS])
+    code, _, err = ingest("tracepoints", tmp_path / "raw.duckdb", tmp_path / "net.csv")
+    assert code == 2 and "named after a schema" in err
     assert CliRunner().invoke(main, ["ingest", "nonsense", str(tmp_path)]).exit_code == 2
 
 
