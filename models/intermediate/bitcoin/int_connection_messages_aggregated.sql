@@ -10,39 +10,20 @@ node_runs as (
     select * from {{ ref('int_node_runs_detected') }}
 ),
 
-data_end as (
-    select max(logged_at) as ended_at
-    from messages
-),
-
-run_hours as (
-    -- each node run's UTC hours: messages join their run on the hour (a hash
-    -- join; a range join on the run bounds alone took 2x longer), and the
-    -- exact bounds only decide inside an hour where bitcoind restarted
-    select
-        node_runs.node_run_id,
-        node_runs.started_at,
-        node_runs.ended_before,
-        unnest(generate_series(
-            date_trunc('hour', node_runs.started_at),
-            coalesce(node_runs.ended_before, data_end.ended_at),
-            interval 1 hour
-        )) as hour_at
-    from node_runs
-    cross join data_end
-),
-
 assigned as (
+    -- every message belongs to the node run whose time range holds it; a
+    -- range join against a handful of runs (cheaper than an asof join,
+    -- which sorts every message; an equality join on the hour was 15%
+    -- faster but DuckDB built its hash table on the messages: 19 GB at 100 M)
     select
         messages.*,
-        run_hours.node_run_id
+        node_runs.node_run_id
     from messages
-    inner join run_hours
+    inner join node_runs
         on
-            date_trunc('hour', messages.logged_at) = run_hours.hour_at
-            and messages.logged_at >= run_hours.started_at
+            messages.logged_at >= node_runs.started_at
             and messages.logged_at < coalesce(
-                run_hours.ended_before, 'infinity'::timestamp
+                node_runs.ended_before, 'infinity'::timestamp
             )
 ),
 
