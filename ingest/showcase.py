@@ -17,7 +17,7 @@ EXAMPLES = [
     ),
     (
         "Kafka broker: request latency per API (ms; Fetch waits up to fetch_max_wait_ms)",
-        "select api_name, sum(requests) as requests, max(latency_p50_ms) as p50_ms,\n"
+        "select api_name, sum(requests)::bigint as requests, max(latency_p50_ms) as p50_ms,\n"
         "       max(latency_p95_ms) as p95_ms, max(fetch_max_wait_ms) as max_wait_ms\n"
         "from marts.fct_kafka_latency_hourly group by all order by requests desc",
     ),
