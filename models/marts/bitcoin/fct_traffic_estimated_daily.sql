@@ -1,10 +1,11 @@
 with
 
-connection_messages as (
-    select * from {{ ref('int_connection_messages_aggregated') }}
+hourly as (
+    select * from {{ ref('fct_traffic_estimated_hourly') }}
 ),
 
 rolled_up as (
+    -- sums of the hourly sums: the same numbers as summing the messages
     select
         hour_at::date as traffic_date,
         flow,
@@ -14,7 +15,7 @@ rolled_up as (
         sum(message_bytes) as message_bytes,
         sum(segments) as segments,
         sum(tcpip_bytes) as tcpip_bytes
-    from connection_messages
+    from hourly
     group by all
 ),
 
