@@ -18,13 +18,24 @@ import shutil
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
+from functools import partial
 from pathlib import Path
 
 import duckdb
 
-from ingest.sources.base import Data, Extraction, Issue, RawTable, SourceError
+from ingest.sources.base import Data, Extraction, Issue, RawTable, SourceError, SourceKind
 
 CSV_SUFFIXES = (".csv", ".csv.gz", ".csv.bz2")
+
+
+def csv_source(kind: str, table: RawTable, layouts: tuple[str, ...]) -> SourceKind:
+    """An input kind that lands one header-matched CSV table; `layouts` find its files."""
+    return SourceKind(
+        kind=kind,
+        tables=(table,),
+        extract=partial(extract_csv, table=table),
+        find=partial(find_csvs, layouts=layouts),
+    )
 
 
 def is_csv(path: Path) -> bool:

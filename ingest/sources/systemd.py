@@ -8,11 +8,8 @@ Published derivatives lack the packet columns; those land as NULL.
 
 from __future__ import annotations
 
-from functools import partial
-from pathlib import Path
-
-from ingest.sources.base import RawTable, SourceKind
-from ingest.sources.csvfile import extract_csv, find_csvs
+from ingest.sources.base import RawTable
+from ingest.sources.csvfile import csv_source
 
 SAMPLES = RawTable(
     name="systemd_ip_accounting_samples",
@@ -28,14 +25,4 @@ SAMPLES = RawTable(
 
 LAYOUTS = ("**/systemd/ip_accounting/*", "**/ip_accounting.csv*")
 
-
-def find(directory: Path) -> list[Path]:
-    return find_csvs(directory, LAYOUTS)
-
-
-SOURCE = SourceKind(
-    kind="systemd",
-    tables=(SAMPLES,),
-    extract=partial(extract_csv, table=SAMPLES),
-    find=find,
-)
+SOURCE = csv_source("systemd", SAMPLES, LAYOUTS)

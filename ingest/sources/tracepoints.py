@@ -7,11 +7,8 @@ the 24-byte P2P header.
 
 from __future__ import annotations
 
-from functools import partial
-from pathlib import Path
-
-from ingest.sources.base import RawTable, SourceKind
-from ingest.sources.csvfile import extract_csv, find_csvs
+from ingest.sources.base import RawTable
+from ingest.sources.csvfile import csv_source
 
 MESSAGES = RawTable(
     name="bitcoin_p2p_messages",
@@ -29,14 +26,4 @@ MESSAGES = RawTable(
 
 LAYOUTS = ("**/tracepoints/net/*", "**/net.csv*")
 
-
-def find(directory: Path) -> list[Path]:
-    return find_csvs(directory, LAYOUTS)
-
-
-SOURCE = SourceKind(
-    kind="tracepoints",
-    tables=(MESSAGES,),
-    extract=partial(extract_csv, table=MESSAGES),
-    find=find,
-)
+SOURCE = csv_source("tracepoints", MESSAGES, LAYOUTS)

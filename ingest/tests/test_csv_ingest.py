@@ -191,8 +191,8 @@ def test_directory_layout_picks_each_kind(tmp_path: Path) -> None:
         tmp_path / "systemd/ip_accounting/2025-01-22.csv",
         ["timestamp,IPIngressBytes,IPEgressBytes", "2025-01-22T00:00:04Z,1,2"],
     )
-    assert tracepoints.find(tmp_path) == [tmp_path / "tracepoints/net/2025-01-22.csv"]
-    assert systemd.find(tmp_path) == [tmp_path / "systemd/ip_accounting/2025-01-22.csv"]
+    assert tracepoints.SOURCE.find(tmp_path) == [tmp_path / "tracepoints/net/2025-01-22.csv"]
+    assert systemd.SOURCE.find(tmp_path) == [tmp_path / "systemd/ip_accounting/2025-01-22.csv"]
 
 
 def test_warehouse_api_reports_results(tmp_path: Path) -> None:
