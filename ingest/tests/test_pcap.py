@@ -376,7 +376,8 @@ def test_segments_from_hook_and_standalone(tmp_path: Path) -> None:
     with Warehouse(tmp_path / "w.duckdb") as wh:
         wh.ensure_tables(source.tables)
         assert wh.ingest_file(path, source).rows == 3
-    (seg,) = seen
+    syn, seg = seen  # control packets (SYN/FIN/RST) come along for connection bounds
+    assert syn.frame_number == 1 and syn.flags & 0x02 and syn.payload == b""
     assert seg == Segment(
         2, (T0 + 1) * 10**9, "10.0.0.1", 1234, "10.0.0.2", 9092, 101, 9, 0x18, b"x" * 30
     )

@@ -150,7 +150,7 @@ def file_may_overlap(path: Path, options: PcapOptions) -> bool:
 
 
 def iter_tcp_segments(path: Path, options: PcapOptions = PcapOptions()) -> Iterator[Segment]:  # noqa: B008
-    """Every TCP packet with payload_len > 0 in one capture, in file order.
+    """Every TCP packet with payload or SYN/FIN/RST in one capture, in file order.
 
     Standalone second pass; to share the ingest pass use ``PcapOptions.segment_hook`` or
     ``read_batches`` with a hook set. Raises SourceError on a damaged container.

@@ -87,7 +87,8 @@ class PcapOptions:
 
 
 class Segment(NamedTuple):
-    """One TCP packet whose payload_len > 0; payload holds only the captured bytes."""
+    """One TCP packet with payload or with SYN, FIN or RST set (connection bounds for the
+    Kafka extractor); payload holds only the captured bytes (empty for control packets)."""
 
     frame_number: int
     ts_ns: int
@@ -557,7 +558,8 @@ def _segments(
     out: np.ndarray,
     want: Callable[[np.ndarray, np.ndarray, np.ndarray], np.ndarray] | None,
 ) -> list[Segment]:
-    rows = np.flatnonzero((out[K.F_IP_PROTO] == 6) & (out[K.F_PAYLOAD_LEN] > 0))
+    control = (out[K.F_TCP_FLAGS] >= 0) & (out[K.F_TCP_FLAGS] & 0x07 != 0)  # FIN, SYN, RST
+    rows = np.flatnonzero((out[K.F_IP_PROTO] == 6) & ((out[K.F_PAYLOAD_LEN] > 0) | control))
     if want is not None and len(rows):
         rows = rows[want(out[K.F_SRC_PORT, rows], out[K.F_DST_PORT, rows], _heads(buf, out, rows))]
     if not len(rows):
