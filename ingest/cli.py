@@ -74,7 +74,7 @@ def ingest_systemd(paths: tuple[Path, ...], db_path: Path | None) -> None:
     "--until",
     type=click.DateTime(ISO_FORMATS),
     default=None,
-    help="Skip packets at or after this time.",
+    help="Skip packets after this time (both bounds inclusive).",
 )
 @click.option(
     "--kafka-port",
