@@ -6,7 +6,8 @@ SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-UV := $(shell command -v uv 2>/dev/null || echo $$($(PYTHON) -m site --user-base)/bin/uv)
+# uv from PATH, else installed with pip into a private venv (.tools) on first use
+UV := $(shell command -v uv 2>/dev/null || echo .tools/bin/uv)
 export UV_COMPILE_BYTECODE := 1
 export DBT_PROFILES_DIR := $(CURDIR)
 SHARED ?= $(abspath ../shared/data)
@@ -22,9 +23,9 @@ help:
 	@echo "make demo   set up, generate demo data, ingest, dbt build, show results"
 	@echo "make test   every check: ruff, pytest, fixture ingest, sqlfluff, dbt build, project checks"
 
-$(UV):
-	$(PYTHON) -m pip install --quiet --user uv \
-	  || $(PYTHON) -m pip install --quiet --user --break-system-packages uv
+.tools/bin/uv:
+	$(PYTHON) -m venv .tools
+	.tools/bin/pip install --quiet uv
 
 $(VENV)/.synced: pyproject.toml uv.lock | $(UV)
 	$(UV) sync --frozen --python $(PYTHON)
@@ -80,4 +81,4 @@ bench: setup
 	$(BIN)/python bench/bench_ingest.py
 
 clean:
-	rm -rf $(VENV) target logs $(DEMO_DIR) $(DEMO_DB) $(TEST_TMP)
+	rm -rf $(VENV) .tools target logs $(DEMO_DIR) $(DEMO_DB) $(TEST_TMP)
