@@ -50,3 +50,27 @@ def test_window_needs_an_offset_and_filters_packets(tmp_path: Path, shared: Path
     with duckdb.connect(db, read_only=True) as con:
         assert con.execute("select count(*) from raw.pcap_packets").fetchone() == (0,)
         assert con.execute("select status from raw.ingest_files").fetchall() == [("loaded",)]
+
+
+def test_last_packet_of_pcapng_found_from_the_end(shared: Path) -> None:
+    from ingest.sources.pcap import PcapOptions, last_packet_ns, read_batches
+
+    found = 0
+    for path in sorted(shared.glob("*/*.pcapng")):
+        last = last_packet_ns(path)
+        if last is None:
+            continue
+        stamps = [b.table.column("ts_ns")[-1].as_py() for b in read_batches(path, PcapOptions())]
+        assert last == stamps[-1], path.name
+        found += 1
+    assert found >= 4
+
+
+def test_since_skips_a_pcapng_that_ended_before_it(tmp_path: Path, shared: Path) -> None:
+    sites = shared / "pcap-general" / "ndpi_sites.pcapng"  # last packet 2024-08-01
+    nano = shared / "pcap-general" / "tcpdump_tcp-handshake-nano.pcap"
+    db = str(tmp_path / "w.duckdb")
+    code, out, _ = run(str(sites), str(nano), "--db", db, "--since", "2025-01-01T00:00:00+00:00")
+    assert code == 0 and out.splitlines()[-1].startswith("1 file(s)")
+    with duckdb.connect(db, read_only=True) as con:
+        assert con.execute("select count(*) from raw.ingest_files").fetchone() == (1,)

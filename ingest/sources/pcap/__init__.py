@@ -62,6 +62,7 @@ from ingest.sources.pcap.reader import (
     PcapOptions,
     Segment,
     first_packet_ns,
+    last_packet_ns,
     read_batches,
 )
 
@@ -74,6 +75,7 @@ __all__ = [
     "find",
     "first_packet_ns",
     "iter_tcp_segments",
+    "last_packet_ns",
     "make_source",
     "read_batches",
 ]
@@ -139,14 +141,23 @@ def find(directory: Path) -> list[Path]:
 
 
 def file_may_overlap(path: Path, options: PcapOptions) -> bool:
-    """False when the first packet is already after ``until`` (cheap whole-file skip).
+    """False when a capture is wholly outside [since, until]: a cheap whole-file skip.
 
-    The end of a capture is not known without reading it, so ``since`` cannot skip files.
+    The first packet is read from the start; the last only for uncompressed pcapng (found by
+    stepping back over blocks), so ``since`` skips pcapng files but never classic pcap.
     """
-    if options.until_ns is None:
+    if options.since_ns is None and options.until_ns is None:
         return True
     first = first_packet_ns(path)
-    return first is None or first <= options.until_ns
+    if first is None:
+        return True  # let the load say what is wrong with it
+    if options.until_ns is not None and first > options.until_ns:
+        return False
+    if options.since_ns is not None:
+        last = last_packet_ns(path)
+        # a last packet before the first means it was not decoded right: do not skip
+        return last is None or last < first or last >= options.since_ns
+    return True
 
 
 def iter_tcp_segments(path: Path, options: PcapOptions = PcapOptions()) -> Iterator[Segment]:  # noqa: B008

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import gzip
 import struct
+import tempfile
 import zlib
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
@@ -631,4 +632,65 @@ def first_packet_ns(path: Path) -> int | None:
         return None
     finally:
         inp.close()
+    return None
+
+
+def last_packet_ns(path: Path) -> int | None:
+    """Timestamp of the last packet of an uncompressed single-section pcapng, else None.
+
+    pcapng blocks end with their length, so the last packet block is found by stepping back
+    from the end of the file. Its timestamp is decoded by the ordinary walker on a tiny file
+    made of the section's header blocks and that one block (same resolution and offset
+    rules). Classic pcap cannot be walked backwards: None, and the caller reads the file.
+    """
+    try:
+        with path.open("rb") as f:
+            head = f.read(1 << 20)
+            if head[:4] != PCAPNG_MAGIC or len(head) < 12:
+                return None
+            big = head[8:12] == b"\x1a\x2b\x3c\x4d"
+            e = ">" if big else "<"
+            header = _header_blocks(head, e)
+            size = f.seek(0, 2)
+            last = _last_packet_block(f, size, e)
+    except (OSError, struct.error):
+        return None
+    if header is None or last is None:
+        return None
+    with tempfile.NamedTemporaryFile(suffix=".pcapng") as tmp:
+        tmp.write(header + last)
+        tmp.flush()
+        return first_packet_ns(Path(tmp.name))
+
+
+def _header_blocks(head: bytes, e: str) -> bytes | None:
+    """The section header block and the interface blocks that follow it."""
+    pos = 0
+    while pos + 8 <= len(head):
+        btype, blen = struct.unpack_from(e + "II", head, pos)
+        if blen < 12 or blen % 4 or pos + blen > len(head):
+            return None
+        if pos and btype != 1:  # 1: interface description block
+            return head[:pos]
+        pos += blen
+    return None
+
+
+def _last_packet_block(f: BinaryIO, size: int, e: str, max_blocks: int = 64) -> bytes | None:
+    pos = size
+    for _ in range(max_blocks):
+        if pos < 12:
+            return None
+        f.seek(pos - 4)
+        (blen,) = struct.unpack(e + "I", f.read(4))
+        if blen < 12 or blen % 4 or blen > min(pos, MAX_RECORD):
+            return None
+        f.seek(pos - blen)
+        block = f.read(blen)
+        btype = struct.unpack_from(e + "I", block)[0]
+        if block[:4] == PCAPNG_MAGIC:
+            return None  # another section starts here: its interfaces are not the first ones
+        if btype in (6, 2):  # enhanced / obsolete packet block
+            return block
+        pos -= blen
     return None
