@@ -1,0 +1,1 @@
+"""wirehouse ingest: land raw network measurements in DuckDB (CLI: `wirehouse`)."""
