@@ -8,38 +8,9 @@ connections as (
     select * from {{ ref('fct_connections') }}
 ),
 
--- RFC 3550 6.4.1: J(k) = J(k-1) + (|D(k)| - J(k-1)) / 16 from J(0) = 0
--- unrolls exactly to J(n) = sum over k of |D(k)| * (15/16)^(n-k) / 16,
--- so each change needs only its rank k and the count n (window functions)
-ranked as (
-    select
-        *,
-        count(iat_change_ns) over (partition by connection_id, is_orig)
-            as iat_changes_in_group,
-        case
-            when iat_change_ns is not null
-                then row_number() over (
-                    partition by connection_id, is_orig, iat_change_ns is null
-                    order by frame_number
-                )
-        end as change_rank
-    from gaps
-),
-
+-- mean |change of IAT| without idle gaps, and RFC 3550's smoothed jitter
 directions as (
-    select
-        connection_id,
-        is_orig,
-        count(*) as iats,
-        count(*) filter (where is_idle_gap) as idle_gaps,
-        avg(iat_ns) filter (where not is_idle_gap) as mean_iat_ns,
-        count(iat_change_ns) as iat_changes,
-        avg(iat_change_ns) as jitter_ns,
-        sum(
-            iat_change_ns * power(15 / 16, iat_changes_in_group - change_rank)
-        ) / 16 as rfc3550_jitter_ns
-    from ranked
-    group by all
+    {{ jitter_per_group('gaps', ['connection_id', 'is_orig']) }}
 ),
 
 final as (

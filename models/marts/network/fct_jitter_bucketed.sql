@@ -21,40 +21,11 @@ bucketed as (
 ),
 
 -- an IAT belongs to the bucket of the packet that ends it; the RFC 3550
--- recursion restarts from 0 in every bucket (closed form: see
--- fct_connection_jitter)
-ranked as (
-    select
-        *,
-        count(iat_change_ns) over (
-            partition by bucket_at, connection_id, is_orig
-        ) as iat_changes_in_group,
-        case
-            when iat_change_ns is not null
-                then row_number() over (
-                    partition by
-                        bucket_at, connection_id, is_orig, iat_change_ns is null
-                    order by frame_number
-                )
-        end as change_rank
-    from bucketed
-),
-
+-- recursion restarts from 0 in every bucket
 directions as (
-    select
-        bucket_at,
-        connection_id,
-        is_orig,
-        count(*) as iats,
-        count(*) filter (where is_idle_gap) as idle_gaps,
-        avg(iat_ns) filter (where not is_idle_gap) as mean_iat_ns,
-        count(iat_change_ns) as iat_changes,
-        avg(iat_change_ns) as jitter_ns,
-        sum(
-            iat_change_ns * power(15 / 16, iat_changes_in_group - change_rank)
-        ) / 16 as rfc3550_jitter_ns
-    from ranked
-    group by all
+    {{ jitter_per_group(
+        'bucketed', ['bucket_at', 'connection_id', 'is_orig']
+    ) }}
 ),
 
 final as (
