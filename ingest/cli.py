@@ -261,6 +261,8 @@ def _report(path: Path, result: FileResult) -> None:
         click.echo(f"wirehouse: partial: {path}: {result.rows:,} rows; {result.message}", err=True)
     elif result.status == "loaded":
         click.echo(f"loaded {path}: {result.rows:,} rows")
+    if result.note:
+        click.echo(f"wirehouse: note: {path}: {result.note}", err=True)
 
 
 class Progress:

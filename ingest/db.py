@@ -51,8 +51,11 @@ create table if not exists raw.ingest_files (
     error varchar,
     ingest_run_id varchar not null,
     loaded_at timestamp not null,
+    note varchar,
     primary key (path, sha256)
 );
+-- columns added after the first release; older warehouses gain them on the next ingest
+alter table raw.ingest_files add column if not exists note varchar;
 create table if not exists raw.ingest_issues (
     path varchar not null,
     sha256 varchar not null,
@@ -64,6 +67,16 @@ comment on table raw.ingest_files is
 comment on table raw.ingest_issues is
     'Problems inside files that did not stop their load (bad lines, malformed packets).';
 """
+
+
+MANIFEST_COLUMNS = (
+    "path, sha256, size_bytes, file_mtime_ns, kind, rows, issues, status, error,"
+    " ingest_run_id, loaded_at, note"
+)
+
+
+def _marks(columns: str) -> str:
+    return ", ".join("?" for _ in columns.split(","))
 
 
 # DuckDB names a database after its file; one named like a schema makes `raw.x` ambiguous.
@@ -90,6 +103,7 @@ class FileResult:
     rows: int = 0
     issues: int = 0
     message: str = ""  # the one-line reason for failed/partial/skipped
+    note: str = ""  # facts worth knowing about a file that loaded (Extraction.notes)
 
     @property
     def ok(self) -> bool:
@@ -127,10 +141,27 @@ class Warehouse:
         self.close()
 
     def ensure_tables(self, tables: Iterable[RawTable]) -> None:
+        """Create missing raw tables and add columns a newer wirehouse knows (schema evolution).
+
+        Columns are only ever added, never dropped or retyped: rows loaded by an older
+        version keep their values and read NULL in the new columns.
+        """
         for table in tables:
             cols = {**table.columns, **BOOKKEEPING}
             body = ",\n    ".join(f'"{name}" {typ}' for name, typ in cols.items())
             self.con.execute(f"create table if not exists raw.{table.name} (\n    {body}\n)")
+            have = {
+                row[0]
+                for row in self.con.execute(
+                    "select column_name from information_schema.columns"
+                    " where table_schema = 'raw' and table_name = ?",
+                    [table.name],
+                ).fetchall()
+            }
+            for name, typ in table.columns.items():
+                if name not in have:
+                    nullable = typ.replace(" NOT NULL", "")  # old rows have no value for it
+                    self.con.execute(f'alter table raw.{table.name} add column "{name}" {nullable}')
             if table.comment:
                 comment = table.comment.replace("'", "''")
                 self.con.execute(f"comment on table raw.{table.name} is '{comment}'")
@@ -182,8 +213,9 @@ class Warehouse:
         message = _summary(report)
         self.con.execute("delete from raw.ingest_files where path = ?", [key])
         self.con.execute("delete from raw.ingest_issues where path = ?", [key])
+        note = "; ".join(report.notes) or None
         self.con.execute(
-            "insert into raw.ingest_files values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            f"insert into raw.ingest_files ({MANIFEST_COLUMNS}) values ({_marks(MANIFEST_COLUMNS)})",
             [
                 key,
                 sha,
@@ -196,6 +228,7 @@ class Warehouse:
                 message or None,
                 self.run_id,
                 self.loaded_at,
+                note,
             ],
         )
         if report.issues:
@@ -204,7 +237,7 @@ class Warehouse:
                 [(key, sha, i.position, i.reason) for i in report.issues[:MAX_ISSUES_STORED]],
             )
         self.con.commit()
-        return FileResult(key, source.kind, status, rows, len(report.issues), message)
+        return FileResult(key, source.kind, status, rows, len(report.issues), message, note or "")
 
     def _load(self, path: Path, key: str, source: SourceKind) -> tuple[int, Extraction]:
         """Inside the open transaction: replace the rows of `key` with the file's rows."""
@@ -258,9 +291,9 @@ class Warehouse:
 
     def _record_failure(self, key: str, sha: str, size: int, kind: str, error: str) -> FileResult:
         self.con.execute(
-            "insert or replace into raw.ingest_files"
-            " values (?, ?, ?, null, ?, 0, 0, 'failed', ?, ?, ?)",
-            [key, sha, size, kind, error, self.run_id, self.loaded_at],
+            f"insert or replace into raw.ingest_files ({MANIFEST_COLUMNS})"
+            f" values ({_marks(MANIFEST_COLUMNS)})",
+            [key, sha, size, None, kind, 0, 0, "failed", error, self.run_id, self.loaded_at, None],
         )
         return FileResult(key, kind, "failed", message=error)
 

@@ -46,6 +46,9 @@ class Extraction:
     # A file with no data rows fails ("no data rows") unless the source says empty is fine
     # (an empty capture is a valid capture; a header-only CSV is not a day of data).
     empty_ok: bool = False
+    # Facts about a file that loaded fine but that a user should know (an undecoded link
+    # type, a clock field out of range): kept in the manifest's ``note``, status unchanged.
+    notes: list[str] = field(default_factory=list)
 
 
 Data = str | pa.RecordBatch | pa.Table  # str: a SELECT statement
