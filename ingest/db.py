@@ -215,7 +215,8 @@ class Warehouse:
         self.con.execute("delete from raw.ingest_issues where path = ?", [key])
         note = "; ".join(report.notes) or None
         self.con.execute(
-            f"insert into raw.ingest_files ({MANIFEST_COLUMNS}) values ({_marks(MANIFEST_COLUMNS)})",
+            f"insert into raw.ingest_files ({MANIFEST_COLUMNS})"
+            f" values ({_marks(MANIFEST_COLUMNS)})",
             [
                 key,
                 sha,
