@@ -118,6 +118,27 @@ def ingest_pcap(
     )
 
 
+@ingest.command("tshark")
+@paths_argument
+@db_option
+@click.option(
+    "--start",
+    default=None,
+    help="Capture start (Unix seconds or ISO time with UTC offset) for files with only"
+    " frame.time_relative whose name is not a Unix time.",
+)
+def ingest_tshark(paths: tuple[Path, ...], db_path: Path | None, start: str | None) -> None:
+    """tshark -T fields -E header=y CSVs (hourly files named by Unix time, or any *.csv)."""
+    from ingest.sources import tshark
+
+    try:
+        start_ns = None if start is None else tshark.parse_start(start)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--start") from None
+    source = tshark.make_source(tshark.TsharkOptions(start_ns=start_ns))
+    sys.exit(run_ingest(source, paths, db_path))
+
+
 @main.command("demo-data")
 @click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
 @click.option("--days", type=int, default=3, show_default=True)

@@ -73,7 +73,8 @@ def plain_csv(path: Path) -> Iterator[Path]:
         tmp.unlink(missing_ok=True)
 
 
-def read_header(path: Path) -> list[str]:
+def first_line(path: Path) -> str:
+    """The file's first line as text (a .gz is read through); a clear error if there is none."""
     opener = gzip.open if path.name.endswith(".gz") else open
     try:
         with opener(path, "rb") as f:
@@ -83,10 +84,31 @@ def read_header(path: Path) -> list[str]:
     if not first.strip():
         raise SourceError("empty file" if not first else "line 1: empty header line")
     try:
-        text = first.decode("utf-8").strip()
+        return first.decode("utf-8").strip()
     except UnicodeDecodeError:
         raise SourceError("line 1: header is not UTF-8 text") from None
-    return [name.strip().strip('"') for name in text.split(",")]
+
+
+def read_header(path: Path, delim: str = ",") -> list[str]:
+    return [name.strip().strip('"') for name in first_line(path).split(delim)]
+
+
+# read_csv options that send bad lines to a rejects table (read back by collect_rejects)
+REJECTS = (
+    "store_rejects = true, rejects_table = 'wirehouse_rejects',"
+    " rejects_scan = 'wirehouse_reject_scans'"
+)
+
+
+def collect_rejects(con: duckdb.DuckDBPyConnection) -> list[Issue]:
+    """The lines the last read_csv with REJECTS skipped, one issue per line; drops the tables."""
+    rejected = con.execute(
+        "select line, string_agg(distinct error_message, '; ')"
+        " from wirehouse_rejects group by line order by line"
+    ).fetchall()
+    con.execute("drop table if exists wirehouse_rejects")
+    con.execute("drop table if exists wirehouse_reject_scans")
+    return [Issue(f"line {line}", reason) for line, reason in rejected]
 
 
 def extract_csv(
@@ -109,13 +131,6 @@ def extract_csv(
             table.name,
             f"select {select_list} from read_csv('{literal}', header = true,"
             f" columns = {{{types}}}, auto_detect = false, delim = ',', quote = '\"',"
-            " store_rejects = true, rejects_table = 'wirehouse_rejects',"
-            " rejects_scan = 'wirehouse_reject_scans')",
+            f" {REJECTS})",
         )
-        rejected = con.execute(
-            "select line, string_agg(distinct error_message, '; ')"
-            " from wirehouse_rejects group by line order by line"
-        ).fetchall()
-        con.execute("drop table if exists wirehouse_rejects")
-        con.execute("drop table if exists wirehouse_reject_scans")
-        report.issues.extend(Issue(f"line {line}", reason) for line, reason in rejected)
+        report.issues.extend(collect_rejects(con))
