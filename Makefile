@@ -39,6 +39,7 @@ demo: setup
 	$(BIN)/wirehouse ingest tracepoints $(DEMO_DIR) --db $(DEMO_DB) > /dev/null
 	$(BIN)/wirehouse ingest systemd $(DEMO_DIR) --db $(DEMO_DB) > /dev/null
 	$(BIN)/wirehouse ingest pcap $(DEMO_DIR)/captures --db $(DEMO_DB) > /dev/null
+	$(BIN)/wirehouse ingest tshark $(DEMO_DIR)/tshark --db $(DEMO_DB) > /dev/null
 	WIREHOUSE_DB=$(DEMO_DB) $(BIN)/dbt build --quiet
 	@$(BIN)/python -m ingest.showcase $(DEMO_DB)
 

@@ -167,8 +167,9 @@ def ingest_tshark(paths: tuple[Path, ...], db_path: Path | None, start: str | No
 def demo_data(
     directory: Path, days: int, peers: int, scale: float, seed: int, start: str, capture: bool
 ) -> None:
-    """Write realistic nix-bitcoin-monitor CSVs (tracepoints + systemd) and a Kafka broker
-    capture (captures/kafka-broker.pcap) into DIRECTORY."""
+    """Write realistic nix-bitcoin-monitor CSVs (tracepoints + systemd), a Kafka broker
+    capture (captures/kafka-broker.pcap) and an hourly tshark export of its packets
+    (tshark/<unix time>.csv) into DIRECTORY."""
     summary = demo.generate(directory, days=days, peers=peers, scale=scale, seed=seed, start=start)
     click.echo(summary)
     if capture:
@@ -177,6 +178,12 @@ def demo_data(
         path = directory / "captures" / "kafka-broker.pcap"
         packets = demo_pcap.generate(path, seed=seed)
         click.echo(f"wrote {packets:,} packets -> {path}")
+        from ingest import demo_tshark
+
+        hourly = demo_tshark.generate(
+            directory / "tshark", path, first_hour=int(demo_pcap.T0) - 6 * 3600
+        )
+        click.echo(f"wrote {len(hourly)} hourly tshark files -> {directory / 'tshark'}")
 
 
 @main.command("query")
