@@ -4,7 +4,9 @@ What a user's cron job leaves behind: one CSV per hour named by the Unix time of
 first second, written by ``tshark -T fields -E header=y -E separator=,`` with the fields
 ``frame.time_relative,ip.src,tcp.srcport,udp.srcport,ip.dst,tcp.dstport,udp.dstport,frame.len``
 (values bare, empty fields empty). Each hour replays the demo capture one to three times, so
-the volume varies; two hours have no file (the machine was offline). Deterministic.
+the volume varies, at other minutes each hour (so no two files have the same bytes, which the
+loader would take for one file); two hours have no file (the machine was offline).
+Deterministic.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ FIELDS = (
     "frame.len",
 )
 HOUR = 3600
-REPLAY_EVERY = 600  # seconds between replays of the capture within one hour
+REPLAY_EVERY = 600  # seconds between replays of the capture within one hour (+1 min per hour)
 NS = 1_000_000_000
 
 
@@ -67,7 +69,7 @@ def generate(
             for replay in range(1 + k % 3):
                 for rel_ns, text in rows:
                     # frame.time_relative counts from the file's first packet, at the hour start
-                    rel = replay * REPLAY_EVERY * NS + rel_ns
+                    rel = replay * (REPLAY_EVERY + 60 * k) * NS + rel_ns
                     out.write(f"{rel // NS}.{rel % NS:09d},{text}\n")
         written.append(path)
     return written
