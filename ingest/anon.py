@@ -32,16 +32,15 @@ import os
 import secrets
 import sys
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache, lru_cache
 
 from yacryptopan import CryptoPAn
 
 KEY_ENV = "WIREHOUSE_ANON_KEY"
 MODES = ("opaque", "prefix")
 # The key of the Crypto-PAn reference implementation's sample (sample.cpp); public by design.
-CRYPTOPAN_SAMPLE_KEY = bytes(
-    [21, 34, 23, 141, 51, 164, 207, 128, 19, 10, 91, 22, 73, 144, 125, 16]
-    + [216, 152, 143, 131, 121, 121, 101, 39, 98, 87, 76, 45, 42, 132, 34, 2]
+CRYPTOPAN_SAMPLE_KEY = bytes.fromhex(
+    "1522178d33a4cf80130a5b1649907d10d8988f837979652762574c2d2a842202"
 )
 CJDNS_PREFIX_BITS = 8  # fc00::/8
 
@@ -116,7 +115,7 @@ class Pseudonymizer:
         return f"[{host}]:{addr.port}" if bracket else f"{host}:{addr.port}"
 
 
-@lru_cache(maxsize=None)
+@cache
 def for_key(name: str) -> Pseudonymizer:
     """The pseudonymizer for a key name: ``env`` ($WIREHOUSE_ANON_KEY) or ``test``."""
     if name == "test":
