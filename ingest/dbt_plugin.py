@@ -8,6 +8,9 @@ call it through the ``pseudonymise`` macro.
 
 from __future__ import annotations
 
+import atexit
+import contextlib
+
 import pyarrow as pa
 from dbt.adapters.duckdb.plugins import BasePlugin
 from duckdb import DuckDBPyConnection
@@ -42,3 +45,11 @@ class Plugin(BasePlugin):
             VARCHAR,
             type="arrow",
         )
+        # a connection still holding a Python function at interpreter exit makes nanobind
+        # print leak reports (sqlfluff's dbt templater never closes its connection)
+        atexit.register(_remove_function, conn)
+
+
+def _remove_function(conn: DuckDBPyConnection) -> None:
+    with contextlib.suppress(Exception):
+        conn.remove_function("wirehouse_pseudonym")

@@ -17,7 +17,7 @@ totals as (
         min(ts_ns) as first_ts_ns,
         max(ts_ns) as last_ts_ns
     from packets
-    group by capture_id
+    group by all
 ),
 
 final as (

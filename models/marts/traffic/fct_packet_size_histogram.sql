@@ -17,12 +17,19 @@ binned as (
     group by all
 ),
 
+spans as (
+    select
+        capture_id,
+        max(bin_index) as last_bin_index
+    from binned
+    group by all
+),
+
 bins as (
     select
         capture_id,
-        unnest(range(0, max(bin_index) + 1)) as bin_index
-    from binned
-    group by capture_id
+        unnest(range(0, last_bin_index + 1)) as bin_index
+    from spans
 ),
 
 filled as (

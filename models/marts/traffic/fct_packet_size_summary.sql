@@ -17,7 +17,7 @@ quantiles as (
         stddev_pop(wire_bytes) as stddev_bytes,
         quantile_cont(wire_bytes, [0.25, 0.5, 0.75, 0.9, 0.99]) as q
     from packets
-    group by capture_id
+    group by all
 ),
 
 fences as (
@@ -39,13 +39,13 @@ whiskers as (
         ) as upper_whisker_bytes,
         count(*) filter (
             where
-                packets.wire_bytes < fences.lower_fence
-                or packets.wire_bytes > fences.upper_fence
+            packets.wire_bytes < fences.lower_fence
+            or packets.wire_bytes > fences.upper_fence
         ) as outlier_packets
     from fences
     inner join packets
         on fences.capture_id = packets.capture_id
-    group by fences.capture_id
+    group by all
 ),
 
 final as (

@@ -21,6 +21,16 @@ counted as (
     group by all
 ),
 
+totals as (
+    select
+        *,
+        sum(packets) over (partition by capture_id, protocol)
+            as protocol_packets,
+        sum(wire_bytes) over (partition by capture_id, protocol)
+            as protocol_bytes
+    from counted
+),
+
 final as (
     select
         capture_id::varchar as capture_id,
@@ -28,14 +38,10 @@ final as (
         service_port::integer as service_port,
         packets::bigint as packets,
         wire_bytes::bigint as wire_bytes,
-        (
-            packets / sum(packets) over (partition by capture_id, protocol)
-        )::double as share_of_protocol_packets,
-        (
-            wire_bytes
-            / nullif(sum(wire_bytes) over (partition by capture_id, protocol), 0)
-        )::double as share_of_protocol_bytes
-    from counted
+        (packets / protocol_packets)::double as share_of_protocol_packets,
+        (wire_bytes / nullif(protocol_bytes, 0))::double
+            as share_of_protocol_bytes
+    from totals
 )
 
 select * from final

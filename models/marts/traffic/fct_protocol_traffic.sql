@@ -21,7 +21,15 @@ counted as (
         count(*) as packets,
         coalesce(sum(wire_bytes), 0) as wire_bytes
     from named
-    group by capture_id, protocol
+    group by all
+),
+
+totals as (
+    select
+        *,
+        sum(packets) over (partition by capture_id) as capture_packets,
+        sum(wire_bytes) over (partition by capture_id) as capture_bytes
+    from counted
 ),
 
 final as (
@@ -31,12 +39,9 @@ final as (
         ip_proto::integer as ip_proto,
         packets::bigint as packets,
         wire_bytes::bigint as wire_bytes,
-        (packets / sum(packets) over (partition by capture_id))::double
-            as share_of_packets,
-        (
-            wire_bytes / nullif(sum(wire_bytes) over (partition by capture_id), 0)
-        )::double as share_of_bytes
-    from counted
+        (packets / capture_packets)::double as share_of_packets,
+        (wire_bytes / nullif(capture_bytes, 0))::double as share_of_bytes
+    from totals
 )
 
 select * from final

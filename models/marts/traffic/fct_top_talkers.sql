@@ -11,7 +11,7 @@ capture_totals as (
         capture_id,
         coalesce(sum(wire_bytes), 0) as capture_bytes
     from packets
-    group by capture_id
+    group by all
 ),
 
 ip_packets as (
@@ -28,7 +28,7 @@ by_role as (
         count(*) as packets,
         coalesce(sum(wire_bytes), 0) as wire_bytes
     from ip_packets
-    group by capture_id, src_addr
+    group by all
 
     union all
 
@@ -40,7 +40,7 @@ by_role as (
         count(*) as packets,
         coalesce(sum(wire_bytes), 0) as wire_bytes
     from ip_packets
-    group by capture_id, dst_addr
+    group by all
 
     union all
 
@@ -52,7 +52,7 @@ by_role as (
         count(*) as packets,
         coalesce(sum(wire_bytes), 0) as wire_bytes
     from ip_packets
-    group by capture_id, src_addr, dst_addr
+    group by all
 ),
 
 ranked as (

@@ -21,7 +21,7 @@ timed as (
 final as (
     select
         _source_file as source_file,
-        -- the hourly layout: a folder of files named by Unix time is one capture
+        -- hourly layout: a folder of files named by Unix time is one capture
         case
             when regexp_matches(_source_file, '/\d{10}\.csv(\.gz|\.bz2)?$')
                 then regexp_replace(_source_file, '/[^/]*$', '')
