@@ -138,48 +138,59 @@ def parse_header(line: str) -> tuple[str, list[str]]:
 
 
 def _first_value(field: str) -> str:
-    """SQL for the first of a field's values (several with -E occurrence=a), typed."""
-    first = f"""nullif(split_part("{field}", ',', 1), '')"""
+    """SQL for the first of a field's values (several with -E occurrence=a), typed.
+
+    Only the rare repeated values are split (split_part on every row costs much of a load):
+    a number is cast whole first, and split only where that fails (coalesce is lazy).
+    """
+    text = f'"{field}"'
+    first = f"split_part({text}, ',', 1)"
     typ = LAYER_FIELDS[field]
-    return first if typ == "VARCHAR" else f"try_cast({first} as {typ})"
+    if typ == "VARCHAR":
+        return f"case when contains({text}, ',') then nullif({first}, '') else {text} end"
+    return f"coalesce(try_cast({text} as {typ}), try_cast({first} as {typ}))"
 
 
-def _kept_text(field: str) -> str:
-    """SQL for the text a layer field leaves in other_fields: all values when it has several,
-    or a value that is not the number we expected; else NULL."""
+def _kept_when(field: str) -> str:
+    """SQL condition: a layer field's text goes to other_fields (several values, or not the
+    number we expected). Reads the typed column of the inner select."""
     cond = f"""contains("{field}", ',')"""
     if LAYER_FIELDS[field] != "VARCHAR":
-        cond += f" or {_first_value(field)} is null"
-    return f'case when {cond} then "{field}" end'
+        cond += f""" or ("{field}" is not null and {column_of(field)} is null)"""
+    return cond
 
 
 def select_sql(path: Path, delim: str, names: list[str], start_ns: int | None) -> str:
     """One SELECT over read_csv producing the raw table's columns."""
     types = ", ".join(f"'{n}': '{FRAME_FIELDS.get(n, 'VARCHAR')}'" for n in names)
+    layer = [n for n in names if n in LAYER_FIELDS]
+    typed = ", ".join(f"{_first_value(n)} as {column_of(n)}" for n in layer)
     items = []
     for field, typ in FIELDS.items():
-        col = column_of(field)
         if field not in names:
             value = "row_number() over ()" if field == "frame.number" else f"null::{typ}"
-        elif field in FRAME_FIELDS:
-            value = f'"{field}"'
         else:
-            value = _first_value(field)
-        items.append(f"{value} as {col}")
+            value = f'"{field}"' if field in FRAME_FIELDS else column_of(field)
+        items.append(f"{value} as {column_of(field)}")
     items.append(f"{'null' if start_ns is None else start_ns}::bigint as capture_start_ns")
-    entries = [f"{{'k': '{n}', 'v': \"{n}\"}}" for n in names if n not in FIELDS]
-    entries += [f"{{'k': '{n}', 'v': {_kept_text(n)}}}" for n in names if n in LAYER_FIELDS]
+    unknown = [n for n in names if n not in FIELDS]
+    entries = [f"{{'k': '{n}', 'v': \"{n}\"}}" for n in unknown]
+    entries += [f"""{{'k': '{n}', 'v': case when {_kept_when(n)} then "{n}" end}}""" for n in layer]
     if entries:
+        # the map is built only for the rows that need one (most have none)
+        guard = " or ".join(
+            [f'"{n}" is not null' for n in unknown] + [_kept_when(n) for n in layer]
+        )
         kept = f"list_filter([{', '.join(entries)}], lambda e: e.v is not null)"
-        items.append(f"case when len({kept}) > 0 then map_from_entries({kept}) end as other_fields")
+        items.append(f"case when {guard} then map_from_entries({kept}) end as other_fields")
     else:
         items.append("null::map(varchar, varchar) as other_fields")
     literal = str(path).replace("'", "''")
     sep = "\\t" if delim == "\t" else delim
     return (
-        f"select {', '.join(items)} from read_csv('{literal}', header = true,"
-        f" columns = {{{types}}}, auto_detect = false, delim = '{sep}', quote = '\"',"
-        f" escape = '\"', {REJECTS})"
+        f"select {', '.join(items)} from (select *{', ' + typed if typed else ''}"
+        f" from read_csv('{literal}', header = true, columns = {{{types}}},"
+        f" auto_detect = false, delim = '{sep}', quote = '\"', escape = '\"', {REJECTS}))"
     )
 
 
