@@ -14,62 +14,51 @@ from __future__ import annotations
 import os
 import re
 import secrets
-import subprocess
-import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import duckdb
 import pytest
 
 from ingest import anon, demo_pcap, demo_tshark
+from ingest.tests.conftest import SHARED, dbt, wirehouse
 
-REPO = Path(__file__).resolve().parents[2]
-CAPTURE = REPO.parent / "shared" / "data" / "pcap-general" / "ndpi_http_ipv6.pcap"
-BIN = Path(sys.executable).parent
+CAPTURE = SHARED / "pcap-general" / "ndpi_http_ipv6.pcap"
 ANONYMISED = ("fct_top_talkers_anonymised", "dim_peers_anonymised")
 
 
-def run(*args: str | Path, env: dict | None = None) -> str:
-    done = subprocess.run(
-        list(map(str, args)), capture_output=True, text=True, env=env or os.environ.copy()
-    )
-    assert done.returncode == 0, (done.stdout + done.stderr)[-4000:]
+def run(*args: str | Path) -> str:
+    done = wirehouse(*args)
+    assert done.returncode == 0, done.stderr
     return done.stdout
 
 
+def build(db: Path, tmp: Path, *args: str) -> None:
+    done = dbt(db, tmp, *args)
+    assert done.returncode == 0, done.output[-3000:]
+
+
 @pytest.fixture(scope="module")
-def built(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str, Path]:
+def built(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, str, Path]]:
     tmp = tmp_path_factory.mktemp("anon")
     db = tmp / "warehouse.duckdb"
-    wh = BIN / "wirehouse"
-    run(
-        wh,
-        "demo-data",
-        tmp / "demo",
-        "--days",
-        "1",
-        "--scale",
-        "0.02",
-        "--peers",
-        "12",
-        "--no-capture",
-    )
+    demo = ("--days", "1", "--scale", "0.02", "--peers", "12", "--no-capture")
+    run("demo-data", tmp / "demo", *demo)
     demo_pcap.generate(tmp / "demo.pcap", seconds=8, seed=4)
     demo_tshark.generate(tmp / "hourly", tmp / "demo.pcap", first_hour=1483873200, hours=3)
-    run(wh, "ingest", "tracepoints", tmp / "demo", "--db", db)
-    run(wh, "ingest", "tshark", tmp / "hourly", "--db", db)
+    run("ingest", "tracepoints", tmp / "demo", "--db", db)
+    run("ingest", "tshark", tmp / "hourly", "--db", db)
     if CAPTURE.exists():
-        run(wh, "ingest", "pcap", CAPTURE, "--db", db)
+        run("ingest", "pcap", CAPTURE, "--db", db)
     key = "wh-key-" + secrets.token_hex(16)
-    env = {**os.environ, "WIREHOUSE_DB": str(db), anon.KEY_ENV: key}
-    dbt = [BIN / "dbt", "build", "--profiles-dir", REPO, "--project-dir", REPO]
-    dbt += ["--target-path", tmp / "target", "--log-path", tmp / "logs"]
-    dbt += ["-s", "+marts.anonymised", "--exclude", "test_type:data"]
-    run(*dbt, env=env)
-    published = tmp / "published.csv"
-    sql = f"select * from marts.{ANONYMISED[0]}"
-    published.write_text(run(wh, "query", sql, "--format", "csv", "--db", db, env=env))
-    return db, key, tmp
+    os.environ[anon.KEY_ENV] = key  # for the dbt and wirehouse processes of this module
+    try:
+        build(db, tmp, "build", "-s", "+marts.anonymised", "--exclude", "test_type:data")
+        sql = f"select * from marts.{ANONYMISED[0]}"
+        (tmp / "published.csv").write_text(run("query", sql, "--format", "csv", "--db", db))
+        yield db, key, tmp
+    finally:
+        del os.environ[anon.KEY_ENV]
 
 
 def test_key_is_written_nowhere(built: tuple[Path, str, Path]) -> None:
@@ -118,12 +107,9 @@ def text_values(con: duckdb.DuckDBPyConnection, table: str) -> list[str]:
 
 @pytest.mark.parametrize("mode", ["opaque", "prefix"])
 def test_no_raw_address_survives(built: tuple[Path, str, Path], mode: str) -> None:
-    db, key, tmp = built
+    db, _, tmp = built
     if mode != "opaque":  # rebuild the anonymised marts in the other mode
-        env = {**os.environ, "WIREHOUSE_DB": str(db), anon.KEY_ENV: key}
-        dbt = [BIN / "dbt", "run", "--profiles-dir", REPO, "--project-dir", REPO]
-        dbt += ["--target-path", tmp / "target", "--log-path", tmp / "logs"]
-        run(*dbt, "-s", "marts.anonymised", "--vars", f"{{anon_mode: {mode}}}", env=env)
+        build(db, tmp, "run", "-s", "marts.anonymised", "--vars", f"{{anon_mode: {mode}}}")
     with duckdb.connect(str(db), read_only=True) as con:
         hosts = originals(con)
         values = [v for table in ANONYMISED for v in text_values(con, table)]

@@ -1,47 +1,26 @@
-"""The traffic marts on tshark exports: equal to the same capture's pcap, gapless, buildable alone.
+"""The traffic marts on tshark exports: equal to the same capture's pcap, and gapless.
 
 - Each shared NeFiAS export is ingested with ``--start`` = the first packet of its source
   capture; packet count, bytes and the per-minute series must equal the capture's own.
 - A folder in the hourly layout (from the demo writer) with two hours missing gives zero rows
   for exactly those hours.
-- A warehouse holding only tshark data builds green (every model, test and unit test).
+
+A warehouse holding only tshark data building green is the ``tshark`` case of
+test_source_matrix.py.
 """
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import duckdb
 import pytest
 
 from ingest import demo_pcap, demo_tshark
+from ingest.tests.conftest import SHARED, dbt, wirehouse
 
-REPO = Path(__file__).resolve().parents[2]
-TSHARK_CSV = REPO.parent / "shared" / "data" / "tshark-csv"
-BIN = Path(sys.executable).parent
+TSHARK_CSV = SHARED / "tshark-csv"
 FIRST_HOUR = 1483873200
-
-
-def wirehouse(*args: str | Path) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [BIN / "wirehouse", *map(str, args)], capture_output=True, text=True, check=False
-    )
-
-
-def dbt_build(db: Path, tmp: Path, *select: str) -> None:
-    build = subprocess.run(
-        [
-            *(BIN / "dbt", "build", "--profiles-dir", REPO, "--project-dir", REPO),
-            *("--target-path", tmp / "target", "--log-path", tmp / "logs", *select),
-        ],
-        env={**os.environ, "WIREHOUSE_DB": str(db)},
-        capture_output=True,
-        text=True,
-    )
-    assert build.returncode == 0, build.stdout[-4000:]
 
 
 def hourly_folder(tmp: Path) -> Path:
@@ -71,7 +50,8 @@ def warehouse(tmp_path_factory: pytest.TempPathFactory) -> duckdb.DuckDBPyConnec
         assert done.returncode == 0, done.stderr
     done = wirehouse("ingest", "tshark", hourly_folder(tmp), "--db", db)
     assert done.returncode == 0, done.stderr
-    dbt_build(db, tmp, "-s", "+marts.traffic", "--exclude", "test_type:data")
+    build = dbt(db, tmp, "build", "-s", "+marts.traffic", "--exclude", "test_type:data")
+    assert build.returncode == 0, build.output[-3000:]
     con = duckdb.connect(str(db), read_only=True)
     yield con
     con.close()
@@ -123,13 +103,3 @@ def test_missing_hours_are_zero_rows(warehouse: duckdb.DuckDBPyConnection) -> No
         "select min(hour_at) from marts.fct_packet_traffic_hourly where capture_id like '%/hourly'"
     ).fetchone()[0]
     assert first.timestamp() == FIRST_HOUR
-
-
-def test_dbt_build_is_green_with_only_tshark_data(tmp_path: Path) -> None:
-    db = tmp_path / "warehouse.duckdb"
-    done = wirehouse("ingest", "tshark", hourly_folder(tmp_path), "--db", db)
-    assert done.returncode == 0, done.stderr
-    dbt_build(db, tmp_path)
-    with duckdb.connect(str(db), read_only=True) as con:
-        assert con.execute("select count(*) from marts.fct_top_talkers").fetchone()[0] > 0
-        assert con.execute("select count(*) from marts.fct_connections").fetchone() == (0,)
