@@ -65,6 +65,8 @@ fixtures: setup
 	    $(SHARED)/systemd/systemd_preprocessed_cumulative_ddb6ad5.csv.bz2 --db $(TEST_DB); \
 	  $(BIN)/wirehouse ingest pcap $(SHARED)/pcap-general $(SHARED)/pcap-kafka \
 	    --kafka-port 9092 --kafka-port 36333 --db $(TEST_DB) > /dev/null; \
+	  $(BIN)/wirehouse ingest tshark $(SHARED)/tshark-csv --start 1600000000 \
+	    --db $(TEST_DB) > /dev/null; \
 	fi
 
 dbt-test: setup
