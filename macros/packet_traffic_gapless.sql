@@ -1,6 +1,8 @@
 {#- Bytes and packets per capture and time bucket ('minute' or 'hour'), with a
-    zero row for every bucket between the capture's first and last packet that
-    saw none. `packets` is a relation with capture_id, source_kind, ts_ns and
+    zero row for every empty bucket between two that saw packets, unless they
+    are more than var traffic_fill_max_hours apart (a clock jump or a capture
+    resumed days later would otherwise make millions of zero rows).
+    `packets` is a relation with capture_id, source_kind, ts_ns and
     wire_bytes/captured_bytes; untimed packets are left out. -#}
 {% macro packet_traffic_gapless(packets, bucket) %}
     {%- set bucket_ns = {'minute': 60000000000, 'hour': 3600000000000} -%}
@@ -11,6 +13,7 @@
         ) }}
     {%- endif %}
     {%- set ns = bucket_ns[bucket] %}
+    {%- set max_fill_ns = var('traffic_fill_max_hours') * 3600000000000 %}
     with
 
     bucketed as (
@@ -35,25 +38,61 @@
         group by all
     ),
 
+    segmented as (
+        select
+            capture_id,
+            bucket_ns,
+            -- a new segment after a silence longer than the fill limit
+            coalesce(
+                bucket_ns - lag(bucket_ns) over (
+                    partition by capture_id order by bucket_ns
+                ) > {{ max_fill_ns }},
+                false
+            ) as is_segment_start
+        from counted
+    ),
+
+    numbered as (
+        select
+            *,
+            sum(is_segment_start::integer) over (
+                partition by capture_id
+                order by bucket_ns
+                rows between unbounded preceding and current row
+            ) as segment_number
+        from segmented
+    ),
+
     spans as (
         select
             capture_id,
-            any_value(source_kind) as source_kind,
+            segment_number,
             min(bucket_ns) as first_bucket_ns,
             max(bucket_ns) as last_bucket_ns
+        from numbered
+        group by all
+    ),
+
+    captures as (
+        select
+            capture_id,
+            any_value(source_kind) as source_kind,
+            min(bucket_ns) as capture_first_bucket_ns
         from bucketed
-        group by capture_id
+        group by all
     ),
 
     buckets as (
         select
-            capture_id,
-            source_kind,
-            first_bucket_ns,
+            spans.capture_id,
+            captures.source_kind,
+            captures.capture_first_bucket_ns as first_bucket_ns,
             unnest(
-                range(first_bucket_ns, last_bucket_ns + 1, {{ ns }})
+                range(spans.first_bucket_ns, spans.last_bucket_ns + 1, {{ ns }})
             ) as bucket_ns
         from spans
+        inner join captures
+            on spans.capture_id = captures.capture_id
     )
 
     select
