@@ -127,7 +127,8 @@ def main() -> None:
             "# tshark CSV ingest benchmark",
             "",
             f"{args.rows:,}-row exports per shape; {os.cpu_count()} cores. Wall time includes"
-            " process start-up (about 0.5 s for wirehouse, which imports its CLI).",
+            " process start-up; the rerun line is wirehouse's fixed cost (start-up, imports,"
+            " opening the warehouse, the unchanged-file check).",
             "",
             "| shape | contender | wall s | M rows/s | peak RSS MB |",
             "|---|---|---|---|---|",

@@ -86,20 +86,26 @@ def plain_csv(path: Path) -> Iterator[Path]:
         tmp.unlink(missing_ok=True)
 
 
-def first_line(path: Path) -> str:
-    """The file's first line as text (a .gz is read through); a clear error if there is none."""
+def first_lines(path: Path, count: int = 1) -> list[str]:
+    """Up to `count` first lines as text (a .gz is read through); the header is checked."""
     opener = gzip.open if path.name.endswith(".gz") else open
     try:
         with opener(path, "rb") as f:
-            first = f.readline(4096)
+            lines = [f.readline(4096) for _ in range(count)]
     except (OSError, EOFError) as exc:
         raise SourceError(f"cannot read header: {exc}") from None
+    first = lines[0]
     if not first.strip():
         raise SourceError("empty file" if not first else "line 1: empty header line")
     try:
-        return first.decode("utf-8").strip()
+        header = first.decode("utf-8").strip()
     except UnicodeDecodeError:
         raise SourceError("line 1: header is not UTF-8 text") from None
+    return [header] + [line.decode("utf-8", "replace").strip() for line in lines[1:] if line]
+
+
+def first_line(path: Path) -> str:
+    return first_lines(path)[0]
 
 
 def read_header(path: Path, delim: str = ",") -> list[str]:

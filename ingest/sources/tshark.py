@@ -10,10 +10,12 @@ What is read
 Repeated fields (``-E occurrence=a``, tshark's default)
     A tunnelled packet prints a field once per layer, joined by the aggregator ``,``: quoted,
     ``"10.1.1.1,10.2.2.2"`` is one value; the typed column keeps the first (outer) one and
-    ``other_fields`` keeps the whole text under the field name, so nothing is lost. Unquoted,
-    the extra commas shift the columns: such a line is rejected as a bad line (the reason says
-    to export with ``-E quote=d`` or ``-E occurrence=f``). A layer value that is not a number
-    where one is expected lands as NULL with its text in ``other_fields``.
+    ``other_fields`` keeps the whole text under the field name, so nothing is lost (a quoted
+    value that is not the number expected lands as NULL, its text kept the same way).
+    Unquoted, the extra commas shift the columns: such a line is rejected as a bad line (the
+    reason says to export with ``-E quote=d`` or ``-E occurrence=f``). So a bare
+    comma-separated export - the common cron layout - is typed by DuckDB's reader itself
+    (fast), and a value that is not a number there is a bad line.
 
 Time
     ``frame.time_epoch`` when present. Else ``frame.time_relative`` plus the capture start:
@@ -41,7 +43,7 @@ from pathlib import Path
 import duckdb
 
 from ingest.sources.base import Data, Extraction, Issue, RawTable, SourceError, SourceKind
-from ingest.sources.csvfile import REJECTS, collect_rejects, find_csvs, first_line, plain_csv
+from ingest.sources.csvfile import REJECTS, collect_rejects, find_csvs, first_lines, plain_csv
 
 # tshark field -> DuckDB type of its raw column. frame.* fields never repeat, so DuckDB's
 # reader types (and checks) them; layer fields are read as text and typed from the first value.
@@ -160,17 +162,28 @@ def _kept_when(field: str) -> str:
     return cond
 
 
-def select_sql(path: Path, delim: str, names: list[str], start_ns: int | None) -> str:
-    """One SELECT over read_csv producing the raw table's columns."""
-    types = ", ".join(f"'{n}': '{FRAME_FIELDS.get(n, 'VARCHAR')}'" for n in names)
-    layer = [n for n in names if n in LAYER_FIELDS]
+def select_sql(
+    path: Path, delim: str, names: list[str], start_ns: int | None, quoted: bool = True
+) -> str:
+    """One SELECT over read_csv producing the raw table's columns.
+
+    A bare (unquoted) export separated by the aggregator ``,`` cannot hold a repeated value in
+    one field (its commas make extra columns), so DuckDB's reader types every known field
+    itself - the fast path, and a value that is not a number is a bad line with its line
+    number. Quoted or tab-separated exports may carry ``"a,b"``: layer fields are read as text
+    and typed from their first value.
+    """
+    split = quoted or delim != ","
+    read_types = FRAME_FIELDS if split else FIELDS
+    types = ", ".join(f"'{n}': '{read_types.get(n, 'VARCHAR')}'" for n in names)
+    layer = [n for n in names if n in LAYER_FIELDS] if split else []
     typed = ", ".join(f"{_first_value(n)} as {column_of(n)}" for n in layer)
     items = []
     for field, typ in FIELDS.items():
         if field not in names:
             value = "row_number() over ()" if field == "frame.number" else f"null::{typ}"
         else:
-            value = f'"{field}"' if field in FRAME_FIELDS else column_of(field)
+            value = column_of(field) if field in layer else f'"{field}"'
         items.append(f"{value} as {column_of(field)}")
     items.append(f"{'null' if start_ns is None else start_ns}::bigint as capture_start_ns")
     unknown = [n for n in names if n not in FIELDS]
@@ -199,14 +212,16 @@ def extract(
 ) -> Iterator[tuple[str, Data]]:
     report.empty_ok = True  # a header-only file is an hour without packets
     with plain_csv(path) as readable:
-        delim, names = parse_header(first_line(readable))
+        header, *data = first_lines(readable, 2)
+        delim, names = parse_header(header)
+        quoted = any('"' in line for line in data)
         start_ns = start_from_name(path) or options.start_ns
         if "frame.time_relative" in names and "frame.time_epoch" not in names and not start_ns:
             raise SourceError(
                 "frame.time_relative without frame.time_epoch, and the file name is not a"
                 " Unix time (like 1483873200.csv): give the capture start with --start"
             )
-        yield PACKETS.name, select_sql(readable, delim, names, start_ns)
+        yield PACKETS.name, select_sql(readable, delim, names, start_ns, quoted)
         issues = collect_rejects(con)
     report.issues.extend(_explained(issue, len(names)) for issue in issues)
 

@@ -115,6 +115,16 @@ def test_unquoted_repeated_field_is_a_bad_line_with_a_hint(tmp_path: Path) -> No
     assert issues[0][0] == "line 2" and "occurrence=f" in issues[0][1]
 
 
+def test_bare_export_reports_text_in_a_number_with_its_line(tmp_path: Path) -> None:
+    path = write(
+        tmp_path / "1483873200.csv",
+        [NOTEBOOK, "0.0,10.0.0.1,http,,10.0.0.2,80,,60", "0.1,10.0.0.1,1234,,10.0.0.2,80,,60"],
+    )
+    code, _, err = ingest(tmp_path / "w.duckdb", path)
+    assert code == 1 and "partial" in err and "line 2" in err
+    assert rows(tmp_path / "w.duckdb", "select tcp_srcport from raw.tshark_packets") == [(1234,)]
+
+
 def test_epoch_time_tab_separator_and_gzip(tmp_path: Path) -> None:
     body = "frame.number\tframe.time_epoch\tframe.len\tip.src\tip.dst\ttcp.flags\n"
     body += "1\t1448269123.954061000\t86\t10.0.0.1\t10.0.0.2\t0x0012\n"
