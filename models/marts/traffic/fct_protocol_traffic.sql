@@ -8,7 +8,7 @@ named as (
     select
         capture_id,
         {{ ip_protocol_name('ip_version', 'ip_proto') }} as protocol,
-        case when ip_version is not null then ip_proto end as ip_proto,
+        ip_proto,
         wire_bytes
     from packets
 ),
