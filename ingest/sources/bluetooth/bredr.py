@@ -1,0 +1,136 @@
+"""BR/EDR baseband rows from one captured packet: DLT 255 records and legacy 0xfff0 frames.
+
+``decode_bredr`` / ``decode_btbb`` take the captured bytes and return one row (column -> value,
+None for unknown); they never raise for bad bytes, they say what is wrong in ``malformed``.
+
+Which header fields are filled (``type_code`` and friends), as Wireshark's ``btbredr_rf``
+decides for DLT 255: the header must be dewhitened and its UAP known (the reference UAP of the
+pseudo-header), except FHS packets on an inquiry LAP (0x9e8b00-0x9e8b3f), whose HEC uses UAP 0;
+other packets on an inquiry LAP have no header of their own (they are ID packets). One rule
+is ours: libbtbb writes an all-zero header word when it decoded no header (ID packets, or
+before it learned the clock), so a zero word that fails its HEC counts as no header; Wireshark
+shows those as a NULL packet with an incorrect HEC.
+"""
+
+from __future__ import annotations
+
+import pyarrow as pa
+from scapy.layers.l2 import Ether
+
+from ingest.sources.bluetooth.layers import BTBB, BTBREDR_RF, hec_ok
+
+PSEUDO_HEADER_BYTES = 22
+ETHER_BYTES = 14
+BTBB_META_BYTES = 9  # clock (4), channel, known bits, packet header (3)
+INQUIRY_LAPS = range(0x9E8B00, 0x9E8B40)
+FHS = 2
+
+# raw.bluetooth_bredr_packets, after frame_number / captured_at / ts_ns / link_type
+COLUMNS: dict[str, tuple[str, pa.DataType]] = {
+    "rf_channel": ("UTINYINT", pa.uint8()),
+    "signal_dbm": ("TINYINT", pa.int8()),
+    "noise_dbm": ("TINYINT", pa.int8()),
+    "access_code_offenses": ("UTINYINT", pa.uint8()),
+    "transport": ("UTINYINT", pa.uint8()),
+    "rate": ("UTINYINT", pa.uint8()),
+    "corrected_header_bits": ("UTINYINT", pa.uint8()),
+    "corrected_payload_bits": ("SMALLINT", pa.int16()),
+    "lap": ("UINTEGER", pa.uint32()),
+    "uap": ("UTINYINT", pa.uint8()),
+    "nap": ("USMALLINT", pa.uint16()),
+    "lt_addr": ("UTINYINT", pa.uint8()),
+    "type_code": ("UTINYINT", pa.uint8()),
+    "flow": ("BOOLEAN", pa.bool_()),
+    "arqn": ("BOOLEAN", pa.bool_()),
+    "seqn": ("BOOLEAN", pa.bool_()),
+    "hec": ("UTINYINT", pa.uint8()),
+    "hec_valid": ("BOOLEAN", pa.bool_()),
+    "payload_len": ("UINTEGER", pa.uint32()),
+    "clock": ("UINTEGER", pa.uint32()),
+    "clock_bits": ("UTINYINT", pa.uint8()),
+    "flags": ("USMALLINT", pa.uint16()),
+    "malformed": ("VARCHAR", pa.string()),
+}
+
+
+def _empty() -> dict[str, object]:
+    return dict.fromkeys(COLUMNS)
+
+
+def decode_bredr(raw: bytes) -> dict[str, object]:
+    """One LINKTYPE_BLUETOOTH_BREDR_BB record (pseudo-header, then the baseband payload)."""
+    row = _empty()
+    if len(raw) < PSEUDO_HEADER_BYTES:
+        row["malformed"] = f"pseudo-header truncated: {len(raw)} of {PSEUDO_HEADER_BYTES} bytes"
+        return row
+    pkt = BTBREDR_RF(raw)
+    flags = pkt.flags
+    uap = pkt.ref_uap if flags.ref_uap_valid else None
+    lap = pkt.lap & 0xFFFFFF
+    given = not (pkt.transport == 0xF and pkt.rate == 0xF)  # 0xff: transport/rate not given
+    row |= {
+        "rf_channel": pkt.rf_channel,
+        "signal_dbm": pkt.signal_power if flags.signal_power_valid else None,
+        "noise_dbm": pkt.noise_power if flags.noise_power_valid else None,
+        "access_code_offenses": pkt.access_code_offenses,
+        "transport": pkt.transport if given else None,
+        "rate": pkt.rate if given else None,
+        "corrected_header_bits": pkt.corrected_header_bits,
+        "corrected_payload_bits": pkt.corrected_payload_bits,
+        "lap": lap,
+        "uap": uap,
+        "payload_len": len(raw) - PSEUDO_HEADER_BYTES,
+        "flags": int(flags),
+    }
+    word = pkt.header_word()
+    inquiry = lap in INQUIRY_LAPS
+    if inquiry and pkt.type != FHS:
+        return row  # an inquiry ID packet: nothing after the access code
+    if not flags.dewhitened or (uap is None and not inquiry):
+        return row  # header still whitened, or its HEC cannot be checked
+    if flags.hec_checked:
+        valid = bool(flags.hec_valid)
+    else:
+        valid = hec_ok(0 if inquiry else uap, word)
+    if word == 0 and not valid:
+        return row  # libbtbb decoded no header
+    return row | _header(pkt) | {"hec_valid": valid}
+
+
+def decode_btbb(raw: bytes) -> dict[str, object]:
+    """One legacy Kismet/libbtbb frame (Ethernet, ethertype 0xfff0, source MAC NAP:UAP:LAP)."""
+    row = _empty()
+    eth = Ether(raw)
+    nap, uap, lap = raw[6] << 8 | raw[7], raw[8], int.from_bytes(raw[9:12], "big")
+    row |= {"lap": lap, "payload_len": 0}
+    meta = eth.getlayer(BTBB)
+    if len(raw) == ETHER_BYTES or meta is None:
+        # the writer leaves NAP and UAP zero until it knows them
+        return row | {"uap": uap or None, "nap": nap or None}
+    if len(raw) < ETHER_BYTES + BTBB_META_BYTES:
+        have = len(raw) - ETHER_BYTES
+        row["malformed"] = f"btbb meta header truncated: {have} of {BTBB_META_BYTES} bytes"
+        return row
+    # a frame with meta data was decoded with the UAP and clock known
+    word = meta.lt_addr | meta.type << 3 | meta.flow << 7 | meta.arqn << 8 | meta.seqn << 9
+    word |= meta.hec << 10
+    return row | _header(meta) | {
+        "rf_channel": meta.channel,
+        "uap": uap,
+        "nap": nap if meta.nap_known else None,
+        "hec_valid": hec_ok(uap, word),
+        "payload_len": len(raw) - ETHER_BYTES - BTBB_META_BYTES,
+        "clock": meta.clock,
+        "clock_bits": 27 if meta.clock27_known else 6,
+    }
+
+
+def _header(pkt: BTBREDR_RF | BTBB) -> dict[str, object]:
+    return {
+        "lt_addr": pkt.lt_addr,
+        "type_code": pkt.type,
+        "flow": bool(pkt.flow),
+        "arqn": bool(pkt.arqn),
+        "seqn": bool(pkt.seqn),
+        "hec": pkt.hec,
+    }

@@ -1,0 +1,201 @@
+"""BLE link-layer rows from one captured packet: DLT 256 (libbtbb's 10-byte RF header),
+DLT 251 (the bare air packet) and DLT 192 (PPI with a BTLE field, as the Ubertooth wrote it).
+
+All dissection is scapy's (``scapy.layers.bluetooth4LE``). ``LeDecoder`` keeps one piece of
+state per file: the CRC init of each connection whose CONNECT_IND it saw, so the CRC of that
+connection's data packets can be checked as Wireshark does; advertising packets use the fixed
+init 0x555555. Where the capture tool already checked the CRC (DLT 256 flags), its verdict
+stands.
+
+Addresses are text, most significant byte first, as Wireshark prints them. For every PDU that
+names an advertiser, ``advertiser_addr`` is AdvA; ``target_addr`` is the other device it
+names: TargetA of ADV_DIRECT_IND, ScanA of SCAN_REQ, InitA of CONNECT_IND.
+"""
+
+from __future__ import annotations
+
+import pyarrow as pa
+from scapy.layers.bluetooth4LE import (
+    BTLE,
+    BTLE_ADV,
+    BTLE_ADV_DIRECT_IND,
+    BTLE_CONNECT_REQ,
+    BTLE_CTRL,
+    BTLE_DATA,
+    BTLE_PPI,
+    BTLE_RF,
+    BTLE_SCAN_REQ,
+)
+from scapy.layers.ppi import PPI
+
+ADVERTISING_AA = 0x8E89BED6
+ADVERTISING_CRC_INIT = 0x555555
+AIR_MIN_BYTES = 4 + 2 + 3  # access address, PDU header, CRC
+RF_HEADER_BYTES = 10
+DLT_BLUETOOTH_LE_LL = 251
+DLT_BLUETOOTH_LE_LL_WITH_PHDR = 256
+DLT_PPI = 192
+PPI_BTLE_MIN_MHZ = 2402
+CONNECT_IND = 5
+MAX_CONNECTIONS = 65_536  # CRC inits remembered per file (oldest forgotten first)
+
+# raw.bluetooth_le_packets, after frame_number / captured_at / ts_ns / link_type
+COLUMNS: dict[str, tuple[str, pa.DataType]] = {
+    "rf_channel": ("UTINYINT", pa.uint8()),
+    "signal_dbm": ("TINYINT", pa.int8()),
+    "noise_dbm": ("TINYINT", pa.int8()),
+    "rssi_min": ("TINYINT", pa.int8()),
+    "rssi_max": ("TINYINT", pa.int8()),
+    "rssi_avg": ("TINYINT", pa.int8()),
+    "rssi_count": ("UTINYINT", pa.uint8()),
+    "access_address": ("UINTEGER", pa.uint32()),
+    "pdu_type_code": ("UTINYINT", pa.uint8()),
+    "ch_sel": ("BOOLEAN", pa.bool_()),
+    "tx_add": ("BOOLEAN", pa.bool_()),
+    "rx_add": ("BOOLEAN", pa.bool_()),
+    "llid": ("UTINYINT", pa.uint8()),
+    "nesn": ("BOOLEAN", pa.bool_()),
+    "sn": ("BOOLEAN", pa.bool_()),
+    "md": ("BOOLEAN", pa.bool_()),
+    "pdu_len": ("UTINYINT", pa.uint8()),
+    "control_opcode": ("UTINYINT", pa.uint8()),
+    "advertiser_addr": ("VARCHAR", pa.string()),
+    "advertiser_addr_random": ("BOOLEAN", pa.bool_()),
+    "target_addr": ("VARCHAR", pa.string()),
+    "target_addr_random": ("BOOLEAN", pa.bool_()),
+    "connection_access_address": ("UINTEGER", pa.uint32()),
+    "crc_checked": ("BOOLEAN", pa.bool_()),
+    "crc_valid": ("BOOLEAN", pa.bool_()),
+    "flags": ("USMALLINT", pa.uint16()),
+    "malformed": ("VARCHAR", pa.string()),
+}
+
+LINK_TYPES = frozenset({DLT_BLUETOOTH_LE_LL, DLT_BLUETOOTH_LE_LL_WITH_PHDR, DLT_PPI})
+
+
+class LeDecoder:
+    """Decodes the BLE packets of one capture, in file order."""
+
+    def __init__(self) -> None:
+        self.crc_inits: dict[int, int] = {}  # connection access address -> CRC init
+
+    def decode(self, raw: bytes, link_type: int) -> dict[str, object] | None:
+        """A row for the packet, or None when it is not BLE (a PPI frame of another kind)."""
+        row: dict[str, object] = dict.fromkeys(COLUMNS)
+        if link_type == DLT_BLUETOOTH_LE_LL_WITH_PHDR:
+            if len(raw) < RF_HEADER_BYTES:
+                row["malformed"] = f"rf header truncated: {len(raw)} of {RF_HEADER_BYTES} bytes"
+                return row
+            rf = BTLE_RF(raw[:RF_HEADER_BYTES])
+            row |= {
+                "rf_channel": rf.rf_channel,
+                "signal_dbm": rf.signal if rf.sig_power_valid else None,
+                "noise_dbm": rf.noise if rf.noise_power_valid else None,
+                "flags": int.from_bytes(raw[8:10], "little"),
+            }
+            if rf.crc_checked:
+                row |= {"crc_checked": True, "crc_valid": bool(rf.crc_valid)}
+            air = raw[RF_HEADER_BYTES:]
+        elif link_type == DLT_PPI:
+            air = self._ppi(raw, row)
+            if air is None:
+                return None
+        else:
+            air = raw
+        return self._air(air, row)
+
+    def _ppi(self, raw: bytes, row: dict[str, object]) -> bytes | None:
+        ppi = PPI(raw)
+        field = ppi.getlayer(BTLE_PPI)
+        if field is None and ppi.dlt != DLT_BLUETOOTH_LE_LL:
+            return None
+        if field is not None:
+            mhz = field.btle_channel
+            row |= {
+                "rf_channel": (mhz - PPI_BTLE_MIN_MHZ) // 2 if mhz >= PPI_BTLE_MIN_MHZ else None,
+                "rssi_min": field.rssi_min,
+                "rssi_max": field.rssi_max,
+                "rssi_avg": field.rssi_avg,
+                "rssi_count": field.rssi_count,
+            }
+        return raw[ppi.len :]
+
+    def _air(self, air: bytes, row: dict[str, object]) -> dict[str, object]:
+        if len(air) < AIR_MIN_BYTES:
+            row["malformed"] = f"air packet truncated: {len(air)} of at least {AIR_MIN_BYTES} bytes"
+            return row
+        pkt = BTLE(air)
+        aa = pkt.access_addr
+        row["access_address"] = aa
+        captured = len(air) - AIR_MIN_BYTES
+        if aa == ADVERTISING_AA:
+            adv = pkt.getlayer(BTLE_ADV)
+            if adv is None:
+                row["malformed"] = "advertising pdu header did not decode"
+                return row
+            row |= {
+                "pdu_type_code": adv.PDU_type,
+                "ch_sel": bool(adv.ChSel),
+                "tx_add": bool(adv.TxAdd),
+                "rx_add": bool(adv.RxAdd),
+                "pdu_len": adv.Length,
+            }
+            if adv.Length <= captured:
+                row |= _addresses(adv)
+            init = ADVERTISING_CRC_INIT
+        else:
+            data = pkt.getlayer(BTLE_DATA)
+            if data is None:
+                row["malformed"] = "data pdu header did not decode"
+                return row
+            row |= {
+                "llid": data.LLID,
+                "nesn": bool(data.NESN),
+                "sn": bool(data.SN),
+                "md": bool(data.MD),
+                "pdu_len": data.len,
+            }
+            ctrl = pkt.getlayer(BTLE_CTRL)
+            if ctrl is not None and data.len >= 1:
+                row["control_opcode"] = ctrl.opcode
+            init = self.crc_inits.get(aa)
+        if row["pdu_len"] > captured:
+            row["malformed"] = f"pdu length {row['pdu_len']} but {captured} bytes captured"
+            return row
+        if row["crc_checked"] is None and init is not None:
+            row |= {"crc_checked": True, "crc_valid": BTLE.compute_crc(air[4:-3], init) == air[-3:]}
+        connect = pkt.getlayer(BTLE_CONNECT_REQ)
+        if connect is not None and row["crc_valid"] is not False:
+            row["connection_access_address"] = connect.AA
+            self._remember(connect.AA, connect.crc_init)
+        return row
+
+    def _remember(self, aa: int, crc_init: int) -> None:
+        self.crc_inits.pop(aa, None)
+        self.crc_inits[aa] = crc_init
+        if len(self.crc_inits) > MAX_CONNECTIONS:
+            del self.crc_inits[next(iter(self.crc_inits))]
+
+
+def _addresses(adv: BTLE_ADV) -> dict[str, object]:
+    """AdvA and the other device the PDU names, each with its random-address bit.
+
+    TxAdd describes the sender's address field, RxAdd the receiver's: AdvA is sent by the
+    advertiser in advertising PDUs, but received in SCAN_REQ and CONNECT_IND.
+    """
+    body = adv.payload
+    adv_a = getattr(body, "AdvA", None)
+    if adv_a is None:
+        return {}
+    out: dict[str, object] = {"advertiser_addr": adv_a}
+    if isinstance(body, BTLE_SCAN_REQ | BTLE_CONNECT_REQ):
+        other = body.ScanA if isinstance(body, BTLE_SCAN_REQ) else body.InitA
+        return out | {
+            "advertiser_addr_random": bool(adv.RxAdd),
+            "target_addr": other,
+            "target_addr_random": bool(adv.TxAdd),
+        }
+    out["advertiser_addr_random"] = bool(adv.TxAdd)
+    if isinstance(body, BTLE_ADV_DIRECT_IND):
+        out |= {"target_addr": body.InitA, "target_addr_random": bool(adv.RxAdd)}
+    return out
