@@ -167,7 +167,9 @@ class LeDecoder:
         connect = pkt.getlayer(BTLE_CONNECT_REQ)
         if connect is not None and row["crc_valid"] is not False:
             row["connection_access_address"] = connect.AA
-            self._remember(connect.AA, connect.crc_init)
+            # scapy reads CRCInit little-endian but compute_crc wants the bytes in air order
+            air_order = int.from_bytes(connect.crc_init.to_bytes(3, "little"), "big")
+            self._remember(connect.AA, air_order)
         return row
 
     def _remember(self, aa: int, crc_init: int) -> None:
