@@ -22,8 +22,11 @@ counted as (
         max(captured_at) as last_seen_at,
         count(*) as packets,
         count(*) filter (where not is_id_packet) as non_id_packets,
-        list_sort(
-            list_distinct(list(packet_type) filter (where not is_id_packet))
+        coalesce(
+            list_sort(
+                list_distinct(list(packet_type) filter (where not is_id_packet))
+            ),
+            []
         ) as packet_types,
         count(distinct source_file) as capture_files
     from packets
