@@ -137,3 +137,17 @@ def hec_ok(uap: int, header18: int) -> bool:
             word ^= 0xE5 << 1
         word >>= 1
     return word == 0
+
+
+def hec_for(uap: int, header10: int) -> int:
+    """The HEC a transmitter appends to the 10 header bits (what ``hec_ok`` checks).
+
+    The check is linear and the HEC bits only shift during it, so the HEC is the remainder
+    of the data bits alone.
+    """
+    word = (header10 & 0x3FF) ^ _reverse8(uap)
+    for _ in range(10):
+        if word & 1:
+            word ^= 0xE5 << 1
+        word >>= 1
+    return word & 0xFF
