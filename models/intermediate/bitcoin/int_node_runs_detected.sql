@@ -7,6 +7,7 @@ messages as (
 data_start as (
     select min(logged_at) as started_at
     from messages
+    having count(*) > 0  -- no messages loaded: no node run
 ),
 
 handshakes as (
