@@ -14,6 +14,10 @@ Bluetooth capture is decoded in one dissector framework:
   ``host/kismet/plugin-ubertooth/packetsource_ubertooth.cc`` ``build_pcap_payload``; the
   libbtbb Wireshark plugin ``packet-btbb.c`` reads it the same way).
 
+- ``BTLE_EXT_ADV``: the Common Extended Advertising Payload of ADV_EXT_IND and AUX_*
+  PDUs (Core Vol 6 Part B §2.3.4), up to the two addresses it may carry; scapy's
+  bluetooth4LE stops at the legacy advertising PDUs (types 0-6).
+
 Also the header error check (HEC) of a BR/EDR packet header (Bluetooth Core Vol 2 Part B
 §7.1.1), which scapy has no field for.
 """
@@ -24,6 +28,7 @@ from scapy.contrib.ethercat import LEBitField
 from scapy.fields import (
     BitField,
     ByteField,
+    ConditionalField,
     FlagsField,
     LEIntField,
     LESignedShortField,
@@ -31,6 +36,7 @@ from scapy.fields import (
     XByteField,
     XLE3BytesField,
 )
+from scapy.layers.bluetooth4LE import BTLE_ADV, BDAddrField
 from scapy.layers.l2 import Ether
 from scapy.packet import Packet, bind_layers
 
@@ -118,6 +124,33 @@ class BTBB(Packet):
 
 
 bind_layers(Ether, BTBB, type=BTBB_ETHERTYPE)
+
+
+class BTLE_EXT_ADV(Packet):  # noqa: N801 - scapy's naming
+    """Extended header of ADV_EXT_IND / AUX_* PDUs; what follows the addresses stays Raw."""
+
+    name = "BTLE extended advertising header"
+    fields_desc = [
+        BitField("adv_mode", 0, 2),
+        BitField("ext_header_len", 0, 6),
+        ConditionalField(
+            FlagsField(
+                "ext_flags",
+                0,
+                8,
+                ["AdvA", "TargetA", "CTEInfo", "ADI", "AuxPtr", "SyncInfo", "TxPower"],
+            ),
+            lambda p: p.ext_header_len > 0,
+        ),
+        ConditionalField(BDAddrField("AdvA", None), lambda p: p.ext_header_len and p.ext_flags.AdvA),
+        ConditionalField(
+            BDAddrField("TargetA", None), lambda p: p.ext_header_len and p.ext_flags.TargetA
+        ),
+    ]
+
+
+bind_layers(BTLE_ADV, BTLE_EXT_ADV, PDU_type=7)  # ADV_EXT_IND (AUX_ADV_IND, ... on secondary)
+bind_layers(BTLE_ADV, BTLE_EXT_ADV, PDU_type=8)  # AUX_CONNECT_RSP
 
 
 def _reverse8(value: int) -> int:

@@ -9,7 +9,9 @@ stands.
 
 Addresses are text, most significant byte first, as Wireshark prints them. For every PDU that
 names an advertiser, ``advertiser_addr`` is AdvA; ``target_addr`` is the other device it
-names: TargetA of ADV_DIRECT_IND, ScanA of SCAN_REQ, InitA of CONNECT_IND.
+names: TargetA of ADV_DIRECT_IND and of extended PDUs, ScanA of SCAN_REQ, InitA of
+CONNECT_IND. A data PDU's control opcode follows a CTEInfo byte when the header's CP bit is
+set (Core 5.1), which scapy's BTLE_DATA treats as reserved.
 """
 
 from __future__ import annotations
@@ -28,6 +30,8 @@ from scapy.layers.bluetooth4LE import (
 )
 from scapy.layers.ppi import PPI
 
+from ingest.sources.bluetooth.layers import BTLE_EXT_ADV
+
 ADVERTISING_AA = 0x8E89BED6
 ADVERTISING_CRC_INIT = 0x555555
 AIR_MIN_BYTES = 4 + 2 + 3  # access address, PDU header, CRC
@@ -37,6 +41,7 @@ DLT_BLUETOOTH_LE_LL_WITH_PHDR = 256
 DLT_PPI = 192
 PPI_BTLE_MIN_MHZ = 2402
 CONNECT_IND = 5
+LLID_CONTROL = 3
 MAX_CONNECTIONS = 65_536  # CRC inits remembered per file (oldest forgotten first)
 
 # raw.bluetooth_le_packets, after frame_number / captured_at / ts_ns / link_type
@@ -155,9 +160,11 @@ class LeDecoder:
                 "md": bool(data.MD),
                 "pdu_len": data.len,
             }
-            ctrl = pkt.getlayer(BTLE_CTRL)
-            if ctrl is not None and data.len >= 1:
-                row["control_opcode"] = ctrl.opcode
+            if data.LLID == LLID_CONTROL and data.len >= 1:
+                # a CTEInfo byte precedes the opcode when the header's CP bit (bit 5, RFU to
+                # scapy's BTLE_DATA) is set
+                cte = bool(air[4] & 0x20)
+                row["control_opcode"] = air[7] if cte else pkt[BTLE_CTRL].opcode
             init = self.crc_inits.get(aa)
         if row["pdu_len"] > captured:
             row["malformed"] = f"pdu length {row['pdu_len']} but {captured} bytes captured"
@@ -186,7 +193,7 @@ def _addresses(adv: BTLE_ADV) -> dict[str, object]:
     advertiser in advertising PDUs, but received in SCAN_REQ and CONNECT_IND.
     """
     body = adv.payload
-    adv_a = getattr(body, "AdvA", None)
+    adv_a = getattr(body, "AdvA", None)  # extended PDUs may leave it out
     if adv_a is None:
         return {}
     out: dict[str, object] = {"advertiser_addr": adv_a}
@@ -200,4 +207,6 @@ def _addresses(adv: BTLE_ADV) -> dict[str, object]:
     out["advertiser_addr_random"] = bool(adv.TxAdd)
     if isinstance(body, BTLE_ADV_DIRECT_IND):
         out |= {"target_addr": body.InitA, "target_addr_random": bool(adv.RxAdd)}
+    elif isinstance(body, BTLE_EXT_ADV) and body.TargetA is not None:
+        out |= {"target_addr": body.TargetA, "target_addr_random": bool(adv.RxAdd)}
     return out
