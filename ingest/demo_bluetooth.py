@@ -114,7 +114,8 @@ def bredr_packets(seed: int, seconds: float) -> list[BredrPacket]:
             slot = (offset_slots + int(t * 1e9 // SLOT_NS)) & ~1  # masters: even slots
             known = net.uap if t >= net.uap_learned_after_s else None
             signal = int(rng.normal(-45 - 10 * pi, 4))
-            for sender, type_code, at in ((0, master_type, slot), (1, reply_type, slot + SLOTS[master_type])):
+            reply_at = slot + SLOTS[master_type]  # the slave answers in the next free slot
+            for sender, type_code, at in ((0, master_type, slot), (1, reply_type, reply_at)):
                 if rng.random() < 0.6:  # missed: on another channel
                     continue
                 out.append(
@@ -201,8 +202,8 @@ def write_legacy(path: Path, packets: list[BredrPacket]) -> int:
         w.write_header(None)
         for p in packets:
             decoded = p.uap is not None and p.type_code is not None
-            src = f"{p.nap >> 8:02x}:{p.nap & 255:02x}:{(p.uap or 0):02x}:" if decoded else "00:00:00:"
-            src += ":".join(f"{b:02x}" for b in p.lap.to_bytes(3, "big"))
+            upper = (p.nap << 8 | (p.uap or 0)) if decoded else 0  # zero until known
+            src = ":".join(f"{b:02x}" for b in (upper << 24 | p.lap).to_bytes(6, "big"))
             frame = Ether(dst="00:00:00:00:00:00", src=src, type=0xFFF0)
             if decoded:
                 data, hec = _header(p, p.uap)
@@ -248,8 +249,14 @@ def write_ble(path: Path, seed: int, seconds: float) -> int:
                 adv = BTLE_ADV(TxAdd=int(random_addr), PDU_type=0 if random_addr else 2)
                 add(t + i * 0.0004, rf, BTLE() / adv / kind(AdvA=addr), signal + rng.normal(0, 2))
             if random_addr and rng.random() < 0.2:  # the scanner asks, the advertiser answers
-                add(t + 0.00015, 0, BTLE() / BTLE_ADV(TxAdd=1, RxAdd=1, PDU_type=3)
-                    / BTLE_SCAN_REQ(ScanA=scanner, AdvA=addr), -50 + rng.normal(0, 2))
+                add(
+                    t + 0.00015,
+                    0,
+                    BTLE()
+                    / BTLE_ADV(TxAdd=1, RxAdd=1, PDU_type=3)
+                    / BTLE_SCAN_REQ(ScanA=scanner, AdvA=addr),
+                    -50 + rng.normal(0, 2),
+                )
                 add(t + 0.0003, 0, BTLE() / BTLE_ADV(TxAdd=1, PDU_type=4)
                     / BTLE_SCAN_RSP(AdvA=addr), signal)  # fmt: skip
             t += interval + float(rng.uniform(0, 0.01))

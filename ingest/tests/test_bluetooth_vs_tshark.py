@@ -106,8 +106,10 @@ def warehouse(
     assert ingest.returncode == 0, ingest.stderr
     env = {**os.environ, "WIREHOUSE_DB": str(db)}
     build = subprocess.run(
-        [BIN / "dbt", "build", "--profiles-dir", REPO, "--project-dir", REPO]
-        + ["--target-path", tmp / "target", "--log-path", tmp / "logs"],
+        [
+            *(BIN / "dbt", "build", "--profiles-dir", REPO, "--project-dir", REPO),
+            *("--target-path", tmp / "target", "--log-path", tmp / "logs"),
+        ],
         env=env,
         capture_output=True,
         text=True,

@@ -88,10 +88,8 @@ def decode_bredr(raw: bytes) -> dict[str, object]:
         return row  # an inquiry ID packet: nothing after the access code
     if not flags.dewhitened or (uap is None and not inquiry):
         return row  # header still whitened, or its HEC cannot be checked
-    if flags.hec_checked:
-        valid = bool(flags.hec_valid)
-    else:
-        valid = hec_ok(0 if inquiry else uap, word)
+    # the sniffer's own verdict when it checked, else ours
+    valid = bool(flags.hec_valid) if flags.hec_checked else hec_ok(0 if inquiry else uap, word)
     if word == 0 and not valid:
         return row  # libbtbb decoded no header
     return row | _header(pkt) | {"hec_valid": valid}
@@ -103,26 +101,28 @@ def decode_btbb(raw: bytes) -> dict[str, object]:
     eth = Ether(raw)
     nap, uap, lap = raw[6] << 8 | raw[7], raw[8], int.from_bytes(raw[9:12], "big")
     row |= {"lap": lap, "payload_len": 0}
-    meta = eth.getlayer(BTBB)
-    if len(raw) == ETHER_BYTES or meta is None:
+    if len(raw) == ETHER_BYTES:
         # the writer leaves NAP and UAP zero until it knows them
         return row | {"uap": uap or None, "nap": nap or None}
-    if len(raw) < ETHER_BYTES + BTBB_META_BYTES:
+    meta = eth.getlayer(BTBB)
+    if len(raw) < ETHER_BYTES + BTBB_META_BYTES or meta is None:
         have = len(raw) - ETHER_BYTES
         row["malformed"] = f"btbb meta header truncated: {have} of {BTBB_META_BYTES} bytes"
         return row
     # a frame with meta data was decoded with the UAP and clock known
-    word = meta.lt_addr | meta.type << 3 | meta.flow << 7 | meta.arqn << 8 | meta.seqn << 9
-    word |= meta.hec << 10
-    return row | _header(meta) | {
-        "rf_channel": meta.channel,
-        "uap": uap,
-        "nap": nap if meta.nap_known else None,
-        "hec_valid": hec_ok(uap, word),
-        "payload_len": len(raw) - ETHER_BYTES - BTBB_META_BYTES,
-        "clock": meta.clock,
-        "clock_bits": 27 if meta.clock27_known else 6,
-    }
+    return (
+        row
+        | _header(meta)
+        | {
+            "rf_channel": meta.channel,
+            "uap": uap,
+            "nap": nap if meta.nap_known else None,
+            "hec_valid": hec_ok(uap, meta.header_word()),
+            "payload_len": len(raw) - ETHER_BYTES - BTBB_META_BYTES,
+            "clock": meta.clock,
+            "clock_bits": 27 if meta.clock27_known else 6,
+        }
+    )
 
 
 def _header(pkt: BTBREDR_RF | BTBB) -> dict[str, object]:

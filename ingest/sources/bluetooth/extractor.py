@@ -105,13 +105,13 @@ class BluetoothExtractor:
                 decoded.append(row)
         keys = batch.table.select(list(KEY_COLUMNS)).take(pa.array(kept, pa.int64()))
         arrays = [pa.array([r[c] for r in decoded], typ) for c, (_, typ) in columns.items()]
-        return pa.Table.from_arrays(
-            [*keys.columns, *arrays], names=[*KEY_COLUMNS, *columns]
-        )
+        return pa.Table.from_arrays([*keys.columns, *arrays], names=[*KEY_COLUMNS, *columns])
 
 
 def _decode_bredr(raw: bytes, link_type: int) -> dict[str, object]:
-    return bredr.decode_bredr(raw) if link_type == DLT_BLUETOOTH_BREDR_BB else bredr.decode_btbb(raw)
+    if link_type == DLT_BLUETOOTH_BREDR_BB:
+        return bredr.decode_bredr(raw)
+    return bredr.decode_btbb(raw)
 
 
 def _legacy(batch: PacketBatch, link: np.ndarray) -> np.ndarray:

@@ -62,11 +62,11 @@ BREDR_FLAGS = [
 ]
 
 
-class BTBREDR_RF(Packet):  # noqa: N801 - scapy's naming (BTLE_RF)
+class BTBREDR_RF(Packet):
     """LINKTYPE_BLUETOOTH_BREDR_BB: RF info, addresses and the 18-bit packet header."""
 
     name = "BT BR/EDR RF pseudo-header"
-    fields_desc = [
+    fields_desc = [  # noqa: RUF012 - scapy's Packet API
         ByteField("rf_channel", 0),
         SignedByteField("signal_power", 0),
         SignedByteField("noise_power", 0),
@@ -106,7 +106,7 @@ class BTBB(Packet):
     """Kismet/libbtbb baseband meta data and packet header after a 0xfff0 Ethernet header."""
 
     name = "BTBB meta and packet header"
-    fields_desc = [
+    fields_desc = [  # noqa: RUF012 - scapy's Packet API
         LEIntField("clock", 0),  # CLK1-27 of the master (CLK1-6 if only 6 bits are known)
         ByteField("channel", 0),
         BitField("meta_reserved", 0, 6),
@@ -122,15 +122,17 @@ class BTBB(Packet):
         XByteField("hec", 0),
     ]
 
+    header_word = BTBREDR_RF.header_word
+
 
 bind_layers(Ether, BTBB, type=BTBB_ETHERTYPE)
 
 
-class BTLE_EXT_ADV(Packet):  # noqa: N801 - scapy's naming
+class BTLE_EXT_ADV(Packet):
     """Extended header of ADV_EXT_IND / AUX_* PDUs; what follows the addresses stays Raw."""
 
     name = "BTLE extended advertising header"
-    fields_desc = [
+    fields_desc = [  # noqa: RUF012 - scapy's Packet API
         BitField("adv_mode", 0, 2),
         BitField("ext_header_len", 0, 6),
         ConditionalField(
@@ -142,7 +144,9 @@ class BTLE_EXT_ADV(Packet):  # noqa: N801 - scapy's naming
             ),
             lambda p: p.ext_header_len > 0,
         ),
-        ConditionalField(BDAddrField("AdvA", None), lambda p: p.ext_header_len and p.ext_flags.AdvA),
+        ConditionalField(
+            BDAddrField("AdvA", None), lambda p: p.ext_header_len and p.ext_flags.AdvA
+        ),
         ConditionalField(
             BDAddrField("TargetA", None), lambda p: p.ext_header_len and p.ext_flags.TargetA
         ),
