@@ -19,6 +19,10 @@ from scapy.layers.l2 import Ether
 
 from ingest.sources.bluetooth.layers import BTBB, BTBREDR_RF, hec_ok
 
+# pseudo-header flag bits (layers.BREDR_FLAGS)
+DEWHITENED, SIGNAL_POWER_VALID, NOISE_POWER_VALID = 0x0001, 0x0002, 0x0004
+REF_UAP_VALID, HEC_CHECKED, HEC_VALID = 0x0080, 0x0100, 0x0200
+
 PSEUDO_HEADER_BYTES = 22
 ETHER_BYTES = 14
 BTBB_META_BYTES = 9  # clock (4), channel, known bits, packet header (3)
@@ -64,35 +68,36 @@ def decode_bredr(raw: bytes) -> dict[str, object]:
         row["malformed"] = f"pseudo-header truncated: {len(raw)} of {PSEUDO_HEADER_BYTES} bytes"
         return row
     pkt = BTBREDR_RF(raw)
-    flags = pkt.flags
-    uap = pkt.ref_uap if flags.ref_uap_valid else None
-    lap = pkt.lap & 0xFFFFFF
-    given = not (pkt.transport == 0xF and pkt.rate == 0xF)  # 0xff: transport/rate not given
+    f = pkt.fields  # plain values: much cheaper than scapy's attribute lookup per field
+    flags = int(f["flags"])
+    uap = f["ref_uap"] if flags & REF_UAP_VALID else None
+    lap = f["lap"] & 0xFFFFFF
+    given = not (f["transport"] == 0xF and f["rate"] == 0xF)  # 0xff: not given
     row |= {
-        "rf_channel": pkt.rf_channel,
-        "signal_dbm": pkt.signal_power if flags.signal_power_valid else None,
-        "noise_dbm": pkt.noise_power if flags.noise_power_valid else None,
-        "access_code_offenses": pkt.access_code_offenses,
-        "transport": pkt.transport if given else None,
-        "rate": pkt.rate if given else None,
-        "corrected_header_bits": pkt.corrected_header_bits,
-        "corrected_payload_bits": pkt.corrected_payload_bits,
+        "rf_channel": f["rf_channel"],
+        "signal_dbm": f["signal_power"] if flags & SIGNAL_POWER_VALID else None,
+        "noise_dbm": f["noise_power"] if flags & NOISE_POWER_VALID else None,
+        "access_code_offenses": f["access_code_offenses"],
+        "transport": f["transport"] if given else None,
+        "rate": f["rate"] if given else None,
+        "corrected_header_bits": f["corrected_header_bits"],
+        "corrected_payload_bits": f["corrected_payload_bits"],
         "lap": lap,
         "uap": uap,
         "payload_len": len(raw) - PSEUDO_HEADER_BYTES,
-        "flags": int(flags),
+        "flags": flags,
     }
     word = pkt.header_word()
     inquiry = lap in INQUIRY_LAPS
-    if inquiry and pkt.type != FHS:
+    if inquiry and f["type"] != FHS:
         return row  # an inquiry ID packet: nothing after the access code
-    if not flags.dewhitened or (uap is None and not inquiry):
+    if not flags & DEWHITENED or (uap is None and not inquiry):
         return row  # header still whitened, or its HEC cannot be checked
-    # the sniffer's own verdict when it checked, else ours
-    valid = bool(flags.hec_valid) if flags.hec_checked else hec_ok(0 if inquiry else uap, word)
+    ours = hec_ok(0 if inquiry else uap, word)
+    valid = bool(flags & HEC_VALID) if flags & HEC_CHECKED else ours  # the sniffer's if it checked
     if word == 0 and not valid:
         return row  # libbtbb decoded no header
-    return row | _header(pkt) | {"hec_valid": valid}
+    return row | _header(f) | {"hec_valid": valid}
 
 
 def decode_btbb(raw: bytes) -> dict[str, object]:
@@ -112,7 +117,7 @@ def decode_btbb(raw: bytes) -> dict[str, object]:
     # a frame with meta data was decoded with the UAP and clock known
     return (
         row
-        | _header(meta)
+        | _header(meta.fields)
         | {
             "rf_channel": meta.channel,
             "uap": uap,
@@ -125,12 +130,12 @@ def decode_btbb(raw: bytes) -> dict[str, object]:
     )
 
 
-def _header(pkt: BTBREDR_RF | BTBB) -> dict[str, object]:
+def _header(f: dict[str, int]) -> dict[str, object]:
     return {
-        "lt_addr": pkt.lt_addr,
-        "type_code": pkt.type,
-        "flow": bool(pkt.flow),
-        "arqn": bool(pkt.arqn),
-        "seqn": bool(pkt.seqn),
-        "hec": pkt.hec,
+        "lt_addr": f["lt_addr"],
+        "type_code": f["type"],
+        "flow": bool(f["flow"]),
+        "arqn": bool(f["arqn"]),
+        "seqn": bool(f["seqn"]),
+        "hec": f["hec"],
     }

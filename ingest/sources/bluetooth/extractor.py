@@ -18,6 +18,7 @@ if TYPE_CHECKING:  # the pcap package imports this module
     from ingest.sources.pcap.reader import PacketBatch
 
 DLT_EN10MB = 1
+ROWS_PER_CHUNK = 8192
 KEY_COLUMNS = ("frame_number", "captured_at", "ts_ns", "link_type")
 KEY_TYPES = {
     "frame_number": "BIGINT",
@@ -69,8 +70,11 @@ class BluetoothExtractor:
             (BREDR_PACKETS, bredr_rows, bredr.COLUMNS, _decode_bredr),
             (LE_PACKETS, le_rows, le.COLUMNS, self.le.decode),
         ):
-            if len(rows):
-                out = self._rows(batch, rows, columns, decode)
+            # Python rows are built a chunk at a time: a batch's worth of dicts would dwarf
+            # the Arrow columns they become
+            for start in range(0, len(rows), ROWS_PER_CHUNK):
+                chunk = rows[start : start + ROWS_PER_CHUNK]
+                out = self._rows(batch, chunk, columns, decode)
                 if out.num_rows:
                     self.malformed[table.name] += out.num_rows - out["malformed"].null_count
                     yield table.name, out

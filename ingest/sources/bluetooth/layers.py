@@ -92,14 +92,10 @@ class BTBREDR_RF(Packet):
 
     def header_word(self) -> int:
         """The 18 header bits as one integer (what libbtbb wrote, reserved bits dropped)."""
+        f = self.fields
         return (
-            self.lt_addr
-            | self.type << 3
-            | self.flow << 7
-            | self.arqn << 8
-            | self.seqn << 9
-            | self.hec << 10
-        )
+            f["lt_addr"] | f["type"] << 3 | f["flow"] << 7 | f["arqn"] << 8 | f["seqn"] << 9
+        ) | f["hec"] << 10
 
 
 class BTBB(Packet):
@@ -157,8 +153,11 @@ bind_layers(BTLE_ADV, BTLE_EXT_ADV, PDU_type=7)  # ADV_EXT_IND (AUX_ADV_IND, ...
 bind_layers(BTLE_ADV, BTLE_EXT_ADV, PDU_type=8)  # AUX_CONNECT_RSP
 
 
+REVERSED = bytes(int(f"{v:08b}"[::-1], 2) for v in range(256))  # bit-reversed bytes
+
+
 def _reverse8(value: int) -> int:
-    return int(f"{value:08b}"[::-1], 2)
+    return REVERSED[value]
 
 
 def hec_ok(uap: int, header18: int) -> bool:

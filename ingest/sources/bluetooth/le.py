@@ -16,6 +16,8 @@ set (Core 5.1), which scapy's BTLE_DATA treats as reserved.
 
 from __future__ import annotations
 
+import functools
+
 import pyarrow as pa
 from scapy.layers.bluetooth4LE import (
     BTLE,
@@ -91,15 +93,7 @@ class LeDecoder:
             if len(raw) < RF_HEADER_BYTES:
                 row["malformed"] = f"rf header truncated: {len(raw)} of {RF_HEADER_BYTES} bytes"
                 return row
-            rf = BTLE_RF(raw[:RF_HEADER_BYTES])
-            row |= {
-                "rf_channel": rf.rf_channel,
-                "signal_dbm": rf.signal if rf.sig_power_valid else None,
-                "noise_dbm": rf.noise if rf.noise_power_valid else None,
-                "flags": int.from_bytes(raw[8:10], "little"),
-            }
-            if rf.crc_checked:
-                row |= {"crc_checked": True, "crc_valid": bool(rf.crc_valid)}
+            row |= _rf_header(raw[:RF_HEADER_BYTES])
             air = raw[RF_HEADER_BYTES:]
         elif link_type == DLT_PPI:
             air = self._ppi(raw, row)
@@ -129,54 +123,16 @@ class LeDecoder:
         if len(air) < AIR_MIN_BYTES:
             row["malformed"] = f"air packet truncated: {len(air)} of at least {AIR_MIN_BYTES} bytes"
             return row
-        pkt = BTLE(air)
-        aa = pkt.access_addr
-        row["access_address"] = aa
-        captured = len(air) - AIR_MIN_BYTES
-        if aa == ADVERTISING_AA:
-            adv = pkt.getlayer(BTLE_ADV)
-            if adv is None:
-                row["malformed"] = "advertising pdu header did not decode"
-                return row
-            row |= {
-                "pdu_type_code": adv.PDU_type,
-                "ch_sel": bool(adv.ChSel),
-                "tx_add": bool(adv.TxAdd),
-                "rx_add": bool(adv.RxAdd),
-                "pdu_len": adv.Length,
-            }
-            if adv.Length <= captured:
-                row |= _addresses(adv)
-            init = ADVERTISING_CRC_INIT
-        else:
-            data = pkt.getlayer(BTLE_DATA)
-            if data is None:
-                row["malformed"] = "data pdu header did not decode"
-                return row
-            row |= {
-                "llid": data.LLID,
-                "nesn": bool(data.NESN),
-                "sn": bool(data.SN),
-                "md": bool(data.MD),
-                "pdu_len": data.len,
-            }
-            if data.LLID == LLID_CONTROL and data.len >= 1:
-                # a CTEInfo byte precedes the opcode when the header's CP bit (bit 5, RFU to
-                # scapy's BTLE_DATA) is set
-                cte = bool(air[4] & 0x20)
-                row["control_opcode"] = air[7] if cte else pkt[BTLE_CTRL].opcode
-            init = self.crc_inits.get(aa)
-        if row["pdu_len"] > captured:
-            row["malformed"] = f"pdu length {row['pdu_len']} but {captured} bytes captured"
-            return row
-        if row["crc_checked"] is None and init is not None:
-            row |= {"crc_checked": True, "crc_valid": BTLE.compute_crc(air[4:-3], init) == air[-3:]}
-        connect = pkt.getlayer(BTLE_CONNECT_REQ)
-        if connect is not None and row["crc_valid"] is not False:
-            row["connection_access_address"] = connect.AA
-            # scapy reads CRCInit little-endian but compute_crc wants the bytes in air order
-            air_order = int.from_bytes(connect.crc_init.to_bytes(3, "little"), "big")
-            self._remember(connect.AA, air_order)
+        aa = int.from_bytes(air[:4], "little")
+        init = ADVERTISING_CRC_INIT if aa == ADVERTISING_AA else self.crc_inits.get(aa)
+        if row["crc_checked"]:
+            init = None  # the sniffer checked: its verdict stands
+        fields, connect_crc_init = _decode_air(air, init)
+        row |= fields
+        if connect_crc_init is not None and row["crc_valid"] is not False:
+            self._remember(row["connection_access_address"], connect_crc_init)
+        elif connect_crc_init is not None:
+            row["connection_access_address"] = None  # a corrupt CONNECT_IND sets up nothing
         return row
 
     def _remember(self, aa: int, crc_init: int) -> None:
@@ -184,6 +140,74 @@ class LeDecoder:
         self.crc_inits[aa] = crc_init
         if len(self.crc_inits) > MAX_CONNECTIONS:
             del self.crc_inits[next(iter(self.crc_inits))]
+
+
+@functools.lru_cache(maxsize=4096)
+def _rf_header(header: bytes) -> dict[str, object]:
+    """Columns of libbtbb's 10-byte RF header (cached like ``_decode_air``; do not mutate)."""
+    f = BTLE_RF(header).fields
+    row: dict[str, object] = {
+        "rf_channel": f["rf_channel"],
+        "signal_dbm": f["signal"] if f["sig_power_valid"] else None,
+        "noise_dbm": f["noise"] if f["noise_power_valid"] else None,
+        "flags": int.from_bytes(header[8:10], "little"),
+    }
+    if f["crc_checked"]:
+        row |= {"crc_checked": True, "crc_valid": bool(f["crc_valid"])}
+    return row
+
+
+@functools.lru_cache(maxsize=4096)
+def _decode_air(air: bytes, crc_init: int | None) -> tuple[dict[str, object], int | None]:
+    """Columns of one air packet (access address onwards) and, for a CONNECT_IND, the new
+    connection's CRC init in air order. Cached: sniffs repeat the same advertising PDUs
+    byte for byte, and scapy's dissection is the slow part of a load (do not mutate)."""
+    pkt = BTLE(air)
+    row: dict[str, object] = {"access_address": pkt.access_addr}
+    captured = len(air) - AIR_MIN_BYTES
+    connect_crc_init = None
+    if pkt.access_addr == ADVERTISING_AA:
+        adv = pkt.getlayer(BTLE_ADV)
+        if adv is None:
+            return row | {"malformed": "advertising pdu header did not decode"}, None
+        f = adv.fields
+        row |= {
+            "pdu_type_code": f["PDU_type"],
+            "ch_sel": bool(f["ChSel"]),
+            "tx_add": bool(f["TxAdd"]),
+            "rx_add": bool(f["RxAdd"]),
+            "pdu_len": f["Length"],
+        }
+        if f["Length"] <= captured:
+            row |= _addresses(adv)
+        connect = pkt.getlayer(BTLE_CONNECT_REQ)
+        if connect is not None:
+            row["connection_access_address"] = connect.AA
+            # scapy reads CRCInit little-endian but compute_crc wants the bytes in air order
+            connect_crc_init = int.from_bytes(connect.crc_init.to_bytes(3, "little"), "big")
+    else:
+        data = pkt.getlayer(BTLE_DATA)
+        if data is None:
+            return row | {"malformed": "data pdu header did not decode"}, None
+        f = data.fields
+        row |= {
+            "llid": f["LLID"],
+            "nesn": bool(f["NESN"]),
+            "sn": bool(f["SN"]),
+            "md": bool(f["MD"]),
+            "pdu_len": f["len"],
+        }
+        if f["LLID"] == LLID_CONTROL and f["len"] >= 1:
+            # a CTEInfo byte precedes the opcode when the header's CP bit (bit 5, RFU to
+            # scapy's BTLE_DATA) is set
+            cte = bool(air[4] & 0x20)
+            row["control_opcode"] = air[7] if cte else pkt[BTLE_CTRL].opcode
+    if row["pdu_len"] > captured:
+        row["malformed"] = f"pdu length {row['pdu_len']} but {captured} bytes captured"
+        return row, None
+    if crc_init is not None:
+        row |= {"crc_checked": True, "crc_valid": BTLE.compute_crc(air[4:-3], crc_init) == air[-3:]}
+    return row, connect_crc_init
 
 
 def _addresses(adv: BTLE_ADV) -> dict[str, object]:
