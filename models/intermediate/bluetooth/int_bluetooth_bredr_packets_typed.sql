@@ -11,7 +11,7 @@ packet_types as (
 tabled as (
     select
         *,
-        -- Wireshark's name table for the transport and rate, else its generic one
+        -- Wireshark's name table for the transport and rate, else the generic
         case
             when transport between 1 and 4 and rate between 0 and 2
                 then
@@ -51,7 +51,7 @@ final as (
             when type_code is not null then header_type
             when is_id_packet then 'ID'
         end as packet_type,
-        -- CLK1 is the slot parity: masters transmit in even slots, slaves in odd
+        -- CLK1 is the slot parity: masters send in even slots, slaves in odd
         case when clock is not null then (clock & 1) = 1 end as is_to_master,
         printf(
             '%02x:%02x:%02x', lap >> 16, (lap >> 8) & 255, lap & 255

@@ -21,8 +21,10 @@ named as (
             when packets.rf_channel = 0 then 37
             when packets.rf_channel = 12 then 38
             when packets.rf_channel = 39 then 39
-            when packets.rf_channel between 1 and 11 then packets.rf_channel - 1
-            when packets.rf_channel between 13 and 38 then packets.rf_channel - 2
+            when packets.rf_channel between 1 and 11
+                then packets.rf_channel - 1
+            when packets.rf_channel between 13 and 38
+                then packets.rf_channel - 2
         end as channel_index,
         case
             when packets.pdu_type_code is not null

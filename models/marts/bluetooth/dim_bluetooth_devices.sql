@@ -84,7 +84,7 @@ final as (
         counted.packets::bigint as packets,
         counted.non_id_packets::bigint as non_id_packets,
         (counted.packets > 1)::boolean as is_seen_more_than_once,
-        counted.packet_types::varchar [] as packet_types,
+        counted.packet_types::varchar[] as packet_types,
         counted.capture_files::bigint as capture_files
     from counted
     left join addresses
