@@ -14,12 +14,13 @@ import click
 import duckdb
 
 from ingest import demo
-from ingest.db import FileResult, Warehouse, default_db_path
+from ingest.db import FileResult, Warehouse, WarehouseBusy, WarehouseError, default_db_path
 from ingest.query import UnsafeQuery, check_read_only
 from ingest.sources import registry
 from ingest.sources.base import SourceKind
 
-EXIT_OK, EXIT_FILE_FAILED = 0, 1  # click uses 2 for usage errors
+# Exit codes (README "Exit codes"); click uses 2 for usage errors.
+EXIT_OK, EXIT_FILE_FAILED, EXIT_BUSY, EXIT_WAREHOUSE = 0, 1, 3, 4
 ISO_FORMATS = ["%Y-%m-%dT%H:%M:%S%z", "%Y-%m-%d %H:%M:%S%z"]
 
 db_option = click.option(
@@ -56,9 +57,19 @@ def ingest_tracepoints(paths: tuple[Path, ...], db_path: Path | None) -> None:
 @ingest.command("systemd")
 @paths_argument
 @db_option
-def ingest_systemd(paths: tuple[Path, ...], db_path: Path | None) -> None:
+@click.option(
+    "--counters",
+    type=click.Choice(["auto", "cumulative", "deltas"]),
+    default="auto",
+    show_default=True,
+    help="Cumulative counters (as systemd writes them) or per-interval deltas (preprocessed"
+    " files); auto detects deltas by decimal points or negative values.",
+)
+def ingest_systemd(paths: tuple[Path, ...], db_path: Path | None, counters: str) -> None:
     """systemd IP-accounting CSVs (systemd/ip_accounting/*.csv[.gz|.bz2], ip_accounting.csv)."""
-    sys.exit(run_ingest(registry()["systemd"], paths, db_path))
+    from ingest.sources import systemd
+
+    sys.exit(run_ingest(systemd.make_source(counters), paths, db_path))
 
 
 @ingest.command("pcap")
@@ -116,6 +127,14 @@ def ingest_pcap(
             keep=lambda path: pcap.file_may_overlap(path, options),
         )
     )
+
+
+@main.command("init")
+@db_option
+def init(db_path: Path | None) -> None:
+    """Create the warehouse and every raw table, empty (ingest does this too); idempotent."""
+    with open_warehouse(db_path) as wh:
+        click.echo(f"warehouse ready: {wh.path}")
 
 
 @main.command("demo-data")
@@ -244,14 +263,7 @@ def run_ingest(
         )
         return EXIT_FILE_FAILED
     results: list[FileResult] = []
-    try:
-        warehouse = Warehouse(db_path or default_db_path())
-    except ValueError as exc:
-        raise click.UsageError(str(exc)) from None
-    with warehouse as wh:
-        # every raw table exists from the first ingest on, so `dbt build` works on a
-        # warehouse that holds only some kinds of data (their marts are simply empty)
-        wh.ensure_tables(t for kind in registry().values() for t in kind.tables)
+    with open_warehouse(db_path) as wh:
         wh.ensure_tables(source.tables)
         with progress or Progress() as bar:
             bar.start(sum(f.stat().st_size for f in files))
@@ -270,6 +282,23 @@ def run_ingest(
         f"{sum(r.status == 'failed' for r in results)} failed -> {db_shown}"
     )
     return EXIT_FILE_FAILED if bad else EXIT_OK
+
+
+def open_warehouse(db_path: Path | None) -> Warehouse:
+    """The warehouse with every raw table of every kind (so `dbt build` works on one that
+    holds only some kinds of data); unusable or busy warehouses end the command in one line."""
+    try:
+        warehouse = Warehouse(db_path or default_db_path())
+    except ValueError as exc:
+        raise click.UsageError(str(exc)) from None
+    except WarehouseBusy as exc:
+        click.echo(f"wirehouse: busy: {exc}", err=True)
+        sys.exit(EXIT_BUSY)
+    except WarehouseError as exc:
+        click.echo(f"wirehouse: error: {exc}", err=True)
+        sys.exit(EXIT_WAREHOUSE)
+    warehouse.ensure_tables(t for kind in registry().values() for t in kind.tables)
+    return warehouse
 
 
 def _report(path: Path, result: FileResult) -> None:
