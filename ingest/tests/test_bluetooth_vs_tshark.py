@@ -18,7 +18,6 @@ import os
 import re
 import shutil
 import subprocess
-import sys
 import xml.etree.ElementTree as ET
 from collections import Counter
 from pathlib import Path
@@ -27,10 +26,10 @@ import duckdb
 import pytest
 
 from ingest import demo_bluetooth
+from ingest.tests.conftest import SHARED as SHARED_DATA
+from ingest.tests.conftest import dbt, wirehouse
 
-REPO = Path(__file__).resolve().parents[2]
-SHARED = REPO.parent / "shared" / "data" / "pcap-bluetooth"
-BIN = Path(sys.executable).parent
+SHARED = SHARED_DATA / "pcap-bluetooth"
 USER_DLT = 'uat:user_dlts:"User 0 (DLT=147)","btle","0","","0",""'
 HEADER_OR_HEC = "Incorrect Packet Header or HEC"
 
@@ -98,23 +97,12 @@ def warehouse(
 ) -> duckdb.DuckDBPyConnection:
     tmp = tmp_path_factory.mktemp("bluetooth")
     db = tmp / "warehouse.duckdb"
-    ingest = subprocess.run(
-        [BIN / "wirehouse", "ingest", "pcap", *captures, "--db", db],
-        capture_output=True,
-        text=True,
-    )
+    ingest = wirehouse("ingest", "pcap", *captures, "--db", db)
     assert ingest.returncode == 0, ingest.stderr
-    env = {**os.environ, "WIREHOUSE_DB": str(db)}
-    build = subprocess.run(
-        [
-            *(BIN / "dbt", "build", "--profiles-dir", REPO, "--project-dir", REPO),
-            *("--target-path", tmp / "target", "--log-path", tmp / "logs"),
-        ],
-        env=env,
-        capture_output=True,
-        text=True,
+    build = dbt(db, tmp, "build")  # models, data tests, unit tests, contracts
+    assert build.returncode == 0 and not build.not_passing(), (
+        build.not_passing() or build.output[-3000:]
     )
-    assert build.returncode == 0, build.stdout[-3000:]
     con = duckdb.connect(str(db), read_only=True)
     yield con
     con.close()
