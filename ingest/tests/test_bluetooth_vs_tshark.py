@@ -14,9 +14,7 @@ from __future__ import annotations
 
 import csv
 import io
-import os
 import re
-import shutil
 import subprocess
 import xml.etree.ElementTree as ET
 from collections import Counter
@@ -28,6 +26,7 @@ import pytest
 from ingest import demo_bluetooth
 from ingest.tests.conftest import SHARED as SHARED_DATA
 from ingest.tests.conftest import dbt, wirehouse
+from ingest.tests.test_network_marts import tshark_or_fail
 
 SHARED = SHARED_DATA / "pcap-bluetooth"
 USER_DLT = 'uat:user_dlts:"User 0 (DLT=147)","btle","0","","0",""'
@@ -41,15 +40,6 @@ EXPLAINED = {
     "no crc verdict": "tshark stops before the CRC (malformed advertising data, a data PDU"
     " longer than the frame) and gives no verdict",
 }
-
-
-def tshark_or_fail() -> str:
-    path = shutil.which("tshark")
-    if path is None:
-        if os.environ.get("CI") == "true":
-            pytest.fail("tshark is required under CI (the oracle of the Bluetooth decoding)")
-        pytest.skip("tshark not installed")
-    return path
 
 
 def tshark_fields(path: Path, fields: list[str]) -> dict[int, dict[str, str]]:
