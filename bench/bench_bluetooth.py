@@ -76,6 +76,7 @@ def timed(cmd: list[str | Path]) -> tuple[float, float]:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--packets", type=int, default=1_000_000)
+    parser.add_argument("--kinds", default="ble,bredr", help="which sniffs: ble, bredr")
     parser.add_argument("--tshark-packets", type=int, default=100_000)
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "bluetooth.md")
     args = parser.parse_args()
@@ -87,6 +88,8 @@ def main() -> None:
     demo_bluetooth.generate(demo, seed=1, seconds=DEMO_SECONDS)
     rows = []
     for kind, name in (("ble", "ble.pcap"), ("bredr", "bredr.pcap")):
+        if kind not in args.kinds.split(","):
+            continue
         big = OUT_DIR / f"bt-{kind}-{args.packets}.pcap"
         n = replicate(demo / name, big, args.packets)
         small = OUT_DIR / f"bt-{kind}-{args.tshark_packets}.pcap"
