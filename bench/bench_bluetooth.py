@@ -8,6 +8,8 @@ record, each copy shifted by the demo's length, so the result is one long realis
 Then, one process per contender so each peak RSS is its own (GNU time's maximum RSS):
 
 - ``wirehouse ingest``: the whole load (container walk, scapy decoding, DuckDB insert);
+- ``extract only``: the same decoding with the rows thrown away (no DuckDB), which shows what
+  the decoding itself holds in memory;
 - ``tshark``: tshark 4.0 printing the fields we decode (btle / btbredr_rf), on the first
   ``--tshark-packets`` packets; its rate is extrapolated.
 """
@@ -32,6 +34,16 @@ TSHARK_FIELDS = {
     "bredr": ["btbredr_rf.lower_address_part", "btbredr_rf.packet_header.type",
               "btbredr_rf.rf_channel", "btbredr_rf.signal_power"],
 }  # fmt: skip
+
+
+EXTRACT_ONLY = """
+import sys
+from pathlib import Path
+from ingest.sources import pcap
+from ingest.sources.base import Extraction
+for _table, _data in pcap.extract(Path(sys.argv[1]), None, Extraction()):
+    pass
+"""
 
 
 def records(path: Path) -> tuple[bytes, list[tuple[int, int, bytes]]]:
@@ -98,6 +110,8 @@ def main() -> None:
         db.unlink(missing_ok=True)
         seconds, rss = timed([BIN / "wirehouse", "ingest", "pcap", big, "--db", db])
         rows.append((kind, "wirehouse ingest pcap", n, seconds, rss, big.stat().st_size))
+        seconds, rss = timed([sys.executable, "-c", EXTRACT_ONLY, big])
+        rows.append((kind, "extract only (no DuckDB)", n, seconds, rss, big.stat().st_size))
         fields = [a for f in TSHARK_FIELDS[kind] for a in ("-e", f)]
         seconds, rss = timed(["tshark", "-n", "-r", small, "-T", "fields", *fields])
         rows.append((kind, "tshark -T fields", n_small, seconds, rss, small.stat().st_size))

@@ -3,7 +3,7 @@
 Three captures of the same minutes at a desk, one per format users have:
 
 - ``bredr.pcap``: an Ubertooth with libbtbb, DLT 255 (nanosecond pcap, 22-byte pseudo-header).
-- ``btbb-legacy.pcap``: the same kind of traffic in the old Kismet/libbtbb layout (DLT 1
+- ``btbb-legacy.pcap``: the same kind of traffic (other devices) in the old Kismet/libbtbb layout (DLT 1
   Ethernet, ethertype 0xfff0, source MAC NAP:UAP:LAP, meta header with the master clock).
 - ``ble.pcap``: a BLE sniffer on the three advertising channels, DLT 256.
 
@@ -23,7 +23,7 @@ LL control, L2CAP) is captured on the data channels; about 3% of packets arrive 
 from __future__ import annotations
 
 import struct
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -299,8 +299,10 @@ def generate(directory: Path, seed: int = 1, seconds: float = 120) -> dict[str, 
     """Write the three captures into ``directory``; returns packets per file name."""
     directory.mkdir(parents=True, exist_ok=True)
     bredr = bredr_packets(seed, seconds)
+    # the legacy sniff is another desk: same kind of traffic, other devices
+    legacy = [p if p.lap == GIAC else replace(p, lap=p.lap ^ 0x00A5A5) for p in bredr]
     return {
         "bredr.pcap": write_bredr(directory / "bredr.pcap", bredr),
-        "btbb-legacy.pcap": write_legacy(directory / "btbb-legacy.pcap", bredr),
+        "btbb-legacy.pcap": write_legacy(directory / "btbb-legacy.pcap", legacy),
         "ble.pcap": write_ble(directory / "ble.pcap", seed, seconds),
     }
