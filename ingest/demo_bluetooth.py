@@ -3,8 +3,9 @@
 Three captures of the same minutes at a desk, one per format users have:
 
 - ``bredr.pcap``: an Ubertooth with libbtbb, DLT 255 (nanosecond pcap, 22-byte pseudo-header).
-- ``btbb-legacy.pcap``: the same kind of traffic (other devices) in the old Kismet/libbtbb layout (DLT 1
-  Ethernet, ethertype 0xfff0, source MAC NAP:UAP:LAP, meta header with the master clock).
+- ``btbb-legacy.pcap``: the same kind of traffic (other devices) in the old Kismet/libbtbb
+  layout (DLT 1 Ethernet, ethertype 0xfff0, source MAC NAP:UAP:LAP, meta header with the
+  master clock).
 - ``ble.pcap``: a BLE sniffer on the three advertising channels, DLT 256.
 
 The BR/EDR world: a phone (master) streaming to a headset (HV3 voice, POLL/NULL keep-alive,
