@@ -14,6 +14,9 @@ shows those as a NULL packet with an incorrect HEC.
 
 from __future__ import annotations
 
+import functools
+import struct
+
 import pyarrow as pa
 from scapy.layers.l2 import Ether
 
@@ -24,6 +27,7 @@ DEWHITENED, SIGNAL_POWER_VALID, NOISE_POWER_VALID = 0x0001, 0x0002, 0x0004
 REF_UAP_VALID, HEC_CHECKED, HEC_VALID = 0x0080, 0x0100, 0x0200
 
 PSEUDO_HEADER_BYTES = 22
+RF_BYTES = 4  # rf_channel, signal_power, noise_power, access_code_offenses
 ETHER_BYTES = 14
 BTBB_META_BYTES = 9  # clock (4), channel, known bits, packet header (3)
 INQUIRY_LAPS = range(0x9E8B00, 0x9E8B40)
@@ -62,29 +66,44 @@ def _empty() -> dict[str, object]:
 
 
 def decode_bredr(raw: bytes) -> dict[str, object]:
-    """One LINKTYPE_BLUETOOTH_BREDR_BB record (pseudo-header, then the baseband payload)."""
-    row = _empty()
+    """One LINKTYPE_BLUETOOTH_BREDR_BB record (pseudo-header, then the baseband payload).
+
+    The first four bytes (RF channel, signal, noise, access code offenses) change with every
+    packet; the rest repeats (ID packets, POLL/NULL of a piconet), so it is dissected once per
+    distinct bytes and the four are read beside it.
+    """
     if len(raw) < PSEUDO_HEADER_BYTES:
+        row = _empty()
         row["malformed"] = f"pseudo-header truncated: {len(raw)} of {PSEUDO_HEADER_BYTES} bytes"
         return row
-    pkt = BTBREDR_RF(raw)
+    row = _empty() | _decode_record(raw[RF_BYTES:])
+    channel, signal, noise, offenses = struct.unpack_from("<BbbB", raw)
+    flags = row["flags"]
+    return row | {
+        "rf_channel": channel,
+        "signal_dbm": signal if flags & SIGNAL_POWER_VALID else None,
+        "noise_dbm": noise if flags & NOISE_POWER_VALID else None,
+        "access_code_offenses": offenses,
+    }
+
+
+@functools.lru_cache(maxsize=4096)
+def _decode_record(rest: bytes) -> dict[str, object]:
+    """Columns of a DLT 255 record from byte 4 on (cached: do not mutate the result)."""
+    pkt = BTBREDR_RF(bytes(RF_BYTES) + rest)
     f = pkt.fields  # plain values: much cheaper than scapy's attribute lookup per field
     flags = int(f["flags"])
     uap = f["ref_uap"] if flags & REF_UAP_VALID else None
     lap = f["lap"] & 0xFFFFFF
     given = not (f["transport"] == 0xF and f["rate"] == 0xF)  # 0xff: not given
-    row |= {
-        "rf_channel": f["rf_channel"],
-        "signal_dbm": f["signal_power"] if flags & SIGNAL_POWER_VALID else None,
-        "noise_dbm": f["noise_power"] if flags & NOISE_POWER_VALID else None,
-        "access_code_offenses": f["access_code_offenses"],
+    row: dict[str, object] = {
         "transport": f["transport"] if given else None,
         "rate": f["rate"] if given else None,
         "corrected_header_bits": f["corrected_header_bits"],
         "corrected_payload_bits": f["corrected_payload_bits"],
         "lap": lap,
         "uap": uap,
-        "payload_len": len(raw) - PSEUDO_HEADER_BYTES,
+        "payload_len": len(rest) + RF_BYTES - PSEUDO_HEADER_BYTES,
         "flags": flags,
     }
     word = pkt.header_word()
