@@ -181,11 +181,24 @@ def init(db_path: Path | None) -> None:
     show_default=True,
     help="Also write the Kafka broker demo capture (takes ~10 s).",
 )
+@click.option(
+    "--bluetooth/--no-bluetooth",
+    default=True,
+    show_default=True,
+    help="Also write the Bluetooth demo sniff, BR/EDR and BLE (bluetooth/*.pcap, ~10 s).",
+)
 def demo_data(
-    directory: Path, days: int, peers: int, scale: float, seed: int, start: str, capture: bool
+    directory: Path,
+    days: int,
+    peers: int,
+    scale: float,
+    seed: int,
+    start: str,
+    capture: bool,
+    bluetooth: bool,
 ) -> None:
-    """Write realistic nix-bitcoin-monitor CSVs (tracepoints + systemd) and a Kafka broker
-    capture (captures/kafka-broker.pcap) into DIRECTORY."""
+    """Write realistic nix-bitcoin-monitor CSVs (tracepoints + systemd), a Kafka broker
+    capture (captures/kafka-broker.pcap) and a Bluetooth sniff (bluetooth/) into DIRECTORY."""
     summary = demo.generate(directory, days=days, peers=peers, scale=scale, seed=seed, start=start)
     click.echo(summary)
     if capture:
@@ -194,6 +207,11 @@ def demo_data(
         path = directory / "captures" / "kafka-broker.pcap"
         packets = demo_pcap.generate(path, seed=seed)
         click.echo(f"wrote {packets:,} packets -> {path}")
+    if bluetooth:
+        from ingest import demo_bluetooth
+
+        written = demo_bluetooth.generate(directory / "bluetooth", seed=seed)
+        click.echo(f"wrote {sum(written.values()):,} packets -> {directory / 'bluetooth'}")
 
 
 @main.command("query")
