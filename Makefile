@@ -39,6 +39,7 @@ demo: setup
 	$(BIN)/wirehouse ingest tracepoints $(DEMO_DIR) --db $(DEMO_DB) > /dev/null
 	$(BIN)/wirehouse ingest systemd $(DEMO_DIR) --db $(DEMO_DB) > /dev/null
 	$(BIN)/wirehouse ingest pcap $(DEMO_DIR)/captures --db $(DEMO_DB) > /dev/null
+	$(BIN)/wirehouse ingest tshark $(DEMO_DIR)/tshark --db $(DEMO_DB) > /dev/null
 	$(BIN)/wirehouse ingest pcap $(DEMO_DIR)/bluetooth --db $(DEMO_DB) > /dev/null
 	WIREHOUSE_DB=$(DEMO_DB) $(BIN)/dbt build --quiet
 	@$(BIN)/python -m ingest.showcase $(DEMO_DB)
@@ -65,6 +66,8 @@ fixtures: setup
 	    $(SHARED)/systemd/systemd_preprocessed_cumulative_ddb6ad5.csv.bz2 --db $(TEST_DB); \
 	  $(BIN)/wirehouse ingest pcap $(SHARED)/pcap-general $(SHARED)/pcap-kafka \
 	    --kafka-port 9092 --kafka-port 36333 --db $(TEST_DB) > /dev/null; \
+	  $(BIN)/wirehouse ingest tshark $(SHARED)/tshark-csv --start 1600000000 \
+	    --db $(TEST_DB) > /dev/null; \
 	  $(BIN)/wirehouse ingest pcap $(SHARED)/pcap-bluetooth --db $(TEST_DB) > /dev/null; \
 	fi
 

@@ -148,6 +148,27 @@ def ingest_pcap(
     )
 
 
+@ingest.command("tshark")
+@paths_argument
+@db_option
+@click.option(
+    "--start",
+    default=None,
+    help="Capture start (Unix seconds or ISO time with UTC offset) for files with only"
+    " frame.time_relative whose name is not a Unix time.",
+)
+def ingest_tshark(paths: tuple[Path, ...], db_path: Path | None, start: str | None) -> None:
+    """tshark -T fields -E header=y CSVs (hourly files named by Unix time, or any *.csv)."""
+    from ingest.sources import tshark
+
+    try:
+        start_ns = None if start is None else tshark.parse_start(start)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--start") from None
+    source = tshark.make_source(tshark.TsharkOptions(start_ns=start_ns))
+    sys.exit(run_ingest(source, paths, db_path))
+
+
 @main.command("init")
 @db_option
 def init(db_path: Path | None) -> None:
@@ -198,7 +219,8 @@ def demo_data(
     bluetooth: bool,
 ) -> None:
     """Write realistic nix-bitcoin-monitor CSVs (tracepoints + systemd), a Kafka broker
-    capture (captures/kafka-broker.pcap) and a Bluetooth sniff (bluetooth/) into DIRECTORY."""
+    capture (captures/kafka-broker.pcap), an hourly tshark export of its packets
+    (tshark/<unix time>.csv) and a Bluetooth sniff (bluetooth/) into DIRECTORY."""
     summary = demo.generate(directory, days=days, peers=peers, scale=scale, seed=seed, start=start)
     click.echo(summary)
     if capture:
@@ -207,6 +229,12 @@ def demo_data(
         path = directory / "captures" / "kafka-broker.pcap"
         packets = demo_pcap.generate(path, seed=seed)
         click.echo(f"wrote {packets:,} packets -> {path}")
+        from ingest import demo_tshark
+
+        hourly = demo_tshark.generate(
+            directory / "tshark", path, first_hour=int(demo_pcap.T0) - 6 * 3600
+        )
+        click.echo(f"wrote {len(hourly)} hourly tshark files -> {directory / 'tshark'}")
     if bluetooth:
         from ingest import demo_bluetooth
 

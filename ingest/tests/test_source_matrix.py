@@ -44,6 +44,7 @@ def data(tmp_path_factory: pytest.TempPathFactory) -> dict[str, list[Path]]:
         "deltas": [write_differenced_systemd(systemd[0], root / "sys.csv")],
         "captures": [SHARED / "pcap-general" / name for name in CAPTURES],
         "kafka": [demo / "captures"] + [SHARED / "pcap-kafka" / name for name in KAFKA],
+        "tshark": [demo / "tshark"],
         "bluetooth": [demo / "bluetooth", SHARED / "pcap-bluetooth"],
     }
 
@@ -55,6 +56,7 @@ INGESTS: dict[str, Callable[[dict[str, list[Path]]], list[tuple[str | Path, ...]
     "systemd-deltas": lambda d: [("systemd", *d["deltas"])],
     "captures": lambda d: [("pcap", *d["captures"])],
     "kafka": lambda d: [("pcap", *d["kafka"], "--kafka-port", "36333")],
+    "tshark": lambda d: [("tshark", *d["tshark"])],
     "bluetooth": lambda d: [("pcap", *d["bluetooth"])],
 }
 CASES = {
