@@ -202,23 +202,23 @@ def _export_parquet(
     ).fetchall()
     published = []
     for schema, table, comment in tables:
-        rows = con.execute(f"select count(*) from {schema}.{table}").fetchone()[0]
+        rows = con.execute(f"select count(*) from {schema}.{table}").fetchall()[0][0]
         first_temporal = con.execute(
             "select column_name from duckdb_columns() where database_name = current_database()"
             " and schema_name = ? and table_name = ? and data_type in"
             f" ({', '.join(repr(t) for t in TEMPORAL_TYPES)}) order by column_index limit 1",
             [schema, table],
-        ).fetchone()
+        ).fetchall()
         (version_dir / schema).mkdir(parents=True, exist_ok=True)
         if rows >= partition_rows and first_temporal:
             target = version_dir / schema / table
             con.execute(
-                f'copy (select *, "{first_temporal[0]}"::date as {PARTITION_COLUMN}'
+                f'copy (select *, "{first_temporal[0][0]}"::date as {PARTITION_COLUMN}'
                 f" from {schema}.{table}) to {_quote(str(target))}"
                 f" (format parquet, compression zstd, partition_by ({PARTITION_COLUMN}))"
             )
             published.append(
-                PublishedTable(f"{schema}.{table}", rows, target, first_temporal[0], comment)
+                PublishedTable(f"{schema}.{table}", rows, target, first_temporal[0][0], comment)
             )
         else:
             target = version_dir / schema / f"{table}.parquet"
