@@ -16,7 +16,15 @@ import sqlglot
 from sqlglot import exp
 
 ALLOWED_KINDS = "SELECT/FROM/WITH, SHOW, DESCRIBE, SUMMARIZE, EXPLAIN, PIVOT, read-only PRAGMA"
-READ_ONLY_ROOTS = (exp.Query, exp.Describe, exp.Summarize, exp.Show, exp.Pivot, exp.Pragma)
+READ_ONLY_ROOTS = (
+    exp.Query,
+    exp.Values,
+    exp.Describe,
+    exp.Summarize,
+    exp.Show,
+    exp.Pivot,
+    exp.Pragma,
+)
 # sqlglot leaves these DuckDB statements unparsed (exp.Command); their rest is checked
 COMMANDS = frozenset({"SHOW", "EXPLAIN"})
 SHOW_WORDS = frozenset({"tables", "all tables", "databases"})

@@ -1,7 +1,8 @@
 """`wirehouse report`: one self-contained HTML page of charts drawn from the marts.
 
 Each section is one module declaring its charts (ingest/report/base.py says how); a new mart
-adds a chart in its own section module and one line in SECTIONS, without touching the others.
+adds a chart in its own section module (and a new module one line in SECTION_MODULES),
+without touching the others.
 """
 
 from __future__ import annotations
@@ -14,9 +15,17 @@ from ingest.report import bitcoin, kafka
 from ingest.report.base import Marts, Section
 from ingest.report.page import ReportResult, SectionResult, ShownChart, render
 
-SECTIONS: tuple[Section, ...] = (bitcoin.SECTION, kafka.SECTION)
+SECTION_MODULES = (bitcoin, kafka)  # page order
+SECTIONS: tuple[Section, ...] = tuple(module.SECTION for module in SECTION_MODULES)
 
-__all__ = ["SECTIONS", "ReportResult", "SectionResult", "ShownChart", "write_report"]
+__all__ = [
+    "SECTIONS",
+    "SECTION_MODULES",
+    "ReportResult",
+    "SectionResult",
+    "ShownChart",
+    "write_report",
+]
 
 
 def write_report(con: duckdb.DuckDBPyConnection, out_dir: Path) -> ReportResult:

@@ -70,6 +70,9 @@ class Marts:
             self._has_rows[table] = bool(found)
         return self._has_rows[table]
 
+    def rows(self, sql: str) -> list[tuple]:
+        return self.con.execute(sql).fetchall()
+
     def records(self, sql: str) -> list[dict[str, object]]:
         relation = self.con.sql(sql)
         columns = relation.columns

@@ -183,7 +183,7 @@ def _shares(peer_set: str) -> Chart:
 
 
 def _draw_spv(marts: Marts) -> Table:
-    rows = marts.con.execute(
+    rows = marts.rows(
         """
         select
             peer_addr, peer_conn_type, strftime(first_message_at, '%Y-%m-%d %H:%M:%S'),
@@ -193,7 +193,7 @@ def _draw_spv(marts: Marts) -> Table:
         where is_spv_client
         order by first_message_at, peer_addr
         """
-    ).fetchall()
+    )
     return Table(
         columns=(
             "peer address",

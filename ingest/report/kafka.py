@@ -8,7 +8,7 @@ from ingest.report.base import Chart, Marts, Section, Table, utc_time, utc_toolt
 
 
 def _draw_summary(marts: Marts) -> Table:
-    rows = marts.con.execute(
+    rows = marts.rows(
         """
         select
             server_addr || ':' || server_port,
@@ -23,7 +23,7 @@ def _draw_summary(marts: Marts) -> Table:
         from marts.fct_server_window_summary
         order by packets desc
         """
-    ).fetchall()
+    )
     return Table(
         columns=(
             "server",

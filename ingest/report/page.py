@@ -156,7 +156,7 @@ TEMPLATE = jinja2.Environment(autoescape=True).from_string(
 <section id="{{ block.section.section_id }}">
   <h2>{{ block.section.title }}</h2>
   {% if block.section.intro %}<p>{{ block.section.intro }}</p>{% endif %}
-  {% if not block.items %}
+  {% if not block["items"] %}
   <p class="missing">Nothing to show yet: no rows in {{ block.empty_marts | join(", ") }}.
     Load the data with {{ block.section.load_hint }}.</p>
   {% endif %}
