@@ -86,7 +86,7 @@ def publish(
         raise PublishError(f"no warehouse at {warehouse}")
     directory = (directory or default_publish_dir(warehouse)).resolve()
     directory.mkdir(parents=True, exist_ok=True)
-    version = datetime.now(UTC).strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:6]
+    version = datetime.now(UTC).strftime("%Y%m%dT%H%M%S.%f") + "-" + uuid.uuid4().hex[:6]
     parquet_root = directory / "parquet"
     version_dir = parquet_root / version
     tmp_db = directory / f".{DUCKDB_NAME}.{version}.tmp"
