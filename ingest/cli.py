@@ -10,18 +10,19 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
+from typing import NoReturn
 
 import click
 import duckdb
 
 from ingest import demo
-from ingest.db import FileResult, Warehouse, default_db_path
-from ingest.query import UnsafeQuery, WarehouseBusy, check_read_only, connect_reader, tables_sql
+from ingest.db import FileResult, Warehouse, WarehouseBusy, WarehouseError, default_db_path
+from ingest.query import UnsafeQuery, check_read_only, connect_reader, tables_sql
 from ingest.sources import registry
 from ingest.sources.base import SourceKind
 
-EXIT_OK, EXIT_FILE_FAILED = 0, 1  # click uses 2 for usage errors
-EXIT_BUSY = 3  # another process holds the warehouse
+# Exit codes (README "Exit codes"); click uses 2 for usage errors.
+EXIT_OK, EXIT_FILE_FAILED, EXIT_BUSY, EXIT_WAREHOUSE = 0, 1, 3, 4
 ISO_FORMATS = ["%Y-%m-%dT%H:%M:%S%z", "%Y-%m-%d %H:%M:%S%z"]
 
 db_option = click.option(
@@ -58,9 +59,19 @@ def ingest_tracepoints(paths: tuple[Path, ...], db_path: Path | None) -> None:
 @ingest.command("systemd")
 @paths_argument
 @db_option
-def ingest_systemd(paths: tuple[Path, ...], db_path: Path | None) -> None:
+@click.option(
+    "--counters",
+    type=click.Choice(["auto", "cumulative", "deltas"]),
+    default="auto",
+    show_default=True,
+    help="Cumulative counters (as systemd writes them) or per-interval deltas (preprocessed"
+    " files); auto detects deltas by decimal points or negative values.",
+)
+def ingest_systemd(paths: tuple[Path, ...], db_path: Path | None, counters: str) -> None:
     """systemd IP-accounting CSVs (systemd/ip_accounting/*.csv[.gz|.bz2], ip_accounting.csv)."""
-    sys.exit(run_ingest(registry()["systemd"], paths, db_path))
+    from ingest.sources import systemd
+
+    sys.exit(run_ingest(systemd.make_source(counters), paths, db_path))
 
 
 @ingest.command("pcap")
@@ -120,6 +131,14 @@ def ingest_pcap(
     )
 
 
+@main.command("init")
+@db_option
+def init(db_path: Path | None) -> None:
+    """Create the warehouse and every raw table, empty (ingest does this too); idempotent."""
+    with open_warehouse(db_path) as wh:
+        click.echo(f"warehouse ready: {wh.path}")
+
+
 @main.command("demo-data")
 @click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
 @click.option("--days", type=int, default=3, show_default=True)
@@ -170,8 +189,8 @@ published_option = click.option(
 live_option = click.option(
     "--live",
     is_flag=True,
-    help="Read the warehouse itself, not its published copy (waits for nothing: fails"
-    " while ingest or dbt build writes it).",
+    help="Read the warehouse itself instead of its published copy (busy while ingest or"
+    " dbt build writes it).",
 )
 format_option = click.option(
     "--format",
@@ -256,9 +275,8 @@ def publish_command(
         )
     except PublishError as exc:
         raise click.UsageError(str(exc)) from None
-    except WarehouseBusy as exc:
-        click.echo(f"wirehouse: error: {exc}", err=True)
-        sys.exit(EXIT_BUSY)
+    except WarehouseError as exc:
+        _warehouse_unusable(exc)
     rows = sum(t.rows for t in result.tables)
     click.echo(
         f"published {len(result.tables)} tables ({rows:,} rows) in {result.seconds:.1f} s"
@@ -316,11 +334,19 @@ def _reader(
             )
     try:
         con = connect_reader(path)
-    except WarehouseBusy as exc:
-        click.echo(f"wirehouse: error: {exc}", err=True)
-        sys.exit(EXIT_BUSY)
+    except WarehouseError as exc:
+        _warehouse_unusable(exc)
     with con:
         yield con
+
+
+def _warehouse_unusable(exc: WarehouseError) -> NoReturn:
+    """Busy (another process writes it) or unusable: one line and its own exit code."""
+    if isinstance(exc, WarehouseBusy):
+        click.echo(f"wirehouse: busy: {exc}", err=True)
+        sys.exit(EXIT_BUSY)
+    click.echo(f"wirehouse: error: {exc}", err=True)
+    sys.exit(EXIT_WAREHOUSE)
 
 
 def _render(result: duckdb.DuckDBPyRelation | None, fmt: str, max_rows: int = 100) -> None:
@@ -373,14 +399,7 @@ def run_ingest(
         )
         return EXIT_FILE_FAILED
     results: list[FileResult] = []
-    try:
-        warehouse = Warehouse(db_path or default_db_path())
-    except ValueError as exc:
-        raise click.UsageError(str(exc)) from None
-    with warehouse as wh:
-        # every raw table exists from the first ingest on, so `dbt build` works on a
-        # warehouse that holds only some kinds of data (their marts are simply empty)
-        wh.ensure_tables(t for kind in registry().values() for t in kind.tables)
+    with open_warehouse(db_path) as wh:
         wh.ensure_tables(source.tables)
         with progress or Progress() as bar:
             bar.start(sum(f.stat().st_size for f in files))
@@ -399,6 +418,19 @@ def run_ingest(
         f"{sum(r.status == 'failed' for r in results)} failed -> {db_shown}"
     )
     return EXIT_FILE_FAILED if bad else EXIT_OK
+
+
+def open_warehouse(db_path: Path | None) -> Warehouse:
+    """The warehouse with every raw table of every kind (so `dbt build` works on one that
+    holds only some kinds of data); unusable or busy warehouses end the command in one line."""
+    try:
+        warehouse = Warehouse(db_path or default_db_path())
+    except ValueError as exc:
+        raise click.UsageError(str(exc)) from None
+    except WarehouseError as exc:
+        _warehouse_unusable(exc)
+    warehouse.ensure_tables(t for kind in registry().values() for t in kind.tables)
+    return warehouse
 
 
 def _report(path: Path, result: FileResult) -> None:

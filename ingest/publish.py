@@ -32,7 +32,7 @@ from pathlib import Path
 
 import duckdb
 
-from ingest.query import WarehouseBusy, holder_of_lock
+from ingest import db
 
 PUBLISHED_SCHEMAS = ("marts", "reference")
 DUCKDB_NAME = "published.duckdb"
@@ -94,10 +94,10 @@ def publish(
     with _publish_lock(directory):
         _remove_leftovers(directory)
         try:
+            lock_seconds = _copy_marts(tmp_db, warehouse, wait_seconds)
             con = duckdb.connect(str(tmp_db))
             try:
                 con.execute("set enable_progress_bar = false")
-                lock_seconds = _copy_marts(con, warehouse, wait_seconds)
                 tables = _export_parquet(con, version_dir, partition_rows)
             finally:
                 con.close()
@@ -105,6 +105,7 @@ def publish(
         except BaseException:
             for path in (tmp_db, tmp_views):
                 path.unlink(missing_ok=True)
+                path.with_name(path.name + ".wal").unlink(missing_ok=True)
             shutil.rmtree(version_dir, ignore_errors=True)
             raise
         # the swap: each rename is atomic; readers open one file or the other, never a mix
@@ -127,66 +128,66 @@ def publish(
     )
 
 
-def _copy_marts(con: duckdb.DuckDBPyConnection, warehouse: Path, wait_seconds: float) -> float:
-    """Copy every table of the published schemas, with its dbt descriptions (DuckDB comments).
+def _copy_marts(tmp_db: Path, warehouse: Path, wait_seconds: float) -> float:
+    """Copy every table of the published schemas into tmp_db, with its dbt descriptions
+    (DuckDB comments). Returns how long the warehouse was held.
 
-    The warehouse is attached read-only for the copy only: one snapshot, and the write lock
-    that ingest and dbt need is free again before Parquet is written.
+    The warehouse is opened read-only for the copy only: one snapshot, and the lock ingest
+    and dbt need is free again before any Parquet is written.
     """
-    _attach_waiting(con, warehouse, wait_seconds)
+    live = _connect_waiting(warehouse, wait_seconds)
     held_from = time.monotonic()
     try:
+        live.execute("set enable_progress_bar = false")
+        source = live.execute("select current_database()").fetchall()[0][0]
         schemas = ", ".join(f"'{s}'" for s in PUBLISHED_SCHEMAS)
-        tables = con.execute(
+        tables = live.execute(
             "select schema_name, table_name, sql, comment from duckdb_tables()"
-            f" where database_name = 'live' and schema_name in ({schemas})"
+            f" where database_name = current_database() and schema_name in ({schemas})"
             " order by schema_name, table_name"
         ).fetchall()
         if not any(schema == "marts" for schema, *_ in tables):
             raise PublishError(f"{warehouse} has no marts yet; run `dbt build` first")
-        columns = con.execute(
+        columns = live.execute(
             "select schema_name, table_name, column_name, comment from duckdb_columns()"
-            f" where database_name = 'live' and schema_name in ({schemas})"
+            f" where database_name = current_database() and schema_name in ({schemas})"
             " and comment is not null"
         ).fetchall()
-        con.begin()
-        for schema in {schema for schema, *_ in tables}:
-            con.execute(f"create schema {schema}")
+        live.execute(f"attach {_quote(str(tmp_db))} as published (read_write)")
+        live.execute("use published")  # the tables' own DDL now creates them in the copy
+        live.begin()
+        for schema in sorted({schema for schema, *_ in tables}):
+            live.execute(f"create schema {schema}")
         for schema, table, ddl, comment in tables:
-            con.execute(ddl)
-            con.execute(f"insert into {schema}.{table} select * from live.{schema}.{table}")
+            live.execute(ddl)
+            live.execute(f'insert into {schema}.{table} select * from "{source}".{schema}.{table}')
             if comment:
-                con.execute(f"comment on table {schema}.{table} is {_quote(comment)}")
+                live.execute(f"comment on table {schema}.{table} is {_quote(comment)}")
         for schema, table, column, comment in columns:
-            con.execute(f'comment on column {schema}.{table}."{column}" is {_quote(comment)}')
-        con.execute(
+            live.execute(f'comment on column {schema}.{table}."{column}" is {_quote(comment)}')
+        live.execute(
             "create table main.publish_info as select"
             " current_timestamp::timestamp as published_at,"
             f" {_quote(str(warehouse))} as warehouse_path,"
             f" {len(tables)} as tables"
         )
-        con.commit()
+        live.commit()
+        live.execute(f'use "{source}"')
+        live.execute("detach published")
     finally:
-        con.execute("detach live")
+        live.close()
     return time.monotonic() - held_from
 
 
-def _attach_waiting(con: duckdb.DuckDBPyConnection, warehouse: Path, wait_seconds: float) -> None:
-    """Attach the warehouse read-only, waiting while ingest or dbt build holds it."""
+def _connect_waiting(warehouse: Path, wait_seconds: float) -> duckdb.DuckDBPyConnection:
+    """The warehouse, read-only, once ingest or dbt build has let go of it."""
     deadline = time.monotonic() + wait_seconds
     while True:
         try:
-            con.execute(f"attach {_quote(str(warehouse))} as live (read_only)")
-            return
-        except duckdb.IOException as exc:
-            holder = holder_of_lock(exc)
-            if holder is None:
-                raise
+            return db.connect(warehouse, read_only=True)
+        except db.WarehouseBusy:
             if time.monotonic() >= deadline:
-                raise WarehouseBusy(
-                    f"{warehouse} stayed locked by {holder} for {wait_seconds:g} s"
-                    " (ingest or dbt build); publish again when it is done"
-                ) from None
+                raise
             time.sleep(0.25)
 
 

@@ -15,6 +15,8 @@ import duckdb
 import sqlglot
 from sqlglot import exp
 
+from ingest import db
+
 ALLOWED_KINDS = "SELECT/FROM/WITH, SHOW, DESCRIBE, SUMMARIZE, EXPLAIN, PIVOT, read-only PRAGMA"
 READ_ONLY_ROOTS = (
     exp.Query,
@@ -92,11 +94,6 @@ WRITES = (
 )
 # a quoted "table" that DuckDB would read as a file (replacement scan)
 FILE_LIKE = re.compile(r"[/\\*?]|\.(csv|tsv|txt|json|jsonl|ndjson|parquet|gz|zst|db|duckdb)$", re.I)
-READER_CONFIG = {
-    # nothing may be fetched at run time; parquet, json and icu are built in
-    "autoinstall_known_extensions": False,
-    "autoload_known_extensions": False,
-}
 
 
 class UnsafeQuery(ValueError):
@@ -177,37 +174,19 @@ def _kind(node: exp.Expression) -> str:
     return node.key.upper()
 
 
-class WarehouseBusy(RuntimeError):
-    """Another process holds the DuckDB file's write lock."""
-
-
-def holder_of_lock(exc: duckdb.Error) -> str | None:
-    """'PID n' from DuckDB's lock-conflict message, or None if exc is no lock conflict."""
-    text = str(exc)
-    if "Could not set lock" not in text:
-        return None
-    match = re.search(r"\(PID (\d+)\)", text)
-    return f"PID {match.group(1)}" if match else "another process"
-
-
 def connect_reader(path: Path) -> duckdb.DuckDBPyConnection:
     """A read-only connection that cannot touch files, install anything or change settings.
 
-    Marts come first on the search path, so `show tables` and `from fct_x` find them.
+    Marts come first on the search path, so `show tables` and `from fct_x` find them. Raises
+    ingest.db's WarehouseBusy (naming the process) while a writer holds the file.
     """
-    try:
-        con = duckdb.connect(str(path), read_only=True, config=READER_CONFIG)
-    except duckdb.IOException as exc:
-        holder = holder_of_lock(exc)
-        if holder is None:
-            raise
-        raise WarehouseBusy(
-            f"{path} is being written by {holder} (ingest or dbt build); read the published"
-            " copy instead (wirehouse publish) or retry when it is done"
-        ) from None
+    con = db.connect(path, read_only=True)
     schemas = {row[0] for row in con.execute("select schema_name from duckdb_schemas()").fetchall()}
     search_path = ",".join(s for s in ("marts", "reference", "main") if s in schemas)
     con.execute(f"set search_path = '{search_path}'")
+    # nothing may be fetched at run time; parquet, json and icu are built in
+    con.execute("set autoinstall_known_extensions = false")
+    con.execute("set autoload_known_extensions = false")
     con.execute("set enable_external_access = false")
     con.execute("set lock_configuration = true")
     return con

@@ -16,7 +16,7 @@ import gzip
 import os
 import shutil
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from functools import partial
 from pathlib import Path
@@ -28,12 +28,25 @@ from ingest.sources.base import Data, Extraction, Issue, RawTable, SourceError, 
 CSV_SUFFIXES = (".csv", ".csv.gz", ".csv.bz2")
 
 
-def csv_source(kind: str, table: RawTable, layouts: tuple[str, ...]) -> SourceKind:
-    """An input kind that lands one header-matched CSV table; `layouts` find its files."""
+# (readable file, header names, report) -> the table this file lands in
+TablePicker = Callable[[Path, list[str], Extraction], RawTable]
+
+
+def csv_source(
+    kind: str,
+    tables: tuple[RawTable, ...],
+    layouts: tuple[str, ...],
+    pick: TablePicker | None = None,
+) -> SourceKind:
+    """An input kind that lands header-matched CSVs; `layouts` find its files.
+
+    With several `tables`, `pick` says which one a file lands in (e.g. cumulative counters
+    or per-interval deltas); a file's rows always go to exactly one table.
+    """
     return SourceKind(
         kind=kind,
-        tables=(table,),
-        extract=partial(extract_csv, table=table),
+        tables=tables,
+        extract=partial(extract_csv, table=tables[0], pick=pick),
         find=partial(find_csvs, layouts=layouts),
     )
 
@@ -90,11 +103,17 @@ def read_header(path: Path) -> list[str]:
 
 
 def extract_csv(
-    path: Path, con: duckdb.DuckDBPyConnection, report: Extraction, table: RawTable
+    path: Path,
+    con: duckdb.DuckDBPyConnection,
+    report: Extraction,
+    table: RawTable,
+    pick: TablePicker | None = None,
 ) -> Iterator[tuple[str, Data]]:
     """Yield one SELECT over read_csv for `table`, then report the lines DuckDB rejected."""
     with plain_csv(path) as readable:
         header = read_header(readable)
+        if pick is not None:
+            table = pick(readable, header, report)
         unknown = [name for name in header if name not in table.columns]
         if unknown or "timestamp" not in header:
             expected = ",".join(table.columns)

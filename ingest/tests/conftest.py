@@ -1,9 +1,11 @@
 from __future__ import annotations
 
+import bz2
+import csv
+import json
 import os
 import shutil
 import subprocess
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -27,27 +29,78 @@ def shared() -> Path:
     return SHARED
 
 
-ROOT = Path(__file__).resolve().parents[2]
-DBT = Path(sys.executable).parent / "dbt"
+REPO = Path(__file__).resolve().parents[2]
+BIN = Path(__import__("sys").executable).parent
 
 
-def run_dbt(args: list[str], db: Path, work: Path) -> None:
-    """dbt against `db`, its target/ and logs/ under `work` (the repository's stay untouched)."""
-    env = {**os.environ, "WIREHOUSE_DB": str(db), "DBT_PROFILES_DIR": str(ROOT)}
-    subprocess.run(
+@dataclass
+class DbtRun:
+    returncode: int
+    output: str
+    results: list[dict]  # run_results.json "results"
+
+    def not_passing(self) -> list[str]:
+        """Nodes that did not simply pass (warn, fail, error, skipped), as 'status name'."""
+        return [
+            f"{r['status']} {r['unique_id']}"
+            for r in self.results
+            if r["status"] not in ("pass", "success")
+        ]
+
+
+def dbt(db: Path, tmp: Path, *args: str) -> DbtRun:
+    """Run dbt against the warehouse `db` with its own target and log paths under `tmp`."""
+    target = tmp / "target"
+    proc = subprocess.run(
         [
-            str(DBT),
-            *args,
-            "--quiet",
-            "--target-path",
-            str(work / "target"),
-            "--log-path",
-            str(work / "logs"),
+            *(BIN / "dbt", *args, "--profiles-dir", REPO, "--project-dir", REPO),
+            *("--target-path", target, "--log-path", tmp / "logs"),
         ],
-        cwd=ROOT,
-        env=env,
-        check=True,
+        env={**os.environ, "WIREHOUSE_DB": str(db)},
+        capture_output=True,
+        text=True,
     )
+    results_file = target / "run_results.json"
+    results = json.loads(results_file.read_text())["results"] if results_file.exists() else []
+    return DbtRun(proc.returncode, proc.stdout + proc.stderr, results)
+
+
+def wirehouse(*args: str | Path) -> subprocess.CompletedProcess:
+    """The CLI as a user runs it (a separate process)."""
+    return subprocess.run([BIN / "wirehouse", *map(str, args)], capture_output=True, text=True)
+
+
+def write_preprocessed_tracepoints(src: Path, dst: Path) -> Path:
+    """The published analysis' Step 1 output: timestamp,ipv6,flow,msg_type,size (pandas)."""
+    with src.open(newline="") as f_in, dst.open("w", newline="") as f_out:
+        out = csv.writer(f_out, lineterminator="\n")
+        out.writerow(["timestamp", "ipv6", "flow", "msg_type", "size"])
+        for row in csv.DictReader(f_in):
+            stamp = row["timestamp"].replace("T", " ").replace("Z", "+00:00")
+            ipv6 = "True" if "[" in row["peer_addr"] else "False"
+            out.writerow([stamp, ipv6, row["flow"], row["msg_type"], row["size"]])
+    return dst
+
+
+def write_differenced_systemd(src: Path, dst: Path) -> Path:
+    """What pandas' `df.dropna()[[bytes]].diff()[1:]` writes: per-interval floats."""
+    names = ["IPIngressBytes", "IPEgressBytes"]
+    opener = bz2.open if src.name.endswith(".bz2") else open
+    with opener(src, "rt", newline="") as f_in, dst.open("w", newline="") as f_out:
+        out = csv.writer(f_out, lineterminator="\n")
+        out.writerow(["timestamp", *names])
+        previous = None
+        for row in csv.DictReader(f_in):
+            if not row[names[0]]:
+                continue  # dropna()
+            values = [int(row[n]) for n in names]
+            if previous is not None:
+                stamp = row["timestamp"].replace("T", " ").replace("Z", "+00:00")
+                out.writerow(
+                    [stamp, *(f"{v - p:.1f}" for v, p in zip(values, previous, strict=True))]
+                )
+            previous = values
+    return dst
 
 
 @dataclass(frozen=True)
@@ -61,10 +114,7 @@ class DemoWarehouse:
 def demo_warehouse(tmp_path_factory: pytest.TempPathFactory) -> DemoWarehouse:
     """A small warehouse as `make demo` builds it (our generator, all three ingests, dbt
     build), shared by the report and publish tests."""
-    from click.testing import CliRunner
-
     from ingest import demo, demo_pcap
-    from ingest.cli import main
 
     work = tmp_path_factory.mktemp("demo-warehouse")
     data = work / "data"
@@ -75,10 +125,10 @@ def demo_warehouse(tmp_path_factory: pytest.TempPathFactory) -> DemoWarehouse:
         (day3 / kind).mkdir(parents=True)
         shutil.move(data / kind / "2025-01-24.csv", day3 / kind / "2025-01-24.csv")
     db = work / "warehouse.duckdb"
-    runner = CliRunner()
     for kind, path in (("tracepoints", data), ("systemd", data), ("pcap", data / "captures")):
-        result = runner.invoke(main, ["ingest", kind, str(path), "--db", str(db)])
-        assert result.exit_code == 0, result.output
+        result = wirehouse("ingest", kind, path, "--db", db)
+        assert result.returncode == 0, result.stderr
     # models and seeds only: `make test` runs dbt's tests on its own fixtures
-    run_dbt(["build", "--resource-type", "seed", "--resource-type", "model"], db, work)
+    run = dbt(db, work, "build", "--resource-type", "seed", "--resource-type", "model")
+    assert run.returncode == 0, run.output
     return DemoWarehouse(db, day3, work)

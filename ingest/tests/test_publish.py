@@ -12,8 +12,8 @@ from click.testing import CliRunner
 
 from ingest import publish as publish_module
 from ingest.cli import main
+from ingest.db import WarehouseBusy
 from ingest.publish import PublishError, publish
-from ingest.query import WarehouseBusy
 
 
 @pytest.fixture
@@ -187,12 +187,13 @@ def test_publish_waits_for_a_writer_then_gives_up_naming_it(
 ) -> None:
     holder = _hold_write_lock(warehouse)
     try:
-        with pytest.raises(WarehouseBusy, match=f"locked by PID {holder.pid} for 0.5 s"):
+        with pytest.raises(WarehouseBusy, match=f"in use by process {holder.pid}"):
             publish(warehouse, tmp_path / "pub", wait_seconds=0.5)
         out = CliRunner().invoke(
             main, ["publish", "--db", str(warehouse), "--to", str(tmp_path / "p"), "--wait", "0"]
         )
-        assert out.exit_code == 3 and f"PID {holder.pid}" in out.stderr
+        assert out.exit_code == 3 and out.stderr.startswith("wirehouse: busy: ")
+        assert f"in use by process {holder.pid}" in out.stderr
     finally:
         holder.communicate("")
     holder = _hold_write_lock(warehouse, seconds=1.0)

@@ -16,7 +16,7 @@ import sys
 import time
 from pathlib import Path
 
-from ingest.tests.conftest import ROOT, DemoWarehouse, run_dbt
+from ingest.tests.conftest import REPO, DemoWarehouse, dbt
 
 READER = """
 import json, sys, time
@@ -75,18 +75,17 @@ def test_readers_run_through_ingest_build_and_publish(
                 capture_output=True,
             )
             steps.append(f"ingest {kind}")
-        run_dbt(
-            [
-                "build",
-                "--select",
-                "staging.bitcoin_p2p+",
-                "staging.systemd_ip_accounting+",
-                "--resource-type",
-                "model",  # the data tests ran when the warehouse was built
-            ],
+        build = dbt(
             db,
             tmp_path,
+            "build",
+            "--select",
+            "staging.bitcoin_p2p+",
+            "staging.systemd_ip_accounting+",
+            "--resource-type",
+            "model",  # the data tests ran when the warehouse was built
         )
+        assert build.returncode == 0, build.output
         steps.append("dbt build")
         subprocess.run([wirehouse, "publish", "--db", db], check=True, capture_output=True)
         steps.append("publish")
@@ -96,8 +95,8 @@ def test_readers_run_through_ingest_build_and_publish(
         results = [json.loads(r.communicate(timeout=60)[0]) for r in readers]
     seconds = time.monotonic() - started
 
-    (ROOT / "target").mkdir(exist_ok=True)
-    (ROOT / "target" / "publish-concurrency.json").write_text(
+    (REPO / "target").mkdir(exist_ok=True)
+    (REPO / "target" / "publish-concurrency.json").write_text(
         json.dumps({"seconds": round(seconds, 1), "steps": steps, "readers": results}, indent=2)
     )
     reconnect, held = results

@@ -190,7 +190,7 @@ def test_live_query_while_ingest_writes_names_the_holder(warehouse: Path) -> Non
         assert holder.stdout.readline().strip() == "ready"
         out = CliRunner().invoke(main, ["query", "select 1", "--db", str(warehouse), "--live"])
         assert out.exit_code == 3, out.output
-        assert f"being written by PID {holder.pid}" in out.stderr
+        assert f"in use by process {holder.pid}" in out.stderr
         assert "published copy" in out.stderr
     finally:
         holder.communicate("")

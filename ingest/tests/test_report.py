@@ -16,7 +16,7 @@ from ingest.cli import main
 from ingest.query import connect_reader
 from ingest.report import SECTIONS, write_report
 from ingest.report.base import Marts
-from ingest.tests.conftest import ROOT, DemoWarehouse
+from ingest.tests.conftest import REPO, DemoWarehouse
 
 ALL_CHARTS = [c.chart_id for s in SECTIONS for c in s.charts]
 BITCOIN_CHARTS = [c.chart_id for s in SECTIONS if s.section_id == "bitcoin" for c in s.charts]
@@ -125,7 +125,7 @@ def test_charts_read_only_the_marts_they_declare_and_the_exposure_lists(
                 chart.draw(marts)
                 assert marts.read == set(chart.needs), chart.chart_id
     needs = {t.split(".")[1] for s in SECTIONS for c in s.charts for t in c.needs}
-    exposures = yaml.safe_load((ROOT / "models" / "exposures.yml").read_text())["exposures"]
+    exposures = yaml.safe_load((REPO / "models" / "exposures.yml").read_text())["exposures"]
     report = next(e for e in exposures if e["name"] == "chart_report")
     assert {re.fullmatch(r"ref\('(\w+)'\)", d).group(1) for d in report["depends_on"]} == needs
 

@@ -18,7 +18,7 @@ import pytest
 
 from ingest.query import connect_reader
 from ingest.report import write_report
-from ingest.tests.conftest import ROOT, DemoWarehouse
+from ingest.tests.conftest import REPO, DemoWarehouse
 
 CHROMIUM_ARGS = [
     "--no-sandbox",
@@ -86,12 +86,12 @@ def test_report_renders_every_chart_in_chromium(
             )
             for chart in expected
         }
-        screenshot = ROOT / "target" / "report-screenshot.png"
+        screenshot = REPO / "target" / "report-screenshot.png"
         screenshot.parent.mkdir(exist_ok=True)
         page.screenshot(path=str(screenshot), full_page=True)
         browser.close()
 
-    (ROOT / "target" / "report-browser.json").write_text(
+    (REPO / "target" / "report-browser.json").write_text(
         json.dumps({"report": str(report.path), "db": str(db), "marks": counts}, indent=2)
     )
     assert state == "true", problems
