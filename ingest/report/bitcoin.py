@@ -107,6 +107,7 @@ def _draw_bandwidth(marts: Marts) -> alt.TopLevelMixin:
                 "peer_rank:Q",
                 title="peer connection (sorted by bandwidth)",
                 scale=alt.Scale(nice=False),
+                axis=alt.Axis(tickMinStep=1, format="d"),
             ),
             y=alt.Y(
                 "total_tcpip_bytes_per_second:Q",
@@ -145,6 +146,7 @@ def _shares(peer_set: str) -> Chart:
                     "peer_rank:Q",
                     title=f"peer connection (sorted by {order} share)",
                     scale=alt.Scale(nice=False),
+                    axis=alt.Axis(tickMinStep=1, format="d"),
                 ),
                 y=alt.Y(
                     "msg_share:Q",

@@ -18,7 +18,7 @@ import pytest
 
 from ingest.query import connect_reader
 from ingest.report import write_report
-from ingest.tests.conftest import REPO, DemoWarehouse
+from ingest.tests.conftest import REPO
 
 CHROMIUM_ARGS = [
     "--no-sandbox",
@@ -44,11 +44,12 @@ def chromium() -> str:
 
 
 def test_report_renders_every_chart_in_chromium(
-    demo_warehouse: DemoWarehouse, tmp_path: Path
+    request: pytest.FixtureRequest, tmp_path: Path
 ) -> None:
     from playwright.sync_api import sync_playwright
 
-    db = Path(os.environ.get("WIREHOUSE_REPORT_DB") or demo_warehouse.db)
+    given = os.environ.get("WIREHOUSE_REPORT_DB")
+    db = Path(given) if given else request.getfixturevalue("demo_warehouse").db
     with connect_reader(db) as con:
         report = write_report(con, tmp_path)
     expected = report.charts
