@@ -131,13 +131,14 @@ def _shares(peer_set: str) -> Chart:
     order = "getdata, then ping" if peer_set == "all" else "getheaders, then pong"
 
     def draw(marts: Marts) -> alt.TopLevelMixin | Nothing:
-        data = marts.data(
+        records = marts.records(
             "select peer_rank, peer_addr, peer_conn_type, msg_type, msgs, msg_share"
             " from marts.rpt_peer_message_share_areas"
             f" where peer_set = '{peer_set}' order by peer_rank, msg_type"
         )
-        if not data.values:
+        if not records:
             return Nothing("No zero-inv peers: every connection judged sent inv.")
+        data = marts.dataset(records)
         return (
             alt.Chart(data)
             .mark_area()

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import functools
+import importlib.metadata
 import json
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -46,9 +48,26 @@ class ReportResult:
 
 @functools.cache
 def javascript_bundle() -> str:
-    """Vega, Vega-Lite and vega-embed as one script (vl-convert bundles them offline)."""
+    """Vega, Vega-Lite and vega-embed as one script. vl-convert bundles them offline, which
+    takes seconds, so the result is kept in the user's cache directory per version."""
     vl_version = ".".join(alt.SCHEMA_VERSION.lstrip("v").split(".")[:2])
-    return vl_convert.javascript_bundle(vl_version=vl_version)
+    cache_root = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+    cached = cache_root / "wirehouse" / f"vega-embed-vl{vl_version}-vlc{_vlc_version()}.js"
+    if cached.is_file():
+        return cached.read_text(encoding="utf-8")
+    bundle = vl_convert.javascript_bundle(vl_version=vl_version)
+    try:
+        cached.parent.mkdir(parents=True, exist_ok=True)
+        tmp = cached.with_suffix(f".{os.getpid()}.tmp")
+        tmp.write_text(bundle, encoding="utf-8")
+        tmp.replace(cached)
+    except OSError:
+        pass  # a read-only home only costs the next report the same seconds
+    return bundle
+
+
+def _vlc_version() -> str:
+    return importlib.metadata.version("vl-convert-python")
 
 
 def render(marts: Marts, sections: Sequence[Section], out_dir: Path, source: str) -> ReportResult:
@@ -62,6 +81,7 @@ def render(marts: Marts, sections: Sequence[Section], out_dir: Path, source: str
                 result.missing.append(f"{chart.title}: no rows in {', '.join(empty)}")
                 empty_marts.extend(t for t in empty if t not in empty_marts)
                 continue
+            marts.datasets = {}
             drawing = chart.draw(marts)
             if isinstance(drawing, Nothing):
                 items.append({"chart": chart, "kind": "nothing", "message": drawing.message})
@@ -72,7 +92,9 @@ def render(marts: Marts, sections: Sequence[Section], out_dir: Path, source: str
                     ShownChart(chart.chart_id, chart.title, "table", len(drawing.rows))
                 )
             else:
-                specs[chart.chart_id] = drawing.to_dict()
+                spec = drawing.to_dict()
+                spec["datasets"] = {**spec.get("datasets", {}), **marts.datasets}
+                specs[chart.chart_id] = spec
                 items.append({"chart": chart, "kind": "vega"})
                 result.charts.append(
                     ShownChart(
