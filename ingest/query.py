@@ -8,6 +8,7 @@ parser; `PRAGMA import_database` and `read_text` fail there too), configuration 
 
 from __future__ import annotations
 
+import logging
 import re
 from pathlib import Path
 
@@ -16,6 +17,9 @@ import sqlglot
 from sqlglot import exp
 
 from ingest import db
+
+# sqlglot warns on stderr when it keeps SHOW/EXPLAIN as a Command; those are checked below
+logging.getLogger("sqlglot").setLevel(logging.ERROR)
 
 ALLOWED_KINDS = "SELECT/FROM/WITH, SHOW, DESCRIBE, SUMMARIZE, EXPLAIN, PIVOT, read-only PRAGMA"
 READ_ONLY_ROOTS = (
@@ -27,6 +31,8 @@ READ_ONLY_ROOTS = (
     exp.Pivot,
     exp.Pragma,
 )
+# where a table goes: FROM/JOIN, or the target of DESCRIBE, SUMMARIZE, PIVOT
+TABLE_PLACES = (exp.From, exp.Join, exp.Lateral, exp.Describe, exp.Summarize, exp.Pivot)
 # sqlglot leaves these DuckDB statements unparsed (exp.Command); their rest is checked
 COMMANDS = frozenset({"SHOW", "EXPLAIN"})
 SHOW_WORDS = frozenset({"tables", "all tables", "databases"})
@@ -131,6 +137,9 @@ def _check_tree(tree: exp.Expression) -> None:
                 f"PRAGMA {name} is not allowed; read-only PRAGMAs: "
                 + ", ".join(sorted(READ_ONLY_PRAGMAS))
             )
+    if isinstance(tree, exp.Describe) and isinstance(tree.this, exp.Schema):
+        # sqlglot reads `describe f('x')` as a table f with columns 'x': a function call
+        _check_function_name(tree.this.this.name)
     writer = next(tree.find_all(*WRITES), None)
     if writer is not None:
         raise UnsafeQuery(f"only read-only statements run here; found {_kind(writer)}")
@@ -140,7 +149,7 @@ def _check_tree(tree: exp.Expression) -> None:
         elif table.this is not None and FILE_LIKE.search(table.name):
             raise UnsafeQuery(f"{table.name!r} would read a file; query tables by name")
     for func in tree.find_all(exp.Func):
-        if isinstance(func.parent, exp.From | exp.Join | exp.Lateral):
+        if isinstance(func.parent, TABLE_PLACES) and func.arg_key == "this":
             _check_table_function(func)
 
 
@@ -162,7 +171,11 @@ def _check_command(tree: exp.Command) -> None:
 
 
 def _check_table_function(func: exp.Func) -> None:
-    name = (func.name if isinstance(func, exp.Anonymous) else func.sql_name()).lower()
+    _check_function_name(func.name if isinstance(func, exp.Anonymous) else func.sql_name())
+
+
+def _check_function_name(name: str) -> None:
+    name = name.lower()
     if name not in TABLE_FUNCTIONS:
         raise UnsafeQuery(
             f"table function {name} is not allowed (it could read files or run SQL);"

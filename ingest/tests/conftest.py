@@ -45,8 +45,7 @@ class DbtRun:
             f"{r['status']} {r['unique_id']}"
             for r in self.results
             # exposures (models/exposures.yml) are always no-op in a build
-            if r["status"] not in ("pass", "success")
-            and not r["unique_id"].startswith("exposure.")
+            if r["status"] not in ("pass", "success") and not r["unique_id"].startswith("exposure.")
         ]
 
 
