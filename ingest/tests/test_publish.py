@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from pathlib import Path
 
 import duckdb
 import pytest
+import yaml
 from click.testing import CliRunner
 
 from ingest import publish as publish_module
 from ingest.cli import main
 from ingest.db import WarehouseBusy
 from ingest.publish import PublishError, publish
+from ingest.tests.conftest import REPO
 
 
 @pytest.fixture
@@ -207,3 +210,16 @@ def test_cli_publish_prints_where_and_how_big(warehouse: Path, tmp_path: Path) -
     assert out.exit_code == 0, out.output
     assert out.stdout.startswith("published 3 tables (50 rows) in ")
     assert f"DuckDB copy:    {tmp_path / 'p' / 'published.duckdb'}" in out.stdout
+
+
+def test_published_copy_exposure_lists_every_mart_and_seed() -> None:
+    """models/exposures.yml names everything publish copies (the lineage graph's last node):
+    a new mart or seed needs a line there."""
+    published = {p.stem for p in (REPO / "models" / "marts").rglob("*.sql")}
+    published |= {p.stem for p in (REPO / "seeds").glob("*.csv")}
+    exposures = yaml.safe_load((REPO / "models" / "exposures.yml").read_text())["exposures"]
+    copy = next(e for e in exposures if e["name"] == "published_copy")
+    listed = {re.fullmatch(r"ref\('(\w+)'\)", d).group(1) for d in copy["depends_on"]}
+    assert listed == published, (
+        f"add {sorted(published - listed)}, drop {sorted(listed - published)}"
+    )
