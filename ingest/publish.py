@@ -167,7 +167,7 @@ def _copy_marts(tmp_db: Path, warehouse: Path, wait_seconds: float) -> float:
             live.execute(f'comment on column {schema}.{table}."{column}" is {_quote(comment)}')
         live.execute(
             "create table main.publish_info as select"
-            " current_timestamp::timestamp as published_at,"
+            " (current_timestamp at time zone 'UTC') as published_at,"
             f" {_quote(str(warehouse))} as warehouse_path,"
             f" {len(tables)} as tables"
         )
@@ -269,6 +269,8 @@ def _remove_leftovers(directory: Path) -> None:
     for path in directory.glob(".*.tmp"):
         path.unlink(missing_ok=True)
     for path in directory.glob(".*.tmp.wal"):
+        path.unlink(missing_ok=True)
+    for path in directory.glob("parquet/.latest.*"):
         path.unlink(missing_ok=True)
 
 
