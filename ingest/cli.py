@@ -10,7 +10,6 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
-from typing import NoReturn
 
 import click
 import duckdb
@@ -37,7 +36,26 @@ paths_argument = click.argument(
 )
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class _Commands(click.Group):
+    """Errors of the machine rather than of wirehouse (a full disk, a directory that cannot
+    be written, a warehouse another process holds) end in one line, never a traceback."""
+
+    def invoke(self, ctx: click.Context) -> object:
+        try:
+            return super().invoke(ctx)
+        except WarehouseBusy as exc:
+            click.echo(f"wirehouse: busy: {exc}", err=True)
+            sys.exit(EXIT_BUSY)
+        except WarehouseError as exc:
+            click.echo(f"wirehouse: error: {exc}", err=True)
+            sys.exit(EXIT_WAREHOUSE)
+        except OSError as exc:
+            where = f"{exc.filename}: " if exc.filename else ""
+            click.echo(f"wirehouse: error: {where}{exc.strerror or exc}", err=True)
+            sys.exit(EXIT_WAREHOUSE)
+
+
+@click.group(cls=_Commands, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="wirehouse")
 def main() -> None:
     """Land raw network measurements in DuckDB; dbt turns them into marts."""
@@ -275,8 +293,6 @@ def publish_command(
         )
     except PublishError as exc:
         raise click.UsageError(str(exc)) from None
-    except WarehouseError as exc:
-        _warehouse_unusable(exc)
     rows = sum(t.rows for t in result.tables)
     click.echo(
         f"published {len(result.tables)} tables ({rows:,} rows) in {result.seconds:.1f} s"
@@ -332,21 +348,9 @@ def _reader(
             raise click.UsageError(
                 f"no published copy at {path}: run `wirehouse publish` (or add --live)"
             )
-    try:
-        con = connect_reader(path)
-    except WarehouseError as exc:
-        _warehouse_unusable(exc)
-    with con:
+    # a busy or unusable file ends in one line (_Commands)
+    with connect_reader(path) as con:
         yield con
-
-
-def _warehouse_unusable(exc: WarehouseError) -> NoReturn:
-    """Busy (another process writes it) or unusable: one line and its own exit code."""
-    if isinstance(exc, WarehouseBusy):
-        click.echo(f"wirehouse: busy: {exc}", err=True)
-        sys.exit(EXIT_BUSY)
-    click.echo(f"wirehouse: error: {exc}", err=True)
-    sys.exit(EXIT_WAREHOUSE)
 
 
 def _render(result: duckdb.DuckDBPyRelation | None, fmt: str, max_rows: int = 100) -> None:
@@ -422,13 +426,11 @@ def run_ingest(
 
 def open_warehouse(db_path: Path | None) -> Warehouse:
     """The warehouse with every raw table of every kind (so `dbt build` works on one that
-    holds only some kinds of data); unusable or busy warehouses end the command in one line."""
+    holds only some kinds of data). Busy or unusable warehouses raise WarehouseError."""
     try:
         warehouse = Warehouse(db_path or default_db_path())
     except ValueError as exc:
         raise click.UsageError(str(exc)) from None
-    except WarehouseError as exc:
-        _warehouse_unusable(exc)
     warehouse.ensure_tables(t for kind in registry().values() for t in kind.tables)
     return warehouse
 
