@@ -6,8 +6,6 @@ import csv
 import io
 import json
 import sys
-from collections.abc import Callable
-from datetime import datetime
 from pathlib import Path
 
 import click
@@ -20,7 +18,6 @@ from ingest.sources import registry
 from ingest.sources.base import SourceKind
 
 EXIT_OK, EXIT_FILE_FAILED = 0, 1  # click uses 2 for usage errors
-ISO_FORMATS = ["%Y-%m-%dT%H:%M:%S%z", "%Y-%m-%d %H:%M:%S%z"]
 
 db_option = click.option(
     "--db",
@@ -65,18 +62,6 @@ def ingest_systemd(paths: tuple[Path, ...], db_path: Path | None) -> None:
 @paths_argument
 @db_option
 @click.option(
-    "--since",
-    type=click.DateTime(ISO_FORMATS),
-    default=None,
-    help="Skip packets before this time, e.g. 2025-01-22T14:00:00-03:00.",
-)
-@click.option(
-    "--until",
-    type=click.DateTime(ISO_FORMATS),
-    default=None,
-    help="Skip packets after this time (both bounds inclusive).",
-)
-@click.option(
     "--kafka-port",
     "kafka_ports",
     type=int,
@@ -88,34 +73,17 @@ def ingest_systemd(paths: tuple[Path, ...], db_path: Path | None) -> None:
 def ingest_pcap(
     paths: tuple[Path, ...],
     db_path: Path | None,
-    since: datetime | None,
-    until: datetime | None,
     kafka_ports: tuple[int, ...],
 ) -> None:
-    """pcap/pcapng captures (.pcap, .pcapng, .cap, and .gz of those)."""
+    """pcap/pcapng captures (.pcap, .pcapng, .cap, and .gz of those), whole files.
+
+    Pick the analysis window in dbt: --vars '{network_window_start: ..., network_window_end: ...}'.
+    """
     from ingest.sources import pcap
 
-    for name, value in (("--since", since), ("--until", until)):
-        if value is not None and value.tzinfo is None:
-            raise click.BadParameter("give a UTC offset, e.g. +00:00", param_hint=name)
     progress = Progress()
-    options = pcap.PcapOptions(
-        since_ns=_epoch_ns(since),
-        until_ns=_epoch_ns(until),
-        kafka_ports=kafka_ports,
-        progress=progress.update,
-    )
-    source = pcap.make_source(options)
-    sys.exit(
-        run_ingest(
-            source,
-            paths,
-            db_path,
-            progress,
-            # a capture whose first packet is after --until is skipped without reading it
-            keep=lambda path: pcap.file_may_overlap(path, options),
-        )
-    )
+    options = pcap.PcapOptions(kafka_ports=kafka_ports, progress=progress.update)
+    sys.exit(run_ingest(pcap.make_source(options), paths, db_path, progress))
 
 
 @main.command("demo-data")
@@ -201,10 +169,6 @@ def _csv(result: duckdb.DuckDBPyRelation) -> str:
     return out.getvalue()
 
 
-def _epoch_ns(value: datetime | None) -> int | None:
-    return None if value is None else int(value.timestamp()) * 1_000_000_000
-
-
 def expand(paths: tuple[Path, ...], source: SourceKind) -> list[Path]:
     files: list[Path] = []
     for path in paths:
@@ -217,9 +181,8 @@ def run_ingest(
     paths: tuple[Path, ...],
     db_path: Path | None,
     progress: Progress | None = None,
-    keep: Callable[[Path], bool] = lambda _path: True,
 ) -> int:
-    files = [f for f in expand(paths, source) if keep(f)]
+    files = expand(paths, source)
     if not files:
         click.echo(
             f"wirehouse: no {source.kind} files under {', '.join(map(str, paths))}", err=True

@@ -363,12 +363,6 @@ def test_fuzz_truncated_pcapng(tmp_path: Path, cut: int, e: str) -> None:
 # --- options, segments and the loader ------------------------------------------------------
 
 
-def test_time_window(tmp_path: Path) -> None:
-    path = write_pcap(tmp_path / "w.pcap", [TCP_SYN, TCP_DATA, UDP6, QINQ])
-    got = rows(path, since_ns=(T0 + 1) * 10**9, until_ns=(T0 + 2) * 10**9)
-    assert [r["frame_number"] for r in got] == [2, 3]
-
-
 def test_segments_from_hook_and_standalone(tmp_path: Path) -> None:
     path = write_pcap(tmp_path / "s.pcap", [TCP_SYN, TCP_DATA, UDP6])
     seen: list[Segment] = []

@@ -41,7 +41,7 @@ Column semantics (raw.pcap_packets)
     null/loop are located by scapy (the reference dissector) when it knows them; Bluetooth and
     USB captures are kept as rows with link type and lengths only.
 
-Options and hooks: see ``PcapOptions`` (time window, Kafka ports, progress callback, per-batch
+Options and hooks: see ``PcapOptions`` (Kafka ports, progress callback, per-batch
 TCP segment hook for the Kafka extractor).
 """
 
@@ -62,7 +62,6 @@ from ingest.sources.pcap.reader import (
     PcapOptions,
     Segment,
     first_packet_ns,
-    last_packet_ns,
     read_batches,
 )
 
@@ -75,7 +74,6 @@ __all__ = [
     "find",
     "first_packet_ns",
     "iter_tcp_segments",
-    "last_packet_ns",
     "make_source",
     "read_batches",
 ]
@@ -103,7 +101,7 @@ def extract(
     def cut(reason: str) -> None:
         report.truncated = reason
 
-    report.empty_ok = True  # a capture with no packets (or none in the window) is valid
+    report.empty_ok = True  # a capture with no packets is valid
     kafka = KafkaExtractor(options.kafka_ports)
     # any hook makes read_batches collect the batch's TCP segments
     reading = replace(options, segment_hook=kafka.feed, segment_filter=kafka.wanted)
@@ -140,26 +138,6 @@ def find(directory: Path) -> list[Path]:
     return [p for ts, p in sorted(stamped, key=lambda t: (t[0] is None, t[0] or 0, str(t[1])))]
 
 
-def file_may_overlap(path: Path, options: PcapOptions) -> bool:
-    """False when a capture is wholly outside [since, until]: a cheap whole-file skip.
-
-    The first packet is read from the start; the last only for uncompressed pcapng (found by
-    stepping back over blocks), so ``since`` skips pcapng files but never classic pcap.
-    """
-    if options.since_ns is None and options.until_ns is None:
-        return True
-    first = first_packet_ns(path)
-    if first is None:
-        return True  # let the load say what is wrong with it
-    if options.until_ns is not None and first > options.until_ns:
-        return False
-    if options.since_ns is not None:
-        last = last_packet_ns(path)
-        # a last packet before the first means it was not decoded right: do not skip
-        return last is None or last < first or last >= options.since_ns
-    return True
-
-
 def iter_tcp_segments(path: Path, options: PcapOptions = PcapOptions()) -> Iterator[Segment]:  # noqa: B008
     """Every TCP packet with payload or SYN/FIN/RST in one capture, in file order.
 
@@ -167,8 +145,6 @@ def iter_tcp_segments(path: Path, options: PcapOptions = PcapOptions()) -> Itera
     ``read_batches`` with a hook set. Raises SourceError on a damaged container.
     """
     opts = PcapOptions(
-        since_ns=options.since_ns,
-        until_ns=options.until_ns,
         kafka_ports=options.kafka_ports,
         segment_hook=lambda _segments: None,  # ask read_batches to collect segments
         batch_size=options.batch_size,
@@ -179,4 +155,4 @@ def iter_tcp_segments(path: Path, options: PcapOptions = PcapOptions()) -> Itera
 
 SOURCE = make_source(PcapOptions())
 
-__all__ += ["PACKETS", "SourceError", "file_may_overlap"]
+__all__ += ["PACKETS", "SourceError"]

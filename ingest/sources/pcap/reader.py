@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import gzip
 import struct
-import tempfile
 import zlib
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
@@ -70,10 +69,8 @@ NO_FALLBACK_LINK_TYPES = frozenset({186, 187, 189, 201, 220, 249, 251, 254, 255,
 
 @dataclass(frozen=True)
 class PcapOptions:
-    """How to read captures. Times are epoch nanoseconds (UTC), inclusive bounds."""
+    """How to read captures: whole files (the analysis window is a dbt var, not an ingest one)."""
 
-    since_ns: int | None = None
-    until_ns: int | None = None
     kafka_ports: tuple[int, ...] = (9092,)
     # called with the number of on-disk bytes consumed since the last call (tqdm.update style)
     progress: Callable[[int], None] | None = None
@@ -448,26 +445,9 @@ def read_batches(
         for rec in _walk(inp, options.batch_size, cut):
             frames = np.arange(frame, frame + len(rec.ts_ns), dtype=np.int64)
             frame += len(rec.ts_ns)
-            keep = _in_window(rec.ts_ns, options)
-            if keep is not None:
-                rec = _Records(*(a[keep] for a in vars(rec).values()))
-                frames = frames[keep]
-                if not len(frames):
-                    continue
             yield _dissect_batch(inp.buf, rec, frames, options)
     finally:
         inp.close()
-
-
-def _in_window(ts_ns: np.ndarray, options: PcapOptions) -> np.ndarray | None:
-    if options.since_ns is None and options.until_ns is None:
-        return None
-    keep = np.ones(len(ts_ns), bool)
-    if options.since_ns is not None:
-        keep &= ts_ns >= options.since_ns
-    if options.until_ns is not None:
-        keep &= ts_ns <= options.until_ns
-    return keep & (ts_ns >= 0)  # packets without a time (SPB) cannot be placed in a window
 
 
 def _dissect_batch(
@@ -632,65 +612,4 @@ def first_packet_ns(path: Path) -> int | None:
         return None
     finally:
         inp.close()
-    return None
-
-
-def last_packet_ns(path: Path) -> int | None:
-    """Timestamp of the last packet of an uncompressed single-section pcapng, else None.
-
-    pcapng blocks end with their length, so the last packet block is found by stepping back
-    from the end of the file. Its timestamp is decoded by the ordinary walker on a tiny file
-    made of the section's header blocks and that one block (same resolution and offset
-    rules). Classic pcap cannot be walked backwards: None, and the caller reads the file.
-    """
-    try:
-        with path.open("rb") as f:
-            head = f.read(1 << 20)
-            if head[:4] != PCAPNG_MAGIC or len(head) < 12:
-                return None
-            big = head[8:12] == b"\x1a\x2b\x3c\x4d"
-            e = ">" if big else "<"
-            header = _header_blocks(head, e)
-            size = f.seek(0, 2)
-            last = _last_packet_block(f, size, e)
-    except (OSError, struct.error):
-        return None
-    if header is None or last is None:
-        return None
-    with tempfile.NamedTemporaryFile(suffix=".pcapng") as tmp:
-        tmp.write(header + last)
-        tmp.flush()
-        return first_packet_ns(Path(tmp.name))
-
-
-def _header_blocks(head: bytes, e: str) -> bytes | None:
-    """The section header block and the interface blocks that follow it."""
-    pos = 0
-    while pos + 8 <= len(head):
-        btype, blen = struct.unpack_from(e + "II", head, pos)
-        if blen < 12 or blen % 4 or pos + blen > len(head):
-            return None
-        if pos and btype != 1:  # 1: interface description block
-            return head[:pos]
-        pos += blen
-    return None
-
-
-def _last_packet_block(f: BinaryIO, size: int, e: str, max_blocks: int = 64) -> bytes | None:
-    pos = size
-    for _ in range(max_blocks):
-        if pos < 12:
-            return None
-        f.seek(pos - 4)
-        (blen,) = struct.unpack(e + "I", f.read(4))
-        if blen < 12 or blen % 4 or blen > min(pos, MAX_RECORD):
-            return None
-        f.seek(pos - blen)
-        block = f.read(blen)
-        btype = struct.unpack_from(e + "I", block)[0]
-        if block[:4] == PCAPNG_MAGIC:
-            return None  # another section starts here: its interfaces are not the first ones
-        if btype in (6, 2):  # enhanced / obsolete packet block
-            return block
-        pos -= blen
     return None
