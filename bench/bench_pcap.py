@@ -106,7 +106,7 @@ def run_ours_duckdb(path: Path) -> int:
     import tempfile
 
     from ingest.db import Warehouse
-    from ingest.sources.pcap import SOURCE
+    from ingest.sources.captures import SOURCE
 
     with tempfile.TemporaryDirectory() as tmp, Warehouse(Path(tmp) / "w.duckdb") as wh:
         wh.ensure_tables(SOURCE.tables)

@@ -79,11 +79,11 @@ def ingest_pcap(
 
     Pick the analysis window in dbt: --vars '{network_window_start: ..., network_window_end: ...}'.
     """
-    from ingest.sources import pcap
+    from ingest.sources.captures import capture_source
 
     progress = Progress()
-    options = pcap.PcapOptions(kafka_ports=kafka_ports, progress=progress.update)
-    sys.exit(run_ingest(pcap.make_source(options), paths, db_path, progress))
+    source = capture_source(kafka_ports, progress.update)
+    sys.exit(run_ingest(source, paths, db_path, progress))
 
 
 @main.command("demo-data")

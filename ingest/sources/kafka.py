@@ -36,17 +36,20 @@ Decisions worth knowing:
 from __future__ import annotations
 
 import struct
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, NamedTuple
 
 import numpy as np
 import pyarrow as pa
 
-from ingest.sources.base import RawTable
+from ingest.sources.base import Data, Extraction, RawTable
+from ingest.sources.pcap import _kernels as K
+from ingest.sources.tcp import Segment
+from ingest.sources.tcp.segment import segment_rows, segments
 
-if TYPE_CHECKING:  # the pcap package imports this module, so no runtime import back
-    from ingest.sources.pcap import Segment
+if TYPE_CHECKING:
+    from ingest.sources.pcap.reader import PacketBatch
 
 KAFKA_PORTS = (9092,)
 MAX_MESSAGE_BYTES = 100 * 1024 * 1024  # brokers refuse far less (socket.request.max.bytes)
@@ -736,6 +739,16 @@ for _key, (_, _max, _) in KAFKA_APIS.items():
     _MAX_VERSION[_key] = _max
 
 
+def _heads(batch: PacketBatch, rows: np.ndarray) -> np.ndarray:
+    """The first 8 captured payload bytes of each row, zero-padded (one gather, no loop)."""
+    start = batch.fields[K.F_PAYLOAD_OFF, rows]
+    have = np.where(start >= 0, np.minimum(batch.fields[K.F_PAYLOAD_CAPLEN, rows], 8), 0)
+    idx = np.clip(start, 0, None)[:, None] + np.arange(8)
+    heads = batch.buf[np.clip(idx, 0, len(batch.buf) - 1)]
+    heads[np.arange(8) >= have[:, None]] = 0
+    return heads
+
+
 def _fmt(endpoint: Endpoint) -> str:
     addr, port = endpoint
     return f"[{addr}]:{port}" if ":" in addr else f"{addr}:{port}"
@@ -775,7 +788,20 @@ class KafkaExtractor:
         ports = np.union1d(ports, dst_port[request_like])
         return request_like | np.isin(src_port, ports) | np.isin(dst_port, ports)
 
-    def feed(self, segments: Iterable[Segment]) -> None:
+    tables = (KAFKA_MESSAGES,)
+    link_types: frozenset[int] = frozenset()  # decodes no link layer itself
+
+    def feed(self, batch: PacketBatch) -> Iterator[tuple[str, Data]]:
+        """One batch of the capture: its TCP segments that could matter, then rows so far."""
+        f, rows = batch.fields, segment_rows(batch)
+        if len(rows):
+            src, dst = f[K.F_SRC_PORT, rows], f[K.F_DST_PORT, rows]
+            rows = rows[self.wanted(src, dst, _heads(batch, rows))]
+        self.feed_segments(segments(batch, rows))
+        if self.rows:
+            yield KAFKA_MESSAGES.name, self.take()
+
+    def feed_segments(self, segments: Iterable[Segment]) -> None:
         for seg in segments:
             self._on_segment(seg)
 
@@ -791,7 +817,11 @@ class KafkaExtractor:
                 arrays.append(pa.array(values, col.type))
         return pa.Table.from_arrays(arrays, schema=ARROW_SCHEMA)
 
-    def finish(self) -> pa.Table:
+    def finish(self, report: Extraction) -> Iterator[tuple[str, Data]]:
+        """End of the file: the last rows; the extractor is then ready for another file."""
+        yield KAFKA_MESSAGES.name, self.close_all()
+
+    def close_all(self) -> pa.Table:
         """End of input: close every connection (cut messages are marked incomplete)."""
         for conn in self._conns.values():
             conn.close()

@@ -35,7 +35,8 @@ def test_broken_captures_exit_1_with_one_line_each(tmp_path: Path, shared: Path)
     assert code == 1
     lines = err.splitlines()
     assert lines and all(
-        line.startswith(("wirehouse: error: ", "wirehouse: partial: ")) for line in lines
+        line.startswith(("wirehouse: error: ", "wirehouse: partial: ", "wirehouse: note: "))
+        for line in lines
     )
     assert any("not a multiple of 4" in line for line in lines)
     assert "Traceback" not in err

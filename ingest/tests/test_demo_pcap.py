@@ -8,7 +8,7 @@ import duckdb
 
 from ingest.db import Warehouse
 from ingest.demo_pcap import generate
-from ingest.sources.pcap import SOURCE
+from ingest.sources.captures import SOURCE
 
 
 def test_demo_capture_has_kafka_and_tcp_events(tmp_path: Path) -> None:

@@ -25,7 +25,7 @@ from ingest.sources.kafka import (
     parse_request,
     request_header_version,
 )
-from ingest.sources.pcap import Segment, iter_tcp_segments
+from ingest.sources.tcp import Segment, iter_tcp_segments
 
 DATA = Path(__file__).resolve().parents[3] / "shared" / "data"
 KAFKA_DIR = DATA / "pcap-kafka"
@@ -102,8 +102,8 @@ class Stream:
 
 def extract(segments, ports=(9092,)) -> list[dict]:
     ex = KafkaExtractor(ports)
-    ex.feed(segments)
-    return ex.finish().to_pylist()
+    ex.feed_segments(segments)
+    return ex.close_all().to_pylist()
 
 
 # --- framing and header versions ----------------------------------------------------------
@@ -320,8 +320,8 @@ def test_heuristic_rejects_lookalikes():
 def test_rows_load_into_the_raw_table():
     s = Stream()
     ex = KafkaExtractor()
-    ex.feed([s.send(True, request(3, 2, 1)), s.send(False, response(1))])
-    table = ex.finish()
+    ex.feed_segments([s.send(True, request(3, 2, 1)), s.send(False, response(1))])
+    table = ex.close_all()
     assert table.column_names == list(KAFKA_MESSAGES.columns)
     con = duckdb.connect()
     body = ", ".join(f'"{n}" {t}' for n, t in KAFKA_MESSAGES.columns.items())
@@ -354,9 +354,9 @@ def test_random_segments_never_raise(items):
     for i, (from_client, seq, flags, payload, port) in enumerate(items):
         ends = [("10.0.0.1", 40000), ("10.0.0.2", port)]
         src, dst = ends if from_client else ends[::-1]
-        ex.feed([Seg(i + 1, i, *src, *dst, seq, 0, flags, payload)])
+        ex.feed_segments([Seg(i + 1, i, *src, *dst, seq, 0, flags, payload)])
         ex.take()
-    ex.finish()
+    ex.close_all()
 
 
 @settings(max_examples=300, deadline=None)
@@ -498,11 +498,11 @@ def test_no_false_positives_on_non_kafka_captures(capture: Path, reader):
 @pytest.mark.skipif(not NDPI.exists(), reason="shared Kafka captures not present")
 def test_pcap_ingest_lands_kafka_messages(tmp_path: Path):
     from ingest.db import Warehouse
-    from ingest.sources import pcap
+    from ingest.sources.captures import SOURCE
 
     with Warehouse(tmp_path / "w.duckdb") as wh:
-        wh.ensure_tables(pcap.SOURCE.tables)
-        result = wh.ingest_file(NDPI, pcap.SOURCE)
+        wh.ensure_tables(SOURCE.tables)
+        result = wh.ingest_file(NDPI, SOURCE)
         assert result.ok, result.message
         count, files = wh.con.execute(
             "select count(*), count(distinct _source_file) from raw.pcap_kafka_messages"
@@ -530,13 +530,13 @@ def test_memory_stays_bounded_with_many_non_kafka_connections(monkeypatch):
     monkeypatch.setattr(kafka, "MAX_TRACKED_CONNECTIONS", 50)
     ex = KafkaExtractor()
     kafka_conn = Stream()
-    ex.feed([kafka_conn.send(True, request(3, 2, 1))])
+    ex.feed_segments([kafka_conn.send(True, request(3, 2, 1))])
     for port in range(1000):
         s = Stream(client=("10.0.9.9", 20000 + port), broker=("10.0.0.2", 443))
-        ex.feed([s.send(True, b"\x16\x03\x01" + bytes(60))])
+        ex.feed_segments([s.send(True, b"\x16\x03\x01" + bytes(60))])
     assert len(ex._conns) <= 50
-    ex.feed([kafka_conn.send(False, response(1))])
-    rows = ex.finish().to_pylist()
+    ex.feed_segments([kafka_conn.send(False, response(1))])
+    rows = ex.close_all().to_pylist()
     assert [(r["is_request"], r["api_key"]) for r in rows] == [(True, 3), (False, 3)]
 
 
