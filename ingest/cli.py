@@ -6,6 +6,7 @@ import csv
 import io
 import json
 import sys
+from collections import Counter
 from pathlib import Path
 
 import click
@@ -203,13 +204,13 @@ def run_ingest(
             for path in files:
                 result = wh.ingest_file(path, source)
                 results.append(result)
-                _report(path, result)
+                _report(path, result, source)
                 bar.file_done(path.stat().st_size)
         db_shown = wh.path
-    loaded = sum(r.rows for r in results)
+    loaded = sum((Counter(r.rows_by_table) for r in results), Counter())
     bad = [r for r in results if not r.ok]
     click.echo(
-        f"{len(files)} file(s): {loaded:,} rows loaded, "
+        f"{len(files)} file(s): {_amounts(loaded, source)} loaded, "
         f"{sum(r.status == 'skipped' for r in results)} unchanged, "
         f"{sum(r.status == 'partial' for r in results)} partial, "
         f"{sum(r.status == 'failed' for r in results)} failed -> {db_shown}"
@@ -217,13 +218,22 @@ def run_ingest(
     return EXIT_FILE_FAILED if bad else EXIT_OK
 
 
-def _report(path: Path, result: FileResult) -> None:
+def _amounts(rows_by_table: dict[str, int], source: SourceKind) -> str:
+    """ "9 packets, 6 Kafka messages": the first table always, the others when not empty."""
+    first, *rest = source.tables
+    parts = [f"{rows_by_table.get(first.name, 0):,} {first.unit}"]
+    parts += [f"{rows_by_table[t.name]:,} {t.unit}" for t in rest if rows_by_table.get(t.name)]
+    return ", ".join(parts)
+
+
+def _report(path: Path, result: FileResult, source: SourceKind) -> None:
+    amounts = _amounts(result.rows_by_table, source)
     if result.status == "failed":
         click.echo(f"wirehouse: error: {path}: {result.message}", err=True)
     elif result.status == "partial":
-        click.echo(f"wirehouse: partial: {path}: {result.rows:,} rows; {result.message}", err=True)
+        click.echo(f"wirehouse: partial: {path}: {amounts}; {result.message}", err=True)
     elif result.status == "loaded":
-        click.echo(f"loaded {path}: {result.rows:,} rows")
+        click.echo(f"loaded {path}: {amounts}")
     if result.note:
         click.echo(f"wirehouse: note: {path}: {result.note}", err=True)
 

@@ -26,6 +26,7 @@ class RawTable:
     name: str
     columns: dict[str, str]  # column name -> DuckDB type, in table order
     comment: str = ""
+    unit: str = "rows"  # what one row is, for messages to users ("packets", "Kafka messages")
 
 
 @dataclass(frozen=True)

@@ -195,6 +195,7 @@ KAFKA_MESSAGES = RawTable(
         " (stream_id, is_request, message_index). Responses carry api_key/api_version only"
         " when their request was seen on the same connection."
     ),
+    unit="Kafka messages",
 )
 
 ARROW_SCHEMA = pa.schema(

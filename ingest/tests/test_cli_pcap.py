@@ -55,3 +55,14 @@ def test_whole_files_load_and_an_empty_capture_is_loaded(tmp_path: Path, shared:
         statuses = con.execute("select status, rows from raw.ingest_files order by rows").fetchall()
     assert packets > 0 and statuses == [("loaded", 0), ("loaded", packets)]
     assert "no pcap files" not in out
+
+
+def test_summary_counts_packets_and_messages(tmp_path: Path, shared: Path) -> None:
+    capture = shared / "pcap-kafka" / "deepflow_mixed-with-unsupported.pcap"
+    code, out, _ = run(str(capture), "--db", str(tmp_path / "w.duckdb"))
+    assert code == 0
+    assert out.splitlines() == [
+        f"loaded {capture}: 9 packets, 6 Kafka messages",
+        f"1 file(s): 9 packets, 6 Kafka messages loaded, 0 unchanged, 0 partial, 0 failed"
+        f" -> {tmp_path / 'w.duckdb'}",
+    ]

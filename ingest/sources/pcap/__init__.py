@@ -92,6 +92,7 @@ PACKETS = RawTable(
     name="pcap_packets",
     columns={name: duckdb_type for name, (duckdb_type, _, _) in COLUMNS.items()},
     comment="One row per captured packet (source file, frame_number): decoded L2-L4 headers.",
+    unit="packets",
 )
 
 # names for the notes; other link types are named by number
