@@ -17,6 +17,7 @@ from ingest.db import FileResult, Warehouse, default_db_path
 from ingest.query import UnsafeQuery, check_read_only
 from ingest.sources import registry
 from ingest.sources.base import SourceKind
+from ingest.sources.ports import BITCOIN_PORTS, KAFKA_PORTS
 
 EXIT_OK, EXIT_FILE_FAILED = 0, 1  # click uses 2 for usage errors
 
@@ -67,14 +68,24 @@ def ingest_systemd(paths: tuple[Path, ...], db_path: Path | None) -> None:
     "kafka_ports",
     type=int,
     multiple=True,
-    default=(9092,),
+    default=KAFKA_PORTS,
     show_default=True,
-    help="Kafka broker port (repeatable).",
+    help="Kafka broker port (repeatable); other ports by a strict request-header test.",
+)
+@click.option(
+    "--bitcoin-port",
+    "bitcoin_ports",
+    type=int,
+    multiple=True,
+    default=BITCOIN_PORTS,
+    show_default=True,
+    help="Bitcoin P2P port (repeatable); other ports by the v1 network magic.",
 )
 def ingest_pcap(
     paths: tuple[Path, ...],
     db_path: Path | None,
     kafka_ports: tuple[int, ...],
+    bitcoin_ports: tuple[int, ...],
 ) -> None:
     """pcap/pcapng captures (.pcap, .pcapng, .cap, and .gz of those), whole files.
 
@@ -83,7 +94,7 @@ def ingest_pcap(
     from ingest.sources.captures import capture_source
 
     progress = Progress()
-    source = capture_source(kafka_ports, progress.update)
+    source = capture_source(kafka_ports, bitcoin_ports, progress.update)
     sys.exit(run_ingest(source, paths, db_path, progress))
 
 
@@ -110,13 +121,14 @@ def ingest_pcap(
     "--capture/--no-capture",
     default=True,
     show_default=True,
-    help="Also write the Kafka broker demo capture (takes ~10 s).",
+    help="Also write the demo captures: a Kafka broker, one Bitcoin peer (takes ~15 s).",
 )
 def demo_data(
     directory: Path, days: int, peers: int, scale: float, seed: int, start: str, capture: bool
 ) -> None:
-    """Write realistic nix-bitcoin-monitor CSVs (tracepoints + systemd) and a Kafka broker
-    capture (captures/kafka-broker.pcap) into DIRECTORY."""
+    """Write realistic nix-bitcoin-monitor CSVs (tracepoints + systemd), a Kafka broker
+    capture (captures/kafka-broker.pcap) and one peer's port 8333 (captures/bitcoin-node.pcap)
+    into DIRECTORY."""
     summary = demo.generate(directory, days=days, peers=peers, scale=scale, seed=seed, start=start)
     click.echo(summary)
     if capture:
@@ -124,6 +136,9 @@ def demo_data(
 
         path = directory / "captures" / "kafka-broker.pcap"
         packets = demo_pcap.generate(path, seed=seed)
+        click.echo(f"wrote {packets:,} packets -> {path}")
+        path = directory / "captures" / "bitcoin-node.pcap"
+        packets = demo_pcap.generate_bitcoin(directory, path, seed=seed)
         click.echo(f"wrote {packets:,} packets -> {path}")
 
 

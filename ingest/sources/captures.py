@@ -6,19 +6,25 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from ingest.sources.base import SourceKind
-from ingest.sources.kafka import KAFKA_PORTS, KafkaExtractor
+from ingest.sources.bitcoin_wire import BITCOIN_PORTS, BitcoinProtocol
+from ingest.sources.kafka import KAFKA_PORTS, KafkaProtocol
 from ingest.sources.pcap import PacketExtractor, PcapOptions, make_source
+from ingest.sources.tcp.streams import TcpStreams
 
 
-def extractors(kafka_ports: tuple[int, ...] = KAFKA_PORTS) -> list[PacketExtractor]:
-    """A fresh set of extractors (they hold per-file state)."""
-    return [KafkaExtractor(kafka_ports)]
+def extractors(
+    kafka_ports: tuple[int, ...] = KAFKA_PORTS, bitcoin_ports: tuple[int, ...] = BITCOIN_PORTS
+) -> list[PacketExtractor]:
+    """The extractors of one source (each keeps per-file state between feed and finish)."""
+    return [TcpStreams([KafkaProtocol(kafka_ports), BitcoinProtocol(bitcoin_ports)])]
 
 
 def capture_source(
-    kafka_ports: tuple[int, ...] = KAFKA_PORTS, progress: Callable[[int], None] | None = None
+    kafka_ports: tuple[int, ...] = KAFKA_PORTS,
+    bitcoin_ports: tuple[int, ...] = BITCOIN_PORTS,
+    progress: Callable[[int], None] | None = None,
 ) -> SourceKind:
-    return make_source(extractors(kafka_ports), PcapOptions(progress=progress))
+    return make_source(extractors(kafka_ports, bitcoin_ports), PcapOptions(progress=progress))
 
 
 SOURCE = capture_source()
