@@ -598,3 +598,20 @@ def test_a_lost_segment_never_invents_messages(n_messages, cuts, lost, isn):
     assert ids == sorted(set(ids)) and set(ids) <= set(range(n_messages))
     for r in rows:
         assert r["message_size_bytes"] == 13 + 37 * r["correlation_id"]
+
+
+def test_api_table_matches_the_seed():
+    """The parser's API table and the dbt seed come from the same apache/kafka commit."""
+    import csv
+
+    seed = Path(__file__).resolve().parents[2] / "seeds" / "kafka_api_keys.csv"
+    with seed.open() as f:
+        rows = {
+            int(r["api_key"]): (
+                r["api_name"],
+                int(r["max_version"]),
+                int(r["first_flexible_version"]) if r["first_flexible_version"] else None,
+            )
+            for r in csv.DictReader(f)
+        }
+    assert rows == KAFKA_APIS
