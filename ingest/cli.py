@@ -13,13 +13,14 @@ import click
 import duckdb
 
 from ingest import demo
-from ingest.db import FileResult, Warehouse, default_db_path
+from ingest.db import FileResult, Warehouse, WarehouseBusy, WarehouseError, default_db_path
 from ingest.query import UnsafeQuery, check_read_only
 from ingest.sources import registry
 from ingest.sources.base import SourceKind
 from ingest.sources.ports import BITCOIN_PORTS, KAFKA_PORTS
 
-EXIT_OK, EXIT_FILE_FAILED = 0, 1  # click uses 2 for usage errors
+# Exit codes (README "Exit codes"); click uses 2 for usage errors.
+EXIT_OK, EXIT_FILE_FAILED, EXIT_BUSY, EXIT_WAREHOUSE = 0, 1, 3, 4
 
 db_option = click.option(
     "--db",
@@ -33,7 +34,26 @@ paths_argument = click.argument(
 )
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class _Commands(click.Group):
+    """Errors of the machine rather than of wirehouse (a full disk, a directory that cannot
+    be written, a warehouse another process holds) end in one line, never a traceback."""
+
+    def invoke(self, ctx: click.Context) -> object:
+        try:
+            return super().invoke(ctx)
+        except WarehouseBusy as exc:
+            click.echo(f"wirehouse: busy: {exc}", err=True)
+            sys.exit(EXIT_BUSY)
+        except WarehouseError as exc:
+            click.echo(f"wirehouse: error: {exc}", err=True)
+            sys.exit(EXIT_WAREHOUSE)
+        except OSError as exc:
+            where = f"{exc.filename}: " if exc.filename else ""
+            click.echo(f"wirehouse: error: {where}{exc.strerror or exc}", err=True)
+            sys.exit(EXIT_WAREHOUSE)
+
+
+@click.group(cls=_Commands, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="wirehouse")
 def main() -> None:
     """Land raw network measurements in DuckDB; dbt turns them into marts."""
@@ -55,9 +75,19 @@ def ingest_tracepoints(paths: tuple[Path, ...], db_path: Path | None) -> None:
 @ingest.command("systemd")
 @paths_argument
 @db_option
-def ingest_systemd(paths: tuple[Path, ...], db_path: Path | None) -> None:
+@click.option(
+    "--counters",
+    type=click.Choice(["auto", "cumulative", "deltas"]),
+    default="auto",
+    show_default=True,
+    help="Cumulative counters (as systemd writes them) or per-interval deltas (preprocessed"
+    " files); auto detects deltas by decimal points or negative values.",
+)
+def ingest_systemd(paths: tuple[Path, ...], db_path: Path | None, counters: str) -> None:
     """systemd IP-accounting CSVs (systemd/ip_accounting/*.csv[.gz|.bz2], ip_accounting.csv)."""
-    sys.exit(run_ingest(registry()["systemd"], paths, db_path))
+    from ingest.sources import systemd
+
+    sys.exit(run_ingest(systemd.make_source(counters), paths, db_path))
 
 
 @ingest.command("pcap")
@@ -98,6 +128,35 @@ def ingest_pcap(
     sys.exit(run_ingest(source, paths, db_path, progress))
 
 
+@ingest.command("tshark")
+@paths_argument
+@db_option
+@click.option(
+    "--start",
+    default=None,
+    help="Capture start (Unix seconds or ISO time with UTC offset) for files with only"
+    " frame.time_relative whose name is not a Unix time.",
+)
+def ingest_tshark(paths: tuple[Path, ...], db_path: Path | None, start: str | None) -> None:
+    """tshark -T fields -E header=y CSVs (hourly files named by Unix time, or any *.csv)."""
+    from ingest.sources import tshark
+
+    try:
+        start_ns = None if start is None else tshark.parse_start(start)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--start") from None
+    source = tshark.make_source(tshark.TsharkOptions(start_ns=start_ns))
+    sys.exit(run_ingest(source, paths, db_path))
+
+
+@main.command("init")
+@db_option
+def init(db_path: Path | None) -> None:
+    """Create the warehouse and every raw table, empty (ingest does this too); idempotent."""
+    with open_warehouse(db_path) as wh:
+        click.echo(f"warehouse ready: {wh.path}")
+
+
 @main.command("demo-data")
 @click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
 @click.option("--days", type=int, default=3, show_default=True)
@@ -123,12 +182,26 @@ def ingest_pcap(
     show_default=True,
     help="Also write the demo captures: a Kafka broker, one Bitcoin peer (takes ~15 s).",
 )
+@click.option(
+    "--bluetooth/--no-bluetooth",
+    default=True,
+    show_default=True,
+    help="Also write the Bluetooth demo sniff, BR/EDR and BLE (bluetooth/*.pcap, ~10 s).",
+)
 def demo_data(
-    directory: Path, days: int, peers: int, scale: float, seed: int, start: str, capture: bool
+    directory: Path,
+    days: int,
+    peers: int,
+    scale: float,
+    seed: int,
+    start: str,
+    capture: bool,
+    bluetooth: bool,
 ) -> None:
     """Write realistic nix-bitcoin-monitor CSVs (tracepoints + systemd), a Kafka broker
-    capture (captures/kafka-broker.pcap) and one peer's port 8333 (captures/bitcoin-node.pcap)
-    into DIRECTORY."""
+    capture (captures/kafka-broker.pcap), an hourly tshark export of its packets
+    (tshark/<unix time>.csv), one Bitcoin peer's port 8333 (captures/bitcoin-node.pcap) and a
+    Bluetooth sniff (bluetooth/) into DIRECTORY."""
     summary = demo.generate(directory, days=days, peers=peers, scale=scale, seed=seed, start=start)
     click.echo(summary)
     if capture:
@@ -137,9 +210,20 @@ def demo_data(
         path = directory / "captures" / "kafka-broker.pcap"
         packets = demo_pcap.generate(path, seed=seed)
         click.echo(f"wrote {packets:,} packets -> {path}")
+        from ingest import demo_tshark
+
+        hourly = demo_tshark.generate(
+            directory / "tshark", path, first_hour=int(demo_pcap.T0) - 6 * 3600
+        )
+        click.echo(f"wrote {len(hourly)} hourly tshark files -> {directory / 'tshark'}")
         path = directory / "captures" / "bitcoin-node.pcap"
         packets = demo_pcap.generate_bitcoin(directory, path, seed=seed)
         click.echo(f"wrote {packets:,} packets -> {path}")
+    if bluetooth:
+        from ingest import demo_bluetooth
+
+        written = demo_bluetooth.generate(directory / "bluetooth", seed=seed)
+        click.echo(f"wrote {sum(written.values()):,} packets -> {directory / 'bluetooth'}")
 
 
 @main.command("query")
@@ -205,14 +289,7 @@ def run_ingest(
         )
         return EXIT_FILE_FAILED
     results: list[FileResult] = []
-    try:
-        warehouse = Warehouse(db_path or default_db_path())
-    except ValueError as exc:
-        raise click.UsageError(str(exc)) from None
-    with warehouse as wh:
-        # every raw table exists from the first ingest on, so `dbt build` works on a
-        # warehouse that holds only some kinds of data (their marts are simply empty)
-        wh.ensure_tables(t for kind in registry().values() for t in kind.tables)
+    with open_warehouse(db_path) as wh:
         wh.ensure_tables(source.tables)
         with progress or Progress() as bar:
             bar.start(sum(f.stat().st_size for f in files))
@@ -231,6 +308,17 @@ def run_ingest(
         f"{sum(r.status == 'failed' for r in results)} failed -> {db_shown}"
     )
     return EXIT_FILE_FAILED if bad else EXIT_OK
+
+
+def open_warehouse(db_path: Path | None) -> Warehouse:
+    """The warehouse with every raw table of every kind (so `dbt build` works on one that
+    holds only some kinds of data). Busy or unusable warehouses raise WarehouseError."""
+    try:
+        warehouse = Warehouse(db_path or default_db_path())
+    except ValueError as exc:
+        raise click.UsageError(str(exc)) from None
+    warehouse.ensure_tables(t for kind in registry().values() for t in kind.tables)
+    return warehouse
 
 
 def _amounts(rows_by_table: dict[str, int], source: SourceKind) -> str:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import uuid
 from collections import Counter
 from collections.abc import Iterable
@@ -84,6 +85,54 @@ def _marks(columns: str) -> str:
 RESERVED_DB_NAMES = frozenset({"raw", "staging", "intermediate", "marts", "reference", "main"})
 
 
+class WarehouseError(Exception):
+    """The warehouse file cannot be used (not a DuckDB file, unwritable...): one line."""
+
+
+class WarehouseBusy(WarehouseError):
+    """Another process holds DuckDB's lock on the warehouse file."""
+
+    def __init__(self, path: Path, pid: int | None, holder: str) -> None:
+        self.pid = pid
+        who = f"process {pid} ({holder})" if pid else "another process"
+        super().__init__(
+            f"{path} is in use by {who}; wait for it to finish (or stop it) and run this"
+            " again. BI tools should read the published copy (wirehouse publish), not this file"
+        )
+
+
+LOCK_HOLDER = re.compile(r"Conflicting lock is held in (?P<program>.*?) \(PID (?P<pid>\d+)\)")
+
+
+def connect(path: Path, read_only: bool = False) -> duckdb.DuckDBPyConnection:
+    """Open the warehouse; lock conflicts and unusable files become WarehouseError."""
+    try:
+        return duckdb.connect(str(path), read_only=read_only)
+    except duckdb.IOException as exc:
+        text = str(exc)
+        held = LOCK_HOLDER.search(text)
+        if held:
+            pid = int(held["pid"])
+            raise WarehouseBusy(path, pid, _command_line(pid) or held["program"]) from None
+        if "Could not set lock" in text:
+            raise WarehouseBusy(path, None, "") from None
+        raise WarehouseError(f"{path}: {_first_line(exc).removeprefix('IO Error: ')}") from None
+    except duckdb.Error as exc:
+        raise WarehouseError(f"{path}: {_first_line(exc)}") from None
+
+
+def _command_line(pid: int) -> str:
+    """What the lock holder runs (e.g. `dbt build`), where /proc tells; else ''."""
+    try:
+        raw = Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return ""
+    words = [Path(w).name if i == 0 else w for i, w in enumerate(raw.decode().split("\0")) if w]
+    if len(words) > 1 and words[0].startswith("python"):
+        words = words[1:]  # `python -m x` / `python script` -> what it runs
+    return " ".join(words)[:80]
+
+
 def default_db_path() -> Path:
     return Path(os.environ.get("WIREHOUSE_DB") or DEFAULT_DB)
 
@@ -122,9 +171,12 @@ class Warehouse:
                 f"{self.path}: a warehouse file may not be named after a schema"
                 f" ({', '.join(sorted(RESERVED_DB_NAMES))}); pick another name"
             )
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise WarehouseError(f"{self.path.parent}: {exc.strerror}") from None
         # our own progress bar is per file; DuckDB's would print into piped stdout
-        self.con = duckdb.connect(str(self.path))
+        self.con = connect(self.path)
         self.con.execute("set enable_progress_bar = false")
         # raw rows have no meaningful order; letting DuckDB write them as they come is faster
         self.con.execute("set preserve_insertion_order = false")

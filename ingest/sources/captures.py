@@ -7,6 +7,7 @@ from collections.abc import Callable
 
 from ingest.sources.base import SourceKind
 from ingest.sources.bitcoin_wire import BITCOIN_PORTS, BitcoinProtocol
+from ingest.sources.bluetooth import BluetoothExtractor
 from ingest.sources.kafka import KAFKA_PORTS, KafkaProtocol
 from ingest.sources.pcap import PacketExtractor, PcapOptions, make_source
 from ingest.sources.tcp.streams import TcpStreams
@@ -16,7 +17,10 @@ def extractors(
     kafka_ports: tuple[int, ...] = KAFKA_PORTS, bitcoin_ports: tuple[int, ...] = BITCOIN_PORTS
 ) -> list[PacketExtractor]:
     """The extractors of one source (each keeps per-file state between feed and finish)."""
-    return [TcpStreams([KafkaProtocol(kafka_ports), BitcoinProtocol(bitcoin_ports)])]
+    return [
+        TcpStreams([KafkaProtocol(kafka_ports), BitcoinProtocol(bitcoin_ports)]),
+        BluetoothExtractor(),
+    ]
 
 
 def capture_source(

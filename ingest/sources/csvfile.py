@@ -16,7 +16,7 @@ import gzip
 import os
 import shutil
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from functools import partial
 from pathlib import Path
@@ -28,12 +28,25 @@ from ingest.sources.base import Data, Extraction, Issue, RawTable, SourceError, 
 CSV_SUFFIXES = (".csv", ".csv.gz", ".csv.bz2")
 
 
-def csv_source(kind: str, table: RawTable, layouts: tuple[str, ...]) -> SourceKind:
-    """An input kind that lands one header-matched CSV table; `layouts` find its files."""
+# (readable file, header names, report) -> the table this file lands in
+TablePicker = Callable[[Path, list[str], Extraction], RawTable]
+
+
+def csv_source(
+    kind: str,
+    tables: tuple[RawTable, ...],
+    layouts: tuple[str, ...],
+    pick: TablePicker | None = None,
+) -> SourceKind:
+    """An input kind that lands header-matched CSVs; `layouts` find its files.
+
+    With several `tables`, `pick` says which one a file lands in (e.g. cumulative counters
+    or per-interval deltas); a file's rows always go to exactly one table.
+    """
     return SourceKind(
         kind=kind,
-        tables=(table,),
-        extract=partial(extract_csv, table=table),
+        tables=tables,
+        extract=partial(extract_csv, table=tables[0], pick=pick),
         find=partial(find_csvs, layouts=layouts),
     )
 
@@ -73,28 +86,62 @@ def plain_csv(path: Path) -> Iterator[Path]:
         tmp.unlink(missing_ok=True)
 
 
-def read_header(path: Path) -> list[str]:
+def first_lines(path: Path, count: int = 1) -> list[str]:
+    """Up to `count` first lines as text (a .gz is read through); the header is checked."""
     opener = gzip.open if path.name.endswith(".gz") else open
     try:
         with opener(path, "rb") as f:
-            first = f.readline(4096)
+            lines = [f.readline(4096) for _ in range(count)]
     except (OSError, EOFError) as exc:
         raise SourceError(f"cannot read header: {exc}") from None
+    first = lines[0]
     if not first.strip():
         raise SourceError("empty file" if not first else "line 1: empty header line")
     try:
-        text = first.decode("utf-8").strip()
+        header = first.decode("utf-8").strip()
     except UnicodeDecodeError:
         raise SourceError("line 1: header is not UTF-8 text") from None
-    return [name.strip().strip('"') for name in text.split(",")]
+    return [header] + [line.decode("utf-8", "replace").strip() for line in lines[1:] if line]
+
+
+def first_line(path: Path) -> str:
+    return first_lines(path)[0]
+
+
+def read_header(path: Path, delim: str = ",") -> list[str]:
+    return [name.strip().strip('"') for name in first_line(path).split(delim)]
+
+
+# read_csv options that send bad lines to a rejects table (read back by collect_rejects)
+REJECTS = (
+    "store_rejects = true, rejects_table = 'wirehouse_rejects',"
+    " rejects_scan = 'wirehouse_reject_scans'"
+)
+
+
+def collect_rejects(con: duckdb.DuckDBPyConnection) -> list[Issue]:
+    """The lines the last read_csv with REJECTS skipped, one issue per line; drops the tables."""
+    rejected = con.execute(
+        "select line, string_agg(distinct error_message, '; ')"
+        " from wirehouse_rejects group by line order by line"
+    ).fetchall()
+    con.execute("drop table if exists wirehouse_rejects")
+    con.execute("drop table if exists wirehouse_reject_scans")
+    return [Issue(f"line {line}", reason) for line, reason in rejected]
 
 
 def extract_csv(
-    path: Path, con: duckdb.DuckDBPyConnection, report: Extraction, table: RawTable
+    path: Path,
+    con: duckdb.DuckDBPyConnection,
+    report: Extraction,
+    table: RawTable,
+    pick: TablePicker | None = None,
 ) -> Iterator[tuple[str, Data]]:
     """Yield one SELECT over read_csv for `table`, then report the lines DuckDB rejected."""
     with plain_csv(path) as readable:
         header = read_header(readable)
+        if pick is not None:
+            table = pick(readable, header, report)
         unknown = [name for name in header if name not in table.columns]
         if unknown or "timestamp" not in header:
             expected = ",".join(table.columns)
@@ -109,13 +156,6 @@ def extract_csv(
             table.name,
             f"select {select_list} from read_csv('{literal}', header = true,"
             f" columns = {{{types}}}, auto_detect = false, delim = ',', quote = '\"',"
-            " store_rejects = true, rejects_table = 'wirehouse_rejects',"
-            " rejects_scan = 'wirehouse_reject_scans')",
+            f" {REJECTS})",
         )
-        rejected = con.execute(
-            "select line, string_agg(distinct error_message, '; ')"
-            " from wirehouse_rejects group by line order by line"
-        ).fetchall()
-        con.execute("drop table if exists wirehouse_rejects")
-        con.execute("drop table if exists wirehouse_reject_scans")
-        report.issues.extend(Issue(f"line {line}", reason) for line, reason in rejected)
+        report.issues.extend(collect_rejects(con))

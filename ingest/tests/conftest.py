@@ -1,5 +1,11 @@
 from __future__ import annotations
 
+import bz2
+import csv
+import json
+import os
+import subprocess
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -20,3 +26,77 @@ def shared() -> Path:
     if not SHARED.is_dir():
         pytest.skip("../shared/data not present")
     return SHARED
+
+
+REPO = Path(__file__).resolve().parents[2]
+BIN = Path(__import__("sys").executable).parent
+
+
+@dataclass
+class DbtRun:
+    returncode: int
+    output: str
+    results: list[dict]  # run_results.json "results"
+
+    def not_passing(self) -> list[str]:
+        """Nodes that did not simply pass (warn, fail, error, skipped), as 'status name'."""
+        return [
+            f"{r['status']} {r['unique_id']}"
+            for r in self.results
+            if r["status"] not in ("pass", "success")
+        ]
+
+
+def dbt(db: Path, tmp: Path, *args: str) -> DbtRun:
+    """Run dbt against the warehouse `db` with its own target and log paths under `tmp`."""
+    target = tmp / "target"
+    proc = subprocess.run(
+        [
+            *(BIN / "dbt", *args, "--profiles-dir", REPO, "--project-dir", REPO),
+            *("--target-path", target, "--log-path", tmp / "logs"),
+        ],
+        env={**os.environ, "WIREHOUSE_DB": str(db)},
+        capture_output=True,
+        text=True,
+    )
+    results_file = target / "run_results.json"
+    results = json.loads(results_file.read_text())["results"] if results_file.exists() else []
+    return DbtRun(proc.returncode, proc.stdout + proc.stderr, results)
+
+
+def wirehouse(*args: str | Path) -> subprocess.CompletedProcess:
+    """The CLI as a user runs it (a separate process)."""
+    return subprocess.run([BIN / "wirehouse", *map(str, args)], capture_output=True, text=True)
+
+
+def write_preprocessed_tracepoints(src: Path, dst: Path) -> Path:
+    """The published analysis' Step 1 output: timestamp,ipv6,flow,msg_type,size (pandas)."""
+    with src.open(newline="") as f_in, dst.open("w", newline="") as f_out:
+        out = csv.writer(f_out, lineterminator="\n")
+        out.writerow(["timestamp", "ipv6", "flow", "msg_type", "size"])
+        for row in csv.DictReader(f_in):
+            stamp = row["timestamp"].replace("T", " ").replace("Z", "+00:00")
+            ipv6 = "True" if "[" in row["peer_addr"] else "False"
+            out.writerow([stamp, ipv6, row["flow"], row["msg_type"], row["size"]])
+    return dst
+
+
+def write_differenced_systemd(src: Path, dst: Path) -> Path:
+    """What pandas' `df.dropna()[[bytes]].diff()[1:]` writes: per-interval floats."""
+    names = ["IPIngressBytes", "IPEgressBytes"]
+    opener = bz2.open if src.name.endswith(".bz2") else open
+    with opener(src, "rt", newline="") as f_in, dst.open("w", newline="") as f_out:
+        out = csv.writer(f_out, lineterminator="\n")
+        out.writerow(["timestamp", *names])
+        previous = None
+        for row in csv.DictReader(f_in):
+            if not row[names[0]]:
+                continue  # dropna()
+            values = [int(row[n]) for n in names]
+            if previous is not None:
+                stamp = row["timestamp"].replace("T", " ").replace("Z", "+00:00")
+                out.writerow(
+                    [stamp, *(f"{v - p:.1f}" for v, p in zip(values, previous, strict=True))]
+                )
+            previous = values
+    return dst

@@ -38,8 +38,9 @@ Column semantics (raw.pcap_packets)
     null when the option is absent; ``tcp_sack_permitted`` is false for TCP without it.
     Addresses: text, IPv6 in RFC 5952 form exactly as Python's ``ipaddress`` prints it.
     Link types other than Ethernet, SLL, SLL2, raw IP (12, 14, 101, 228, 229) and BSD
-    null/loop are located by scapy (the reference dissector) when it knows them; Bluetooth and
-    USB captures are kept as rows with link type and lengths only.
+    null/loop are located by scapy (the reference dissector) when it knows them; Bluetooth
+    and USB captures are kept as rows with link type and lengths (Bluetooth is decoded
+    further by its extractor, ingest/sources/bluetooth).
 
 Extractors
     Protocol decoders share the single pass over the file: ``make_source(extractors)``. An

@@ -52,8 +52,12 @@ aggregated as (
 
 final as (
     select
-        -- one bitcoind run never reuses a peer id; runs tell restarts apart
-        concat_ws('-', node_run_id, peer_id, peer_addr) as connection_id,
+        -- one bitcoind run never reuses a peer id; runs tell restarts apart;
+        -- preprocessed logs carry no peer: their messages have no connection
+        case
+            when peer_id is not null
+                then concat_ws('-', node_run_id, peer_id, peer_addr)
+        end as connection_id,
         *
     from aggregated
 )

@@ -8,14 +8,51 @@ samples as (
     select * from {{ ref('stg_systemd_ip_accounting__samples') }}
 ),
 
-deduplicated as (
-    -- a sample can be in two files (a daily file and a merged export):
-    -- keep one per timestamp, preferring a row with values, then the newest
-    select *
+intervals as (
+    select * from {{ ref('stg_systemd_ip_accounting__intervals') }}
+),
+
+normalized as (
+    -- both forms in one series: cumulative counters, or differences that a
+    -- preprocessed file already holds (*_given)
+    select
+        sampled_at,
+        is_accounting_off,
+        'cumulative' as counter_form,
+        {%- for counter in counters %}
+            {{ counter }},
+            null::bigint as {{ counter }}_given,
+        {%- endfor %}
+        source_file,
+        loaded_at
     from samples
+    union all
+    select
+        sampled_at,
+        is_accounting_off,
+        'deltas' as counter_form,
+        {%- for counter in counters %}
+            null::bigint as {{ counter }},
+            {{ counter }}_diff as {{ counter }}_given,
+        {%- endfor %}
+        source_file,
+        loaded_at
+    from intervals
+),
+
+deduplicated as (
+    -- a sample can be in two files (a daily file and a merged export, or
+    -- both forms): keep one per timestamp, preferring a row with values,
+    -- then counters over differences, then the newest
+    select *
+    from normalized
     qualify row_number() over (
         partition by sampled_at
-        order by is_accounting_off asc, loaded_at desc, source_file asc
+        order by
+            is_accounting_off asc,
+            counter_form asc,
+            loaded_at desc,
+            source_file asc
     ) = 1
 ),
 
@@ -38,6 +75,7 @@ valued as (
         {%- for counter in counters %}
             lag({{ counter }}) over by_time as previous_{{ counter }},
         {%- endfor %}
+        lag(counter_form) over by_time as previous_counter_form,
         lag(sampled_at) over by_time as previous_sampled_at,
         accounting_off_through
         - coalesce(lag(accounting_off_through) over by_time, 0)
@@ -51,8 +89,11 @@ differenced as (
     select
         *,
         {%- for counter in counters %}
-            {{ counter }} - previous_{{ counter }} as {{ counter }}_raw_diff,
-            {{ counter }} < previous_{{ counter }} as is_{{ counter }}_reset,
+            case
+                when counter_form = 'deltas' then {{ counter }}_given
+                when previous_counter_form = 'cumulative'
+                    then {{ counter }} - previous_{{ counter }}
+            end as {{ counter }}_raw_diff,
         {%- endfor %}
         date_diff(
             'second', previous_sampled_at, sampled_at
@@ -71,16 +112,20 @@ final as (
             seconds_since_previous > {{ var('max_sample_gap_seconds') }}
             or accounting_off_samples_before > 0
         ) as is_after_gap,
+        counter_form,
         {%- for counter in counters %}
             {{ counter }},
             previous_{{ counter }},
             {{ counter }}_raw_diff,
-            is_{{ counter }}_reset,
+            {{ counter }}_raw_diff < 0 as is_{{ counter }}_reset,
             -- exact: a counter that went down restarted from 0, so the traffic
-            -- since the previous sample is at least the new value itself
+            -- since the previous sample is at least the new value itself; a
+            -- negative difference without the counters hides even that (0)
             case
-                when is_{{ counter }}_reset then {{ counter }}
-                else {{ counter }}_raw_diff
+                when {{ counter }}_raw_diff >= 0 then {{ counter }}_raw_diff
+                when {{ counter }}_raw_diff < 0 and counter_form = 'cumulative'
+                    then {{ counter }}
+                when {{ counter }}_raw_diff < 0 then 0
             end as {{ counter }}_delta,
         {%- endfor %}
         source_file

@@ -5,8 +5,10 @@ messages as (
 ),
 
 data_start as (
+    -- no row at all when no messages were loaded (min() over nothing is null)
     select min(logged_at) as started_at
     from messages
+    having count(*) > 0
 ),
 
 handshakes as (
@@ -16,7 +18,7 @@ handshakes as (
         peer_addr,
         min(logged_at) as handshake_at
     from messages
-    where msg_type = 'version'
+    where msg_type = 'version' and peer_id is not null
     group by all
 ),
 

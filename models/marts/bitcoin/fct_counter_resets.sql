@@ -15,7 +15,9 @@ resets as (
             previous_sampled_at,
             '{{ counter }}' as counter_name,
             previous_{{ counter }} as previous_value,
-            {{ counter }} as new_value
+            {{ counter }} as new_value,
+            {{ counter }}_raw_diff as raw_diff,
+            counter_form
         from samples
         where is_{{ counter }}_reset
         {%- if not loop.last %}
@@ -30,7 +32,9 @@ final as (
         previous_sampled_at::timestamp as previous_sampled_at,
         counter_name::varchar as counter_name,
         previous_value::bigint as previous_value,
-        new_value::bigint as new_value
+        new_value::bigint as new_value,
+        raw_diff::bigint as raw_diff,
+        counter_form::varchar as counter_form
     from resets
 )
 

@@ -4,6 +4,7 @@ with
 
 connection_messages as (
     select * from {{ ref('int_connection_messages_aggregated') }}
+    where connection_id is not null
 ),
 
 connections as (

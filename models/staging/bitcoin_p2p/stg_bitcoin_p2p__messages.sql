@@ -8,6 +8,9 @@ addressed as (
     select
         *,
         case
+            -- preprocessed logs keep only whether the message went over IPv6
+            when peer_addr is null and ipv6 then 'ipv6'
+            when peer_addr is null and not ipv6 then 'ipv4'
             when peer_addr like '[fc%' then 'cjdns'
             when peer_addr like '[%' then 'ipv6'
             when peer_addr like '%.onion:%' then 'onion'
@@ -36,6 +39,7 @@ final as (
         peer_id,
         peer_conn_type,
         peer_addr,
+        peer_id is not null or peer_addr is not null as has_peer,
         peer_host,
         peer_port,
         address_family,

@@ -1,6 +1,15 @@
--- Every message is in exactly one connection and one hour: the per-peer
--- and the hourly marts count the same messages and bytes.
+-- Every message with a peer is in exactly one connection and one hour: the
+-- per-peer and the hourly marts count the same messages and bytes, apart
+-- from messages of preprocessed logs, which name no peer.
 with
+
+without_peer as (
+    select
+        coalesce(sum(msgs), 0) as msgs,
+        coalesce(sum(payload_bytes), 0) as payload_bytes
+    from {{ ref('int_connection_messages_aggregated') }}
+    where connection_id is null
+),
 
 by_connection as (
     select
@@ -11,9 +20,11 @@ by_connection as (
 
 by_hour as (
     select
-        sum(msgs) as msgs,
-        sum(payload_bytes) as payload_bytes
-    from {{ ref('fct_traffic_estimated_hourly') }}
+        sum(hourly.msgs) - any_value(without_peer.msgs) as msgs,
+        sum(hourly.payload_bytes) - any_value(without_peer.payload_bytes)
+            as payload_bytes
+    from {{ ref('fct_traffic_estimated_hourly') }} as hourly
+    cross join without_peer
 )
 
 select

@@ -1,0 +1,75 @@
+"""The warehouse file itself: older layouts, lock conflicts, unusable files."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import duckdb
+
+from ingest.tests.conftest import HEADER, dbt, wirehouse, write_csv
+
+# What wirehouse 0.1 created: no manifest note, no tracepoint ipv6 column.
+PREVIOUS_LAYOUT = """
+create schema raw;
+create table raw.ingest_files (
+    path varchar not null, sha256 varchar not null, size_bytes bigint not null,
+    file_mtime_ns bigint, kind varchar not null, rows bigint not null, issues bigint not null,
+    status varchar not null, error varchar, ingest_run_id varchar not null,
+    loaded_at timestamp not null, primary key (path, sha256));
+create table raw.ingest_issues (
+    path varchar not null, sha256 varchar not null, position varchar not null,
+    reason varchar not null);
+create table raw.bitcoin_p2p_messages (
+    "timestamp" timestamp, peer_id bigint, peer_conn_type varchar, peer_addr varchar,
+    flow varchar, msg_type varchar, size bigint, _source_file varchar not null,
+    _ingest_run_id varchar not null, _loaded_at timestamp not null);
+insert into raw.bitcoin_p2p_messages values
+    ('2025-01-01 00:00:04', 1, 'inbound', '1.2.3.4:8333', 'in', 'version', 102,
+     '/old/2025-01-01.csv', 'run-0', '2025-01-02 00:00:00');
+insert into raw.ingest_files values
+    ('/old/2025-01-01.csv', 'abc', 100, 1, 'tracepoints', 1, 0, 'loaded', null, 'run-0',
+     '2025-01-02 00:00:00');
+"""
+
+
+def test_a_warehouse_of_the_previous_layout_loads_and_builds(tmp_path: Path) -> None:
+    db = tmp_path / "warehouse.duckdb"
+    with duckdb.connect(str(db)) as con:
+        con.execute(PREVIOUS_LAYOUT)
+    day = write_csv(
+        tmp_path / "tracepoints" / "net" / "2025-01-02.csv",
+        [HEADER, "2025-01-02T00:00:04Z,2,inbound,[2a02::1]:8333,in,version,102"],
+    )
+    loaded = wirehouse("ingest", "tracepoints", day, "--db", db)
+    assert loaded.returncode == 0, loaded.stderr
+    with duckdb.connect(str(db), read_only=True) as con:
+        rows = con.execute(
+            "select peer_id, ipv6 from raw.bitcoin_p2p_messages order by peer_id"
+        ).fetchall()
+        notes = con.execute("select count(*) from raw.ingest_files where note is null")
+        assert rows == [(1, None), (2, None)]  # old rows kept, new column NULL
+        assert notes.fetchone()[0] == 2
+    run = dbt(db, tmp_path, "build", "--exclude-resource-type", "unit_test")
+    assert run.returncode == 0, run.not_passing() or run.output[-2000:]
+
+
+def test_a_busy_warehouse_is_one_line_naming_the_holder(tmp_path: Path) -> None:
+    db = tmp_path / "warehouse.duckdb"
+    day = write_csv(tmp_path / "2025-01-02.csv", [HEADER])
+    with duckdb.connect(str(db)):  # this test process holds the lock
+        busy = wirehouse("ingest", "tracepoints", day, "--db", db)
+        init = wirehouse("init", "--db", db)
+    assert busy.returncode == 3 == init.returncode
+    assert busy.stderr.count("\n") == 1, busy.stderr
+    assert f"in use by process {os.getpid()}" in busy.stderr
+    assert "Traceback" not in busy.stderr + busy.stdout
+
+
+def test_a_file_that_is_not_a_warehouse_is_one_line(tmp_path: Path) -> None:
+    db = tmp_path / "notes.duckdb"
+    db.write_text("my notes\n" * 1000)
+    result = wirehouse("init", "--db", db)
+    assert result.returncode == 4
+    assert result.stderr.startswith("wirehouse: error: ") and result.stderr.count("\n") == 1
+    assert "not a valid DuckDB database file" in result.stderr

@@ -1,0 +1,39 @@
+{%- set counters = {
+    'ipingressbytes': 'ingress_bytes',
+    'ipegressbytes': 'egress_bytes',
+    'ipingresspackets': 'ingress_packets',
+    'ipegresspackets': 'egress_packets',
+} -%}
+
+with
+
+source as (
+    select *
+    from
+        {{ source('systemd_ip_accounting', 'systemd_ip_accounting_intervals') }}
+),
+
+final as (
+    select
+        timestamp as sampled_at,
+        {%- for raw, name in counters.items() %}
+            -- whole numbers only: a fraction of a byte is not a measurement
+            case
+                when {{ raw }} = trunc({{ raw }}) then {{ raw }}::bigint
+            end as {{ name }}_diff,
+        {%- endfor %}
+        (
+            {%- for raw in counters %}
+                coalesce({{ raw }} <> trunc({{ raw }}), false)
+                {{- ' or' if not loop.last }}
+            {%- endfor %}
+        ) as has_fractional_value,
+        coalesce(
+            {{ counters.keys() | join(', ') }}
+        ) is null as is_accounting_off,
+        _source_file as source_file,
+        _loaded_at as loaded_at
+    from source
+)
+
+select * from final
