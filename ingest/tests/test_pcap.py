@@ -426,22 +426,29 @@ def test_microseconds_of_a_second_or_more_are_kept_and_noted(tmp_path: Path) -> 
 
 def test_undecoded_link_types_and_ethertypes_are_noted(tmp_path: Path) -> None:
     data = (
-        shb(E) + idb(E, 255) + idb(E, 1)
+        shb(E) + idb(E, 255) + idb(E, 1) + idb(E, 189)
         + epb(E, 0, 1, bytes(30)) + epb(E, 0, 2, bytes(30))
         + epb(E, 1, 3, bytes(12) + b"\xff\xf0" + bytes(20))  # libbtbb's Ethernet wrapping
         + epb(E, 1, 4, bytes(TCP_DATA))
+        + epb(E, 2, 5, bytes(48))  # a USB URB
     )  # fmt: skip
     path = tmp_path / "bt.pcapng"
     path.write_bytes(data)
-    with Warehouse(tmp_path / "w.duckdb") as wh:
-        wh.ensure_tables(SOURCE.tables)
-        result = wh.ingest_file(path, SOURCE)
-    assert (result.status, result.rows) == ("loaded", 4)
-    assert result.note == (
-        "link type 255 (BLUETOOTH_BREDR_BB) not decoded: 2 packets kept with time and lengths only;"
-        " ethertype 0xfff0 (Bluetooth baseband in Ethernet (legacy libbtbb/Kismet)) not decoded:"
-        " 1 frame kept with time and lengths only"
-    )
+    notes = {}
+    for name, source in (("dissector alone", make_source()), ("with extractors", SOURCE)):
+        with Warehouse(tmp_path / f"{name}.duckdb") as wh:
+            wh.ensure_tables(source.tables)
+            result = wh.ingest_file(path, source)
+        assert (result.status, result.rows_by_table["pcap_packets"]) == ("loaded", 5)
+        notes[name] = result.note
+    usb = "link type 189 (USB_LINUX) not decoded: 1 packet kept with time and lengths only"
+    assert notes == {
+        "dissector alone": "link type 189 (USB_LINUX) not decoded: 1 packet kept with time and"
+        " lengths only; link type 255 (BLUETOOTH_BREDR_BB) not decoded: 2 packets kept with time"
+        " and lengths only; ethertype 0xfff0 (Bluetooth baseband in Ethernet (legacy"
+        " libbtbb/Kismet)) not decoded: 1 frame kept with time and lengths only",
+        "with extractors": usb,  # the Bluetooth extractor decodes the rest
+    }
 
 
 def test_malformed_rows_in_broken_captures_say_why() -> None:

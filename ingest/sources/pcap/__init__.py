@@ -55,10 +55,13 @@ Extractors
 
 from __future__ import annotations
 
+import contextlib
+import queue
+import threading
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Generator, Iterator, Sequence
 from pathlib import Path
-from typing import Protocol
+from typing import Protocol, TypeVar
 
 import duckdb
 import numpy as np
@@ -184,7 +187,20 @@ def extract(
     extractors: Sequence[PacketExtractor] = (),
     options: PcapOptions = PcapOptions(),  # noqa: B008 - frozen, so a shared default is safe
 ) -> Iterator[tuple[str, Data]]:
-    """Yield each batch of ``pcap_packets`` and what the extractors make of it."""
+    """Each batch of ``pcap_packets`` and what the extractors make of it.
+
+    Decoding runs on a thread a few batches ahead of the caller (the compiled loops and
+    Arrow release the GIL), so the next batch is read while DuckDB inserts the last one.
+    """
+    return _read_ahead(_extract(path, report, extractors, options))
+
+
+def _extract(
+    path: Path,
+    report: Extraction,
+    extractors: Sequence[PacketExtractor],
+    options: PcapOptions,
+) -> Iterator[tuple[str, Data]]:
     report.empty_ok = True  # a capture with no packets is valid
     undecoded = _Undecoded(extractors)
     finished = False
@@ -203,6 +219,53 @@ def extract(
             for ex in extractors:
                 for _ in ex.finish(Extraction()):
                     pass
+
+
+T = TypeVar("T")
+READ_AHEAD = 2  # items decoded ahead of the consumer (each at most one batch)
+
+
+def _read_ahead(items: Iterator[T], depth: int = READ_AHEAD) -> Iterator[T]:
+    """``items`` produced on a thread, at most ``depth`` ahead; its errors re-raised here."""
+    out: queue.Queue = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+    end = object()
+
+    def produce() -> None:
+        try:
+            for item in items:
+                while not stop.is_set():
+                    try:
+                        out.put((True, item), timeout=0.1)
+                        break
+                    except queue.Full:
+                        continue
+                if stop.is_set():
+                    break
+            else:
+                out.put((True, end))
+        except BaseException as exc:
+            out.put((False, exc))
+        finally:
+            if stop.is_set() and isinstance(items, Generator):
+                items.close()  # the consumer gave up: let the source clean up
+
+    worker = threading.Thread(target=produce, name="pcap-read-ahead", daemon=True)
+    worker.start()
+    try:
+        while True:
+            ok, item = out.get()
+            if not ok:
+                raise item
+            if item is end:
+                return
+            yield item
+    finally:
+        stop.set()
+        while worker.is_alive():  # unblock a producer waiting to put
+            with contextlib.suppress(queue.Empty):
+                out.get(timeout=0.1)
+        worker.join()
 
 
 def make_source(
