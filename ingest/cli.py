@@ -6,9 +6,9 @@ import csv
 import io
 import json
 import sys
-from collections.abc import Callable, Iterator
+from collections import Counter
+from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import datetime
 from pathlib import Path
 
 import click
@@ -19,10 +19,10 @@ from ingest.db import FileResult, Warehouse, WarehouseBusy, WarehouseError, defa
 from ingest.query import UnsafeQuery, check_read_only, connect_reader, tables_sql
 from ingest.sources import registry
 from ingest.sources.base import SourceKind
+from ingest.sources.ports import BITCOIN_PORTS, KAFKA_PORTS
 
 # Exit codes (README "Exit codes"); click uses 2 for usage errors.
 EXIT_OK, EXIT_FILE_FAILED, EXIT_BUSY, EXIT_WAREHOUSE = 0, 1, 3, 4
-ISO_FORMATS = ["%Y-%m-%dT%H:%M:%S%z", "%Y-%m-%d %H:%M:%S%z"]
 
 db_option = click.option(
     "--db",
@@ -96,57 +96,38 @@ def ingest_systemd(paths: tuple[Path, ...], db_path: Path | None, counters: str)
 @paths_argument
 @db_option
 @click.option(
-    "--since",
-    type=click.DateTime(ISO_FORMATS),
-    default=None,
-    help="Skip packets before this time, e.g. 2025-01-22T14:00:00-03:00.",
-)
-@click.option(
-    "--until",
-    type=click.DateTime(ISO_FORMATS),
-    default=None,
-    help="Skip packets after this time (both bounds inclusive).",
-)
-@click.option(
     "--kafka-port",
     "kafka_ports",
     type=int,
     multiple=True,
-    default=(9092,),
+    default=KAFKA_PORTS,
     show_default=True,
-    help="Kafka broker port (repeatable).",
+    help="Kafka broker port (repeatable); other ports by a strict request-header test.",
+)
+@click.option(
+    "--bitcoin-port",
+    "bitcoin_ports",
+    type=int,
+    multiple=True,
+    default=BITCOIN_PORTS,
+    show_default=True,
+    help="Bitcoin P2P port (repeatable); other ports by the v1 network magic.",
 )
 def ingest_pcap(
     paths: tuple[Path, ...],
     db_path: Path | None,
-    since: datetime | None,
-    until: datetime | None,
     kafka_ports: tuple[int, ...],
+    bitcoin_ports: tuple[int, ...],
 ) -> None:
-    """pcap/pcapng captures (.pcap, .pcapng, .cap, and .gz of those)."""
-    from ingest.sources import pcap
+    """pcap/pcapng captures (.pcap, .pcapng, .cap, and .gz of those), whole files.
 
-    for name, value in (("--since", since), ("--until", until)):
-        if value is not None and value.tzinfo is None:
-            raise click.BadParameter("give a UTC offset, e.g. +00:00", param_hint=name)
+    Pick the analysis window in dbt: --vars '{network_window_start: ..., network_window_end: ...}'.
+    """
+    from ingest.sources.captures import capture_source
+
     progress = Progress()
-    options = pcap.PcapOptions(
-        since_ns=_epoch_ns(since),
-        until_ns=_epoch_ns(until),
-        kafka_ports=kafka_ports,
-        progress=progress.update,
-    )
-    source = pcap.make_source(options)
-    sys.exit(
-        run_ingest(
-            source,
-            paths,
-            db_path,
-            progress,
-            # a capture whose first packet is after --until is skipped without reading it
-            keep=lambda path: pcap.file_may_overlap(path, options),
-        )
-    )
+    source = capture_source(kafka_ports, bitcoin_ports, progress.update)
+    sys.exit(run_ingest(source, paths, db_path, progress))
 
 
 @ingest.command("tshark")
@@ -201,7 +182,7 @@ def init(db_path: Path | None) -> None:
     "--capture/--no-capture",
     default=True,
     show_default=True,
-    help="Also write the Kafka broker demo capture (takes ~10 s).",
+    help="Also write the demo captures: a Kafka broker, one Bitcoin peer (takes ~15 s).",
 )
 @click.option(
     "--bluetooth/--no-bluetooth",
@@ -221,7 +202,8 @@ def demo_data(
 ) -> None:
     """Write realistic nix-bitcoin-monitor CSVs (tracepoints + systemd), a Kafka broker
     capture (captures/kafka-broker.pcap), an hourly tshark export of its packets
-    (tshark/<unix time>.csv) and a Bluetooth sniff (bluetooth/) into DIRECTORY."""
+    (tshark/<unix time>.csv), one Bitcoin peer's port 8333 (captures/bitcoin-node.pcap) and a
+    Bluetooth sniff (bluetooth/) into DIRECTORY."""
     summary = demo.generate(directory, days=days, peers=peers, scale=scale, seed=seed, start=start)
     click.echo(summary)
     if capture:
@@ -236,6 +218,9 @@ def demo_data(
             directory / "tshark", path, first_hour=int(demo_pcap.T0) - 6 * 3600
         )
         click.echo(f"wrote {len(hourly)} hourly tshark files -> {directory / 'tshark'}")
+        path = directory / "captures" / "bitcoin-node.pcap"
+        packets = demo_pcap.generate_bitcoin(directory, path, seed=seed)
+        click.echo(f"wrote {packets:,} packets -> {path}")
     if bluetooth:
         from ingest import demo_bluetooth
 
@@ -424,10 +409,6 @@ def _csv(result: duckdb.DuckDBPyRelation) -> str:
     return out.getvalue()
 
 
-def _epoch_ns(value: datetime | None) -> int | None:
-    return None if value is None else int(value.timestamp()) * 1_000_000_000
-
-
 def expand(paths: tuple[Path, ...], source: SourceKind) -> list[Path]:
     files: list[Path] = []
     for path in paths:
@@ -440,9 +421,8 @@ def run_ingest(
     paths: tuple[Path, ...],
     db_path: Path | None,
     progress: Progress | None = None,
-    keep: Callable[[Path], bool] = lambda _path: True,
 ) -> int:
-    files = [f for f in expand(paths, source) if keep(f)]
+    files = expand(paths, source)
     if not files:
         click.echo(
             f"wirehouse: no {source.kind} files under {', '.join(map(str, paths))}", err=True
@@ -456,13 +436,13 @@ def run_ingest(
             for path in files:
                 result = wh.ingest_file(path, source)
                 results.append(result)
-                _report(path, result)
+                _report(path, result, source)
                 bar.file_done(path.stat().st_size)
         db_shown = wh.path
-    loaded = sum(r.rows for r in results)
+    loaded = sum((Counter(r.rows_by_table) for r in results), Counter())
     bad = [r for r in results if not r.ok]
     click.echo(
-        f"{len(files)} file(s): {loaded:,} rows loaded, "
+        f"{len(files)} file(s): {_amounts(loaded, source)} loaded, "
         f"{sum(r.status == 'skipped' for r in results)} unchanged, "
         f"{sum(r.status == 'partial' for r in results)} partial, "
         f"{sum(r.status == 'failed' for r in results)} failed -> {db_shown}"
@@ -481,13 +461,22 @@ def open_warehouse(db_path: Path | None) -> Warehouse:
     return warehouse
 
 
-def _report(path: Path, result: FileResult) -> None:
+def _amounts(rows_by_table: dict[str, int], source: SourceKind) -> str:
+    """ "9 packets, 6 Kafka messages": the first table always, the others when not empty."""
+    first, *rest = source.tables
+    parts = [f"{rows_by_table.get(first.name, 0):,} {first.unit}"]
+    parts += [f"{rows_by_table[t.name]:,} {t.unit}" for t in rest if rows_by_table.get(t.name)]
+    return ", ".join(parts)
+
+
+def _report(path: Path, result: FileResult, source: SourceKind) -> None:
+    amounts = _amounts(result.rows_by_table, source)
     if result.status == "failed":
         click.echo(f"wirehouse: error: {path}: {result.message}", err=True)
     elif result.status == "partial":
-        click.echo(f"wirehouse: partial: {path}: {result.rows:,} rows; {result.message}", err=True)
+        click.echo(f"wirehouse: partial: {path}: {amounts}; {result.message}", err=True)
     elif result.status == "loaded":
-        click.echo(f"loaded {path}: {result.rows:,} rows")
+        click.echo(f"loaded {path}: {amounts}")
     if result.note:
         click.echo(f"wirehouse: note: {path}: {result.note}", err=True)
 

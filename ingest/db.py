@@ -18,9 +18,10 @@ import hashlib
 import os
 import re
 import uuid
+from collections import Counter
 from collections.abc import Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -153,6 +154,7 @@ class FileResult:
     issues: int = 0
     message: str = ""  # the one-line reason for failed/partial/skipped
     note: str = ""  # facts worth knowing about a file that loaded (Extraction.notes)
+    rows_by_table: dict[str, int] = field(default_factory=dict)  # of ``rows``, per raw table
 
     @property
     def ok(self) -> bool:
@@ -236,7 +238,8 @@ class Warehouse:
             pending_sha = pool.submit(sha256_of, path)
             self.con.begin()
             try:
-                rows, report = self._load(path, key, source)
+                by_table, report = self._load(path, key, source)
+                rows = sum(by_table.values())
             except (SourceError, duckdb.Error) as exc:
                 self.con.rollback()
                 reason = str(exc) if isinstance(exc, SourceError) else _first_line(exc)
@@ -290,30 +293,34 @@ class Warehouse:
                 [(key, sha, i.position, i.reason) for i in report.issues[:MAX_ISSUES_STORED]],
             )
         self.con.commit()
-        return FileResult(key, source.kind, status, rows, len(report.issues), message, note or "")
+        return FileResult(
+            key, source.kind, status, rows, len(report.issues), message, note or "", by_table
+        )
 
-    def _load(self, path: Path, key: str, source: SourceKind) -> tuple[int, Extraction]:
+    def _load(self, path: Path, key: str, source: SourceKind) -> tuple[dict[str, int], Extraction]:
         """Inside the open transaction: replace the rows of `key` with the file's rows."""
         report = Extraction()
         for table in source.tables:
             self.con.execute(f"delete from raw.{table.name} where _source_file = ?", [key])
-        rows = 0
+        rows: Counter[str] = Counter()
         pending: dict[str, list[pa.RecordBatch | pa.Table]] = {}
         for table_name, data in source.extract(path, self.con, report):
             if isinstance(data, str):
-                rows += self._insert(table_name, data, key)
+                rows[table_name] += self._insert(table_name, data, key)
                 continue
             # Arrow batches are gathered into large inserts: DuckDB's per-statement cost
             # dominates for batches of a few thousand rows.
             batches = pending.setdefault(table_name, [])
             batches.append(data)
             if sum(b.num_rows for b in batches) >= ARROW_INSERT_ROWS:
-                rows += self._insert(table_name, _as_table(pending.pop(table_name)), key)
+                rows[table_name] += self._insert(
+                    table_name, _as_table(pending.pop(table_name)), key
+                )
         for table_name, batches in pending.items():
-            rows += self._insert(table_name, _as_table(batches), key)
-        if rows == 0 and not (report.empty_ok or report.truncated):
+            rows[table_name] += self._insert(table_name, _as_table(batches), key)
+        if rows.total() == 0 and not (report.empty_ok or report.truncated):
             raise SourceError("; ".join(filter(None, ["no data rows", _summary(report)])))
-        return rows, report
+        return dict(rows), report
 
     def _loaded_version(self, key: str, condition: str, params: list) -> bool:
         return bool(

@@ -26,6 +26,43 @@ class RawTable:
     name: str
     columns: dict[str, str]  # column name -> DuckDB type, in table order
     comment: str = ""
+    unit: str = "rows"  # what one row is, for messages to users ("packets", "Kafka messages")
+
+
+# DuckDB column types of raw tables -> the Arrow types sources build them with
+ARROW_TYPES = {
+    "VARCHAR": pa.string(),
+    "BOOLEAN": pa.bool_(),
+    "TINYINT": pa.int8(),
+    "SMALLINT": pa.int16(),
+    "INTEGER": pa.int32(),
+    "BIGINT": pa.int64(),
+    "UTINYINT": pa.uint8(),
+    "USMALLINT": pa.uint16(),
+    "UINTEGER": pa.uint32(),
+    "DOUBLE": pa.float64(),
+    "TIMESTAMP_NS": pa.timestamp("ns"),
+}
+
+
+def arrow_schema(table: RawTable) -> pa.Schema:
+    """The Arrow schema of a raw table, from its one column spec."""
+    return pa.schema(
+        (name, ARROW_TYPES[typ.removesuffix(" NOT NULL")]) for name, typ in table.columns.items()
+    )
+
+
+def arrow_rows(table: RawTable, rows: list[tuple]) -> pa.Table:
+    """Row tuples (in column order; timestamps as epoch ns) as an Arrow table."""
+    schema = arrow_schema(table)
+    columns = list(zip(*rows, strict=True)) if rows else [()] * len(schema)
+    arrays = [
+        pa.array(values, pa.int64()).cast(col.type)
+        if pa.types.is_timestamp(col.type)
+        else pa.array(values, col.type)
+        for col, values in zip(schema, columns, strict=True)
+    ]
+    return pa.Table.from_arrays(arrays, schema=schema)
 
 
 @dataclass(frozen=True)
