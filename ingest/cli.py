@@ -13,7 +13,7 @@ from pathlib import Path
 import click
 import duckdb
 
-from ingest import demo
+from ingest import demo, load
 from ingest.db import FileResult, Warehouse, WarehouseBusy, WarehouseError, default_db_path
 from ingest.query import UnsafeQuery, check_read_only
 from ingest.sources import registry
@@ -29,6 +29,12 @@ db_option = click.option(
     type=click.Path(dir_okay=False, path_type=Path),
     default=None,
     help="DuckDB file to write (default: $WIREHOUSE_DB or ./warehouse.duckdb).",
+)
+node_option = click.option(
+    "--node",
+    default=None,
+    help="Node (Bitcoin node, capture point) the files belong to (default: the folder above"
+    " tracepoints/net/ or systemd/ip_accounting/, else 'default').",
 )
 paths_argument = click.argument(
     "paths", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path)
@@ -49,14 +55,16 @@ def ingest() -> None:
 @ingest.command("tracepoints")
 @paths_argument
 @db_option
-def ingest_tracepoints(paths: tuple[Path, ...], db_path: Path | None) -> None:
+@node_option
+def ingest_tracepoints(paths: tuple[Path, ...], db_path: Path | None, node: str | None) -> None:
     """Bitcoin Core P2P tracepoint CSVs (tracepoints/net/*.csv[.gz|.bz2], net.csv)."""
-    sys.exit(run_ingest(registry()["tracepoints"], paths, db_path))
+    sys.exit(run_ingest(registry()["tracepoints"], paths, db_path, node=node))
 
 
 @ingest.command("systemd")
 @paths_argument
 @db_option
+@node_option
 @click.option(
     "--counters",
     type=click.Choice(["auto", "cumulative", "deltas"]),
@@ -65,16 +73,19 @@ def ingest_tracepoints(paths: tuple[Path, ...], db_path: Path | None) -> None:
     help="Cumulative counters (as systemd writes them) or per-interval deltas (preprocessed"
     " files); auto detects deltas by decimal points or negative values.",
 )
-def ingest_systemd(paths: tuple[Path, ...], db_path: Path | None, counters: str) -> None:
+def ingest_systemd(
+    paths: tuple[Path, ...], db_path: Path | None, node: str | None, counters: str
+) -> None:
     """systemd IP-accounting CSVs (systemd/ip_accounting/*.csv[.gz|.bz2], ip_accounting.csv)."""
     from ingest.sources import systemd
 
-    sys.exit(run_ingest(systemd.make_source(counters), paths, db_path))
+    sys.exit(run_ingest(systemd.make_source(counters), paths, db_path, node=node))
 
 
 @ingest.command("pcap")
 @paths_argument
 @db_option
+@node_option
 @click.option(
     "--since",
     type=click.DateTime(ISO_FORMATS),
@@ -99,6 +110,7 @@ def ingest_systemd(paths: tuple[Path, ...], db_path: Path | None, counters: str)
 def ingest_pcap(
     paths: tuple[Path, ...],
     db_path: Path | None,
+    node: str | None,
     since: datetime | None,
     until: datetime | None,
     kafka_ports: tuple[int, ...],
@@ -125,6 +137,7 @@ def ingest_pcap(
             progress,
             # a capture whose first packet is after --until is skipped without reading it
             keep=lambda path: pcap.file_may_overlap(path, options),
+            node=node,
         )
     )
 
@@ -224,42 +237,39 @@ def _epoch_ns(value: datetime | None) -> int | None:
     return None if value is None else int(value.timestamp()) * 1_000_000_000
 
 
-def expand(paths: tuple[Path, ...], source: SourceKind) -> list[Path]:
-    files: list[Path] = []
-    for path in paths:
-        files.extend(source.find(path) if path.is_dir() else [path])
-    return list(dict.fromkeys(files))
-
-
 def run_ingest(
     source: SourceKind,
     paths: tuple[Path, ...],
     db_path: Path | None,
     progress: Progress | None = None,
     keep: Callable[[Path], bool] = lambda _path: True,
+    node: str | None = None,
 ) -> int:
-    files = [f for f in expand(paths, source) if keep(f)]
+    try:
+        node = None if node is None else load.check_node(node)
+    except load.NodeNameError as exc:
+        raise click.BadParameter(str(exc), param_hint="--node") from None
+    files = [f for f in load.expand(paths, source) if keep(f)]
     if not files:
         click.echo(
             f"wirehouse: no {source.kind} files under {', '.join(map(str, paths))}", err=True
         )
         return EXIT_FILE_FAILED
-    results: list[FileResult] = []
     with open_warehouse(db_path) as wh:
-        wh.ensure_tables(source.tables)
         with progress or Progress() as bar:
             bar.start(sum(f.stat().st_size for f in files))
-            for path in files:
-                result = wh.ingest_file(path, source)
-                results.append(result)
-                _report(path, result)
+
+            def done(path: Path, result: FileResult) -> None:
+                report_file(path, result)
                 bar.file_done(path.stat().st_size)
+
+            results = load.ingest_files(wh, source, files, node, on_file=done)
         db_shown = wh.path
     loaded = sum(r.rows for r in results)
     bad = [r for r in results if not r.ok]
     click.echo(
         f"{len(files)} file(s): {loaded:,} rows loaded, "
-        f"{sum(r.status == 'skipped' for r in results)} unchanged, "
+        f"{sum(r.status in ('skipped', 'relabelled') for r in results)} unchanged, "
         f"{sum(r.status == 'partial' for r in results)} partial, "
         f"{sum(r.status == 'failed' for r in results)} failed -> {db_shown}"
     )
@@ -283,13 +293,15 @@ def open_warehouse(db_path: Path | None) -> Warehouse:
     return warehouse
 
 
-def _report(path: Path, result: FileResult) -> None:
+def report_file(path: Path, result: FileResult) -> None:
     if result.status == "failed":
         click.echo(f"wirehouse: error: {path}: {result.message}", err=True)
     elif result.status == "partial":
         click.echo(f"wirehouse: partial: {path}: {result.rows:,} rows; {result.message}", err=True)
     elif result.status == "loaded":
         click.echo(f"loaded {path}: {result.rows:,} rows")
+    elif result.status == "relabelled":
+        click.echo(f"wirehouse: note: {path}: {result.message}", err=True)
     if result.note:
         click.echo(f"wirehouse: note: {path}: {result.note}", err=True)
 
