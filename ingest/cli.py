@@ -13,7 +13,7 @@ from pathlib import Path
 import click
 import duckdb
 
-from ingest import demo, load
+from ingest import demo, load, project, run
 from ingest.db import FileResult, Warehouse, WarehouseBusy, WarehouseError, default_db_path
 from ingest.query import UnsafeQuery, check_read_only
 from ingest.sources import registry
@@ -148,6 +148,70 @@ def init(db_path: Path | None) -> None:
     """Create the warehouse and every raw table, empty (ingest does this too); idempotent."""
     with open_warehouse(db_path) as wh:
         click.echo(f"warehouse ready: {wh.path}")
+
+
+@main.command("run")
+@click.option(
+    "--project",
+    "-p",
+    "project_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Project file (default: ./wirehouse.toml).",
+)
+@click.option("--full-refresh", is_flag=True, help="Rebuild every mart from all raw rows.")
+def run_command(project_path: Path | None, full_refresh: bool) -> None:
+    """Ingest every source of wirehouse.toml, build what changed (dbt, incremental), publish
+    and report. Safe in a timer: a second run while one is going exits with code 3."""
+    try:
+        config = project.load_project(project_path)
+        summary = run.run(config, full_refresh, on_file=report_file)
+    except project.ProjectError as exc:
+        raise click.UsageError(str(exc)) from None
+    except ValueError as exc:  # a warehouse named like a schema
+        raise click.UsageError(str(exc)) from None
+    except (run.RunBusy, WarehouseBusy) as exc:
+        click.echo(f"wirehouse: busy: {exc}", err=True)
+        sys.exit(EXIT_BUSY)
+    except WarehouseError as exc:
+        click.echo(f"wirehouse: error: {exc}", err=True)
+        sys.exit(EXIT_WAREHOUSE)
+    for line in _run_lines(summary):
+        click.echo(line, err=line.startswith("wirehouse: "))
+    if summary.build is not None and summary.build.busy:
+        sys.exit(EXIT_BUSY)
+    sys.exit(EXIT_FILE_FAILED if summary.failed else EXIT_OK)
+
+
+def _run_lines(summary: run.RunSummary) -> list[str]:
+    lines = []
+    for result in summary.sources:
+        for path in result.missing:
+            lines.append(f"wirehouse: error: {result.source.where}: {path}: no such file or folder")
+    files = summary.files
+    changed = summary.changed
+    bad = [f for f in files if not f.ok]
+    build = summary.build
+    if build is None and not changed and not bad and not lines:
+        return [
+            f"wirehouse run: nothing new in {len(files)} file(s); marts are current"
+            f" ({summary.seconds:.2f} s)"
+        ]
+    lines.append(
+        f"ingest: {len(files)} file(s): {len(changed)} loaded"
+        f" ({sum(f.rows for f in files):,} rows), {len(files) - len(changed) - len(bad)}"
+        f" unchanged, {len(bad)} failed or partial"
+    )
+    if build is not None:
+        done = ", ".join(f"{n} {kind}s" for kind, n in sorted(build.counts.items()))
+        lines.append(
+            f"build: {build.mode} ({build.reason}): {done or 'nothing to build'}"
+            f" {'passed' if build.ok else 'FAILED'} in {build.seconds:.1f} s"
+        )
+        lines += [f"wirehouse: error: dbt: {failure}" for failure in build.failures[:20]]
+    lines += summary.steps
+    lines.append(f"wirehouse run: done in {summary.seconds:.1f} s")
+    return lines
 
 
 @main.command("demo-data")

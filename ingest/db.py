@@ -74,6 +74,25 @@ comment on table raw.ingest_issues is
 """
 
 
+# One row per `wirehouse run`: the next run builds when data arrived after built_through or
+# the dbt project (models, vars) changed since the last good build.
+RUNS_DDL = """
+create table if not exists raw.wirehouse_runs (
+    run_id varchar primary key,
+    started_at timestamp not null,
+    finished_at timestamp not null,
+    files_loaded bigint not null,
+    files_failed bigint not null,
+    rows_loaded bigint not null,
+    build varchar not null check (build in ('none', 'incremental', 'full', 'failed')),
+    build_fingerprint varchar,
+    built_through timestamp
+);
+comment on table raw.wirehouse_runs is
+    'One row per wirehouse run: files loaded, the dbt build and the newest load it reflects.';
+"""
+
+
 MANIFEST_COLUMNS = (
     "path, sha256, size_bytes, file_mtime_ns, kind, rows, issues, status, error,"
     " ingest_run_id, loaded_at, note, node"
@@ -186,6 +205,7 @@ class Warehouse:
         self.loaded_at = datetime.now(UTC).replace(tzinfo=None)
         self.con.execute("create schema if not exists raw")
         self.con.execute(MANIFEST_DDL)
+        self.con.execute(RUNS_DDL)
 
     def close(self) -> None:
         self.con.close()
@@ -302,6 +322,34 @@ class Warehouse:
             )
         self.con.commit()
         return FileResult(key, source.kind, status, rows, len(report.issues), message, note or "")
+
+    def newest_load(self) -> datetime | None:
+        """When the newest file version that has rows was loaded."""
+        return self.con.execute(
+            "select max(loaded_at) from raw.ingest_files where status in ('loaded', 'partial')"
+        ).fetchone()[0]
+
+    def kinds_loaded_since(self, since: datetime | None) -> set[str]:
+        rows = self.con.execute(
+            "select distinct kind from raw.ingest_files where status in ('loaded', 'partial')"
+            " and loaded_at > coalesce(?, '-infinity'::timestamp)",
+            [since],
+        ).fetchall()
+        return {kind for (kind,) in rows}
+
+    def last_build(self) -> tuple[str, datetime | None] | None:
+        """(fingerprint, built_through) of the last successful build of a `wirehouse run`."""
+        return self.con.execute(
+            "select build_fingerprint, built_through from raw.wirehouse_runs"
+            " where build in ('incremental', 'full') order by finished_at desc limit 1"
+        ).fetchone()
+
+    def record_run(self, **values: object) -> None:
+        names = ", ".join(values)
+        self.con.execute(
+            f"insert into raw.wirehouse_runs ({names}) values ({_marks(names)})",
+            list(values.values()),
+        )
 
     def _unchanged(self, key: str, source: SourceKind, node: str | None) -> FileResult:
         """An unchanged file; asked for under another node, its rows are relabelled (with a
