@@ -337,6 +337,14 @@ class Warehouse:
         ).fetchall()
         return {kind for (kind,) in rows}
 
+    def kinds_loaded_until(self, until: datetime | None) -> set[str]:
+        rows = self.con.execute(
+            "select distinct kind from raw.ingest_files where status in ('loaded', 'partial')"
+            " and loaded_at <= ?",
+            [until],
+        ).fetchall()
+        return {kind for (kind,) in rows}
+
     def last_build(self) -> tuple[str, datetime | None] | None:
         """(fingerprint, built_through) of the last successful build of a `wirehouse run`."""
         return self.con.execute(

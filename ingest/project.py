@@ -77,6 +77,7 @@ class Project:
     sources: tuple[Source, ...]
     vars: dict[str, object] = field(default_factory=dict)
     target_path: Path | None = None  # dbt's target/ (default: the dbt project's own)
+    data_tests: bool = True  # run the data tests of what was built
     publish_dir: Path | None = None  # [publish] present: publish there after each build
     report_dir: Path | None = None  # [report] present: write the report there
 
@@ -123,12 +124,15 @@ def load_project(path: Path | None = None) -> Project:
         return base / Path(value).expanduser()
 
     warehouse = table("warehouse", {"path"})
-    build = table("build", {"vars", "target_path"})
+    build = table("build", {"vars", "target_path", "data_tests"})
     publish = table("publish", {"directory"})
     report = table("report", {"directory"})
     variables = build.get("vars", {})
     if not isinstance(variables, dict):
         raise fail("build.vars", 'must be a table of dbt vars, e.g. { counter_mode = "exact" }')
+    data_tests = build.get("data_tests", True)
+    if not isinstance(data_tests, bool):
+        raise fail("build.data_tests", "must be true or false")
     entries = data.get("source", [])
     if not isinstance(entries, list) or not all(isinstance(e, dict) for e in entries):
         raise fail("source", "list sources as [[source]] tables")
@@ -139,6 +143,7 @@ def load_project(path: Path | None = None) -> Project:
         sources=sources,
         vars=variables,
         target_path=a_path("build.target_path", build.get("target_path")),
+        data_tests=data_tests,
         publish_dir=a_path("publish.directory", publish.get("directory"), "published")
         if "publish" in data
         else None,

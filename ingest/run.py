@@ -97,10 +97,7 @@ def run(
             fingerprint = build_fingerprint(project.vars)
             plan = _plan(wh, fingerprint, full_refresh, results)
             newest = wh.newest_load()
-        build = None
-        if plan is not None:
-            mode, reason, tables = plan
-            build = dbt_build(project, mode, reason, tables)
+        build = None if plan is None else dbt_build(project, plan)
         summary = RunSummary(results, build, 0.0)
         if build is None or build.ok:
             summary.steps = _publish_and_report(project, build)
@@ -135,25 +132,47 @@ def _is_glob(path: Path) -> bool:
     return glob.has_magic(str(path))
 
 
+@dataclass(frozen=True)
+class BuildPlan:
+    mode: str  # incremental | full
+    reason: str
+    select: list[str]  # dbt selectors
+    views: bool = True  # also (re)create views (their SQL changed, or a kind is new)
+
+
 def _plan(
     wh: Warehouse, fingerprint: str, full_refresh: bool, results: list[SourceResult]
-) -> tuple[str, str, list[str]] | None:
-    """(mode, reason, raw tables with new rows) of the build this run needs, or None."""
+) -> BuildPlan | None:
+    """The build this run needs, or None: only the models that read raw tables of the kinds
+    that have data (a Bitcoin node's warehouse has no capture marts), with what they need."""
     last = wh.last_build()
     relabelled = any(f.status == "relabelled" for r in results for f in r.files)
+    reason = ""
     if full_refresh:
-        return "full", "--full-refresh", []
-    if last is None:
-        return "full", "first build", []
-    if last[0] != fingerprint:
-        return "full", "the dbt project or its vars changed", []
-    if relabelled:
-        return "full", "files moved to another node", []
-    kinds = wh.kinds_loaded_since(last[1])
-    if not kinds:
+        reason = "--full-refresh"
+    elif last is None:
+        reason = "first build"
+    elif last[0] != fingerprint:
+        reason = "the dbt project or its vars changed"
+    elif relabelled:
+        reason = "files moved to another node"
+    if reason:
+        kinds = wh.kinds_loaded_since(None)
+        # @: the models reading these tables, and everything those models read
+        select = [f"@source:*.{table}" for table in _tables(kinds)]
+        return BuildPlan("full", reason, select) if select else None
+    changed = wh.kinds_loaded_since(last[1])
+    if not changed:
         return None
-    tables = sorted({t.name for k in kinds for t in registry()[k].tables})
-    return "incremental", "new data: " + ", ".join(sorted(kinds)), tables
+    new = changed - wh.kinds_loaded_until(last[1])
+    select = [f"source:*.{table}+" for table in _tables(changed - new)]
+    select += [f"@source:*.{table}" for table in _tables(new)]
+    # views only change with the project (then the build is full) unless a kind is new
+    return BuildPlan("incremental", "new data: " + ", ".join(sorted(changed)), select, bool(new))
+
+
+def _tables(kinds: set[str]) -> list[str]:
+    return sorted({table.name for kind in kinds for table in registry()[kind].tables})
 
 
 def build_fingerprint(variables: dict[str, object]) -> str:
@@ -169,42 +188,30 @@ def build_fingerprint(variables: dict[str, object]) -> str:
     return digest.hexdigest()
 
 
-def dbt_build(project: Project, mode: str, reason: str, tables: list[str]) -> BuildResult:
-    """`dbt build` in this process; `tables`: build only what reads these raw tables."""
+def dbt_build(project: Project, plan: BuildPlan) -> BuildResult:
+    """`dbt build` of the plan's selection in this process (no unit tests)."""
     from dbt.cli.main import dbtRunner  # ~1 s to import: only when there is work
 
     started = time.perf_counter()
     target = project.target_path or DBT_PROJECT / "target"
-    common = [
+    args = [
+        *("--quiet", "--no-use-colors", "--log-level-file", "info", "build"),
         *("--project-dir", str(DBT_PROJECT), "--profiles-dir", str(DBT_PROJECT)),
         *("--target-path", str(target), "--log-path", str(target.parent / "logs")),
+        *("--select", *plan.select, "--exclude-resource-type", "unit_test"),
     ]
-    if project.vars:
-        common += ["--vars", json.dumps(project.vars, sort_keys=True)]
-    quiet = ["--quiet", "--no-use-colors", "--log-level-file", "info"]
-    args = [*quiet, "build", *common, "--exclude-resource-type", "unit_test"]
-    os.environ["WIREHOUSE_DB"] = str(project.warehouse)
-    runner = dbtRunner()
-    selected: list[str] = []
-    if mode == "full":
+    if not project.data_tests:
+        args += ["--exclude-resource-type", "test"]
+    if not plan.views:
+        args += ["--exclude", "config.materialized:view"]
+    if plan.mode == "full":
         args.append("--full-refresh")
-    else:
-        parsed = runner.invoke([*quiet, "parse", *common])
-        if not parsed.success:
-            return _failed(mode, reason, started, parsed.exception)
-        manifest = parsed.result
-        selected = [
-            f"source:{s.source_name}.{s.name}+"
-            for s in manifest.sources.values()
-            if s.schema == "raw" and s.identifier in tables
-        ]
-        if not selected:
-            return BuildResult(mode, reason, True, time.perf_counter() - started)
-        args += ["--select", *selected]
-        runner = dbtRunner(manifest=manifest)  # parsed once
-    outcome = runner.invoke(args)
+    if project.vars:
+        args += ["--vars", json.dumps(project.vars, sort_keys=True)]
+    os.environ["WIREHOUSE_DB"] = str(project.warehouse)
+    outcome = dbtRunner().invoke(args)
     if outcome.exception is not None or outcome.result is None:
-        return _failed(mode, reason, started, outcome.exception)
+        return _failed(plan, started, outcome.exception)
     counts: dict[str, int] = {}
     failures = []
     for node_result in outcome.result.results:
@@ -212,26 +219,25 @@ def dbt_build(project: Project, mode: str, reason: str, tables: list[str]) -> Bu
         status = str(node_result.status)
         counts[node.resource_type] = counts.get(node.resource_type, 0) + 1
         if status not in ("success", "pass"):
-            failures.append(
-                f"{status} {node.resource_type} {node.name}: {_line(node_result.message)}"
-            )
+            message = _line(node_result.message)
+            failures.append(f"{status} {node.resource_type} {node.name}: {message}")
     return BuildResult(
-        mode,
-        reason,
+        plan.mode,
+        plan.reason,
         outcome.success and not failures,
         time.perf_counter() - started,
-        selected,
+        plan.select,
         counts,
         failures,
         busy=any("Could not set lock" in f for f in failures),
     )
 
 
-def _failed(mode: str, reason: str, started: float, exc: BaseException | None) -> BuildResult:
+def _failed(plan: BuildPlan, started: float, exc: BaseException | None) -> BuildResult:
     message = _line(exc) if exc is not None else "dbt did not run"
     return BuildResult(
-        mode,
-        reason,
+        plan.mode,
+        plan.reason,
         False,
         time.perf_counter() - started,
         failures=[f"dbt: {message}"],
