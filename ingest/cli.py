@@ -13,9 +13,8 @@ from pathlib import Path
 import click
 import duckdb
 
-from ingest import demo, load, project, run
+from ingest import load, project, run
 from ingest.db import FileResult, Warehouse, WarehouseBusy, WarehouseError, default_db_path
-from ingest.query import UnsafeQuery, check_read_only
 from ingest.sources import registry
 from ingest.sources.base import SourceKind
 
@@ -244,6 +243,7 @@ def demo_data(
 ) -> None:
     """Write realistic nix-bitcoin-monitor CSVs (tracepoints + systemd) and a Kafka broker
     capture (captures/kafka-broker.pcap) into DIRECTORY."""
+    from ingest import demo  # numpy and pyarrow: only for this command
     summary = demo.generate(directory, days=days, peers=peers, scale=scale, seed=seed, start=start)
     click.echo(summary)
     if capture:
@@ -266,6 +266,7 @@ def demo_data(
 )
 def query(sql: str, db_path: Path | None, fmt: str) -> None:
     """Run one read-only SQL query against the warehouse (opened read-only)."""
+    from ingest.query import UnsafeQuery, check_read_only  # sqlglot: only for this command
     try:
         check_read_only(sql)
     except UnsafeQuery as exc:
