@@ -40,7 +40,26 @@ paths_argument = click.argument(
 )
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class _Commands(click.Group):
+    """Errors of the machine rather than of wirehouse (a full disk, a directory that cannot
+    be written, a warehouse another process holds) end in one line, never a traceback."""
+
+    def invoke(self, ctx: click.Context) -> object:
+        try:
+            return super().invoke(ctx)
+        except WarehouseBusy as exc:
+            click.echo(f"wirehouse: busy: {exc}", err=True)
+            sys.exit(EXIT_BUSY)
+        except WarehouseError as exc:
+            click.echo(f"wirehouse: error: {exc}", err=True)
+            sys.exit(EXIT_WAREHOUSE)
+        except OSError as exc:
+            where = f"{exc.filename}: " if exc.filename else ""
+            click.echo(f"wirehouse: error: {where}{exc.strerror or exc}", err=True)
+            sys.exit(EXIT_WAREHOUSE)
+
+
+@click.group(cls=_Commands, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="wirehouse")
 def main() -> None:
     """Land raw network measurements in DuckDB; dbt turns them into marts."""
@@ -343,17 +362,11 @@ def run_ingest(
 
 def open_warehouse(db_path: Path | None) -> Warehouse:
     """The warehouse with every raw table of every kind (so `dbt build` works on one that
-    holds only some kinds of data); unusable or busy warehouses end the command in one line."""
+    holds only some kinds of data). Busy or unusable warehouses raise WarehouseError."""
     try:
         warehouse = Warehouse(db_path or default_db_path())
     except ValueError as exc:
         raise click.UsageError(str(exc)) from None
-    except WarehouseBusy as exc:
-        click.echo(f"wirehouse: busy: {exc}", err=True)
-        sys.exit(EXIT_BUSY)
-    except WarehouseError as exc:
-        click.echo(f"wirehouse: error: {exc}", err=True)
-        sys.exit(EXIT_WAREHOUSE)
     warehouse.ensure_tables(t for kind in registry().values() for t in kind.tables)
     return warehouse
 
