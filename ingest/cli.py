@@ -263,6 +263,7 @@ def demo_data(
     """Write realistic nix-bitcoin-monitor CSVs (tracepoints + systemd) and a Kafka broker
     capture (captures/kafka-broker.pcap) into DIRECTORY."""
     from ingest import demo  # numpy and pyarrow: only for this command
+
     summary = demo.generate(directory, days=days, peers=peers, scale=scale, seed=seed, start=start)
     click.echo(summary)
     if capture:
@@ -286,6 +287,7 @@ def demo_data(
 def query(sql: str, db_path: Path | None, fmt: str) -> None:
     """Run one read-only SQL query against the warehouse (opened read-only)."""
     from ingest.query import UnsafeQuery, check_read_only  # sqlglot: only for this command
+
     try:
         check_read_only(sql)
     except UnsafeQuery as exc:
