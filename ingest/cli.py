@@ -14,7 +14,7 @@ from pathlib import Path
 import click
 import duckdb
 
-from ingest import demo
+from ingest import load, project, run
 from ingest.db import FileResult, Warehouse, WarehouseBusy, WarehouseError, default_db_path
 from ingest.query import UnsafeQuery, check_read_only, connect_reader, tables_sql
 from ingest.sources import registry
@@ -30,6 +30,12 @@ db_option = click.option(
     type=click.Path(dir_okay=False, path_type=Path),
     default=None,
     help="DuckDB file to write (default: $WIREHOUSE_DB or ./warehouse.duckdb).",
+)
+node_option = click.option(
+    "--node",
+    default=None,
+    help="Node (Bitcoin node, capture point) the files belong to (default: the folder above"
+    " tracepoints/net/ or systemd/ip_accounting/, else 'default').",
 )
 paths_argument = click.argument(
     "paths", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path)
@@ -69,14 +75,16 @@ def ingest() -> None:
 @ingest.command("tracepoints")
 @paths_argument
 @db_option
-def ingest_tracepoints(paths: tuple[Path, ...], db_path: Path | None) -> None:
+@node_option
+def ingest_tracepoints(paths: tuple[Path, ...], db_path: Path | None, node: str | None) -> None:
     """Bitcoin Core P2P tracepoint CSVs (tracepoints/net/*.csv[.gz|.bz2], net.csv)."""
-    sys.exit(run_ingest(registry()["tracepoints"], paths, db_path))
+    sys.exit(run_ingest(registry()["tracepoints"], paths, db_path, node=node))
 
 
 @ingest.command("systemd")
 @paths_argument
 @db_option
+@node_option
 @click.option(
     "--counters",
     type=click.Choice(["auto", "cumulative", "deltas"]),
@@ -85,16 +93,19 @@ def ingest_tracepoints(paths: tuple[Path, ...], db_path: Path | None) -> None:
     help="Cumulative counters (as systemd writes them) or per-interval deltas (preprocessed"
     " files); auto detects deltas by decimal points or negative values.",
 )
-def ingest_systemd(paths: tuple[Path, ...], db_path: Path | None, counters: str) -> None:
+def ingest_systemd(
+    paths: tuple[Path, ...], db_path: Path | None, node: str | None, counters: str
+) -> None:
     """systemd IP-accounting CSVs (systemd/ip_accounting/*.csv[.gz|.bz2], ip_accounting.csv)."""
     from ingest.sources import systemd
 
-    sys.exit(run_ingest(systemd.make_source(counters), paths, db_path))
+    sys.exit(run_ingest(systemd.make_source(counters), paths, db_path, node=node))
 
 
 @ingest.command("pcap")
 @paths_argument
 @db_option
+@node_option
 @click.option(
     "--kafka-port",
     "kafka_ports",
@@ -116,6 +127,7 @@ def ingest_systemd(paths: tuple[Path, ...], db_path: Path | None, counters: str)
 def ingest_pcap(
     paths: tuple[Path, ...],
     db_path: Path | None,
+    node: str | None,
     kafka_ports: tuple[int, ...],
     bitcoin_ports: tuple[int, ...],
 ) -> None:
@@ -127,19 +139,22 @@ def ingest_pcap(
 
     progress = Progress()
     source = capture_source(kafka_ports, bitcoin_ports, progress.update)
-    sys.exit(run_ingest(source, paths, db_path, progress))
+    sys.exit(run_ingest(source, paths, db_path, progress, node=node))
 
 
 @ingest.command("tshark")
 @paths_argument
 @db_option
+@node_option
 @click.option(
     "--start",
     default=None,
     help="Capture start (Unix seconds or ISO time with UTC offset) for files with only"
     " frame.time_relative whose name is not a Unix time.",
 )
-def ingest_tshark(paths: tuple[Path, ...], db_path: Path | None, start: str | None) -> None:
+def ingest_tshark(
+    paths: tuple[Path, ...], db_path: Path | None, node: str | None, start: str | None
+) -> None:
     """tshark -T fields -E header=y CSVs (hourly files named by Unix time, or any *.csv)."""
     from ingest.sources import tshark
 
@@ -148,7 +163,7 @@ def ingest_tshark(paths: tuple[Path, ...], db_path: Path | None, start: str | No
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--start") from None
     source = tshark.make_source(tshark.TsharkOptions(start_ns=start_ns))
-    sys.exit(run_ingest(source, paths, db_path))
+    sys.exit(run_ingest(source, paths, db_path, node=node))
 
 
 @main.command("init")
@@ -157,6 +172,70 @@ def init(db_path: Path | None) -> None:
     """Create the warehouse and every raw table, empty (ingest does this too); idempotent."""
     with open_warehouse(db_path) as wh:
         click.echo(f"warehouse ready: {wh.path}")
+
+
+@main.command("run")
+@click.option(
+    "--project",
+    "-p",
+    "project_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Project file (default: ./wirehouse.toml).",
+)
+@click.option("--full-refresh", is_flag=True, help="Rebuild every mart from all raw rows.")
+def run_command(project_path: Path | None, full_refresh: bool) -> None:
+    """Ingest every source of wirehouse.toml, build what changed (dbt, incremental), publish
+    and report. Safe in a timer: a second run while one is going exits with code 3."""
+    try:
+        config = project.load_project(project_path)
+        summary = run.run(config, full_refresh, on_file=report_file)
+    except project.ProjectError as exc:
+        raise click.UsageError(str(exc)) from None
+    except ValueError as exc:  # a warehouse named like a schema
+        raise click.UsageError(str(exc)) from None
+    except (run.RunBusy, WarehouseBusy) as exc:
+        click.echo(f"wirehouse: busy: {exc}", err=True)
+        sys.exit(EXIT_BUSY)
+    except WarehouseError as exc:
+        click.echo(f"wirehouse: error: {exc}", err=True)
+        sys.exit(EXIT_WAREHOUSE)
+    for line in _run_lines(summary):
+        click.echo(line, err=line.startswith("wirehouse: "))
+    if summary.build is not None and summary.build.busy:
+        sys.exit(EXIT_BUSY)
+    sys.exit(EXIT_FILE_FAILED if summary.failed else EXIT_OK)
+
+
+def _run_lines(summary: run.RunSummary) -> list[str]:
+    lines = []
+    for result in summary.sources:
+        for path in result.missing:
+            lines.append(f"wirehouse: error: {result.source.where}: {path}: no such file or folder")
+    files = summary.files
+    changed = summary.changed
+    bad = [f for f in files if not f.ok]
+    build = summary.build
+    if build is None and not changed and not bad and not lines:
+        return [
+            f"wirehouse run: nothing new in {len(files)} file(s); marts are current"
+            f" ({summary.seconds:.2f} s)"
+        ]
+    lines.append(
+        f"ingest: {len(files)} file(s): {len(changed)} loaded"
+        f" ({sum(f.rows for f in files):,} rows), {len(files) - len(changed) - len(bad)}"
+        f" unchanged, {len(bad)} failed or partial"
+    )
+    if build is not None:
+        done = ", ".join(f"{n} {kind}s" for kind, n in sorted(build.counts.items()))
+        lines.append(
+            f"build: {build.mode} ({build.reason}): {done or 'nothing to build'}"
+            f" {'passed' if build.ok else 'FAILED'} in {build.seconds:.1f} s"
+        )
+        lines += [f"wirehouse: error: dbt: {failure}" for failure in build.failures[:20]]
+    lines += summary.steps
+    lines.append(f"wirehouse run: done in {summary.seconds:.1f} s")
+    return lines
 
 
 @main.command("demo-data")
@@ -204,6 +283,8 @@ def demo_data(
     capture (captures/kafka-broker.pcap), an hourly tshark export of its packets
     (tshark/<unix time>.csv), one Bitcoin peer's port 8333 (captures/bitcoin-node.pcap) and a
     Bluetooth sniff (bluetooth/) into DIRECTORY."""
+    from ingest import demo  # numpy and pyarrow: only for this command
+
     summary = demo.generate(directory, days=days, peers=peers, scale=scale, seed=seed, start=start)
     click.echo(summary)
     if capture:
@@ -409,41 +490,38 @@ def _csv(result: duckdb.DuckDBPyRelation) -> str:
     return out.getvalue()
 
 
-def expand(paths: tuple[Path, ...], source: SourceKind) -> list[Path]:
-    files: list[Path] = []
-    for path in paths:
-        files.extend(source.find(path) if path.is_dir() else [path])
-    return list(dict.fromkeys(files))
-
-
 def run_ingest(
     source: SourceKind,
     paths: tuple[Path, ...],
     db_path: Path | None,
     progress: Progress | None = None,
+    node: str | None = None,
 ) -> int:
-    files = expand(paths, source)
+    try:
+        node = None if node is None else load.check_node(node)
+    except load.NodeNameError as exc:
+        raise click.BadParameter(str(exc), param_hint="--node") from None
+    files = load.expand(paths, source)
     if not files:
         click.echo(
             f"wirehouse: no {source.kind} files under {', '.join(map(str, paths))}", err=True
         )
         return EXIT_FILE_FAILED
-    results: list[FileResult] = []
     with open_warehouse(db_path) as wh:
-        wh.ensure_tables(source.tables)
         with progress or Progress() as bar:
             bar.start(sum(f.stat().st_size for f in files))
-            for path in files:
-                result = wh.ingest_file(path, source)
-                results.append(result)
-                _report(path, result, source)
+
+            def done(path: Path, result: FileResult) -> None:
+                report_file(path, result, source)
                 bar.file_done(path.stat().st_size)
+
+            results = load.ingest_files(wh, source, files, node, on_file=done)
         db_shown = wh.path
     loaded = sum((Counter(r.rows_by_table) for r in results), Counter())
     bad = [r for r in results if not r.ok]
     click.echo(
         f"{len(files)} file(s): {_amounts(loaded, source)} loaded, "
-        f"{sum(r.status == 'skipped' for r in results)} unchanged, "
+        f"{sum(r.status in ('skipped', 'relabelled') for r in results)} unchanged, "
         f"{sum(r.status == 'partial' for r in results)} partial, "
         f"{sum(r.status == 'failed' for r in results)} failed -> {db_shown}"
     )
@@ -469,14 +547,16 @@ def _amounts(rows_by_table: dict[str, int], source: SourceKind) -> str:
     return ", ".join(parts)
 
 
-def _report(path: Path, result: FileResult, source: SourceKind) -> None:
-    amounts = _amounts(result.rows_by_table, source)
+def report_file(path: Path, result: FileResult, source: SourceKind | None = None) -> None:
+    amounts = _amounts(result.rows_by_table, source or registry()[result.kind])
     if result.status == "failed":
         click.echo(f"wirehouse: error: {path}: {result.message}", err=True)
     elif result.status == "partial":
         click.echo(f"wirehouse: partial: {path}: {amounts}; {result.message}", err=True)
     elif result.status == "loaded":
         click.echo(f"loaded {path}: {amounts}")
+    elif result.status == "relabelled":
+        click.echo(f"wirehouse: note: {path}: {result.message}", err=True)
     if result.note:
         click.echo(f"wirehouse: note: {path}: {result.note}", err=True)
 

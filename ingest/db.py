@@ -38,6 +38,9 @@ BOOKKEEPING = {
     "_source_file": "VARCHAR NOT NULL",
     "_ingest_run_id": "VARCHAR NOT NULL",
     "_loaded_at": "TIMESTAMP NOT NULL",
+    # the node (a Bitcoin node, a capture point) the file belongs to; NULL in rows loaded
+    # before wirehouse knew nodes
+    "_node": "VARCHAR",
 }
 
 MANIFEST_DDL = """
@@ -58,6 +61,7 @@ create table if not exists raw.ingest_files (
 );
 -- columns added after the first release; older warehouses gain them on the next ingest
 alter table raw.ingest_files add column if not exists note varchar;
+alter table raw.ingest_files add column if not exists node varchar;
 create table if not exists raw.ingest_issues (
     path varchar not null,
     sha256 varchar not null,
@@ -71,9 +75,28 @@ comment on table raw.ingest_issues is
 """
 
 
+# One row per `wirehouse run`: the next run builds when data arrived after built_through or
+# the dbt project (models, vars) changed since the last good build.
+RUNS_DDL = """
+create table if not exists raw.wirehouse_runs (
+    run_id varchar primary key,
+    started_at timestamp not null,
+    finished_at timestamp not null,
+    files_loaded bigint not null,
+    files_failed bigint not null,
+    rows_loaded bigint not null,
+    build varchar not null check (build in ('none', 'incremental', 'full', 'failed')),
+    build_fingerprint varchar,
+    built_through timestamp
+);
+comment on table raw.wirehouse_runs is
+    'One row per wirehouse run: files loaded, the dbt build and the newest load it reflects.';
+"""
+
+
 MANIFEST_COLUMNS = (
     "path, sha256, size_bytes, file_mtime_ns, kind, rows, issues, status, error,"
-    " ingest_run_id, loaded_at, note"
+    " ingest_run_id, loaded_at, note, node"
 )
 
 
@@ -149,7 +172,7 @@ def sha256_of(path: Path) -> str:
 class FileResult:
     path: str
     kind: str
-    status: str  # loaded | partial | failed | skipped
+    status: str  # loaded | partial | failed | skipped | relabelled
     rows: int = 0
     issues: int = 0
     message: str = ""  # the one-line reason for failed/partial/skipped
@@ -158,7 +181,7 @@ class FileResult:
 
     @property
     def ok(self) -> bool:
-        return self.status in ("loaded", "skipped")
+        return self.status in ("loaded", "skipped", "relabelled")
 
 
 class Warehouse:
@@ -184,6 +207,7 @@ class Warehouse:
         self.loaded_at = datetime.now(UTC).replace(tzinfo=None)
         self.con.execute("create schema if not exists raw")
         self.con.execute(MANIFEST_DDL)
+        self.con.execute(RUNS_DDL)
 
     def close(self) -> None:
         self.con.close()
@@ -212,7 +236,7 @@ class Warehouse:
                     [table.name],
                 ).fetchall()
             }
-            for name, typ in table.columns.items():
+            for name, typ in cols.items():
                 if name not in have:
                     nullable = typ.replace(" NOT NULL", "")  # old rows have no value for it
                     self.con.execute(f'alter table raw.{table.name} add column "{name}" {nullable}')
@@ -220,31 +244,36 @@ class Warehouse:
                 comment = table.comment.replace("'", "''")
                 self.con.execute(f"comment on table raw.{table.name} is '{comment}'")
 
-    def ingest_file(self, path: Path, source: SourceKind) -> FileResult:
-        """Load one file as one transaction; never raises for a bad file."""
+    def ingest_file(self, path: Path, source: SourceKind, node: str | None = None) -> FileResult:
+        """Load one file as one transaction; never raises for a bad file.
+
+        ``node`` labels every row (``_node``) and the manifest row.
+        """
         key = str(path.resolve())
         try:
             stat = path.stat()
         except OSError as exc:
-            return self._record_failure(key, "", 0, source.kind, f"cannot read: {exc.strerror}")
+            return self._record_failure(
+                key, "", 0, source.kind, f"cannot read: {exc.strerror}", node
+            )
         # Same path, size and mtime as a loaded version: unchanged, no need to hash it.
         if self._loaded_version(
             key, "size_bytes = ? and file_mtime_ns = ?", [stat.st_size, stat.st_mtime_ns]
         ):
-            return FileResult(key, source.kind, "skipped", message="already loaded")
+            return self._unchanged(key, source, node)
 
         # sha256 runs beside the load (hashlib releases the GIL) instead of before it.
         with ThreadPoolExecutor(max_workers=1) as pool:
             pending_sha = pool.submit(sha256_of, path)
             self.con.begin()
             try:
-                by_table, report = self._load(path, key, source)
+                by_table, report = self._load(path, key, source, node)
                 rows = sum(by_table.values())
             except (SourceError, duckdb.Error) as exc:
                 self.con.rollback()
                 reason = str(exc) if isinstance(exc, SourceError) else _first_line(exc)
                 return self._record_failure(
-                    key, _sha_or_blank(pending_sha), stat.st_size, source.kind, reason
+                    key, _sha_or_blank(pending_sha), stat.st_size, source.kind, reason, node
                 )
             sha = _sha_or_blank(pending_sha)
 
@@ -254,11 +283,12 @@ class Warehouse:
                 "update raw.ingest_files set file_mtime_ns = ? where path = ? and sha256 = ?",
                 [stat.st_mtime_ns, key, sha],
             )
-            return FileResult(key, source.kind, "skipped", message="already loaded")
+            return self._unchanged(key, source, node)
+        # the same content for another node is that node's data, not a copy
         twin = self.con.execute(
             "select path from raw.ingest_files where sha256 = ? and kind = ? and path <> ?"
-            " and status in ('loaded', 'partial') limit 1",
-            [sha, source.kind, key],
+            " and node is not distinct from ? and status in ('loaded', 'partial') limit 1",
+            [sha, source.kind, key, node],
         ).fetchone()
         if twin:
             self.con.rollback()
@@ -285,6 +315,7 @@ class Warehouse:
                 self.run_id,
                 self.loaded_at,
                 note,
+                node,
             ],
         )
         if report.issues:
@@ -297,7 +328,73 @@ class Warehouse:
             key, source.kind, status, rows, len(report.issues), message, note or "", by_table
         )
 
-    def _load(self, path: Path, key: str, source: SourceKind) -> tuple[dict[str, int], Extraction]:
+    def newest_load(self) -> datetime | None:
+        """When the newest file version that has rows was loaded."""
+        return self.con.execute(
+            "select max(loaded_at) from raw.ingest_files where status in ('loaded', 'partial')"
+        ).fetchone()[0]
+
+    def kinds_loaded_since(self, since: datetime | None) -> set[str]:
+        rows = self.con.execute(
+            "select distinct kind from raw.ingest_files where status in ('loaded', 'partial')"
+            " and loaded_at > coalesce(?, '-infinity'::timestamp)",
+            [since],
+        ).fetchall()
+        return {kind for (kind,) in rows}
+
+    def kinds_loaded_until(self, until: datetime | None) -> set[str]:
+        rows = self.con.execute(
+            "select distinct kind from raw.ingest_files where status in ('loaded', 'partial')"
+            " and loaded_at <= ?",
+            [until],
+        ).fetchall()
+        return {kind for (kind,) in rows}
+
+    def last_build(self) -> tuple[str, datetime | None] | None:
+        """(fingerprint, built_through) of the last successful build of a `wirehouse run`."""
+        return self.con.execute(
+            "select build_fingerprint, built_through from raw.wirehouse_runs"
+            " where build in ('incremental', 'full') order by finished_at desc limit 1"
+        ).fetchone()
+
+    def record_run(self, **values: object) -> None:
+        names = ", ".join(values)
+        self.con.execute(
+            f"insert into raw.wirehouse_runs ({names}) values ({_marks(names)})",
+            list(values.values()),
+        )
+
+    def _unchanged(self, key: str, source: SourceKind, node: str | None) -> FileResult:
+        """An unchanged file; asked for under another node, its rows are relabelled (with a
+        new _loaded_at, so incremental models see them again)."""
+        loaded_as = self.con.execute(
+            "select node from raw.ingest_files where path = ?"
+            " and status in ('loaded', 'partial') order by loaded_at desc limit 1",
+            [key],
+        ).fetchone()[0]
+        if node is None or loaded_as == node:
+            return FileResult(key, source.kind, "skipped", message="already loaded")
+        self.con.begin()
+        for table in source.tables:
+            self.con.execute(
+                f"update raw.{table.name} set _node = ?, _loaded_at = ? where _source_file = ?",
+                [node, self.loaded_at, key],
+            )
+        self.con.execute(
+            "update raw.ingest_files set node = ?, loaded_at = ? where path = ?",
+            [node, self.loaded_at, key],
+        )
+        self.con.commit()
+        return FileResult(
+            key,
+            source.kind,
+            "relabelled",
+            message=f"already loaded; moved from node {loaded_as or '(none)'!r} to {node!r}",
+        )
+
+    def _load(
+        self, path: Path, key: str, source: SourceKind, node: str | None
+    ) -> tuple[dict[str, int], Extraction]:
         """Inside the open transaction: replace the rows of `key` with the file's rows."""
         report = Extraction()
         for table in source.tables:
@@ -306,7 +403,7 @@ class Warehouse:
         pending: dict[str, list[pa.RecordBatch | pa.Table]] = {}
         for table_name, data in source.extract(path, self.con, report):
             if isinstance(data, str):
-                rows[table_name] += self._insert(table_name, data, key)
+                rows[table_name] += self._insert(table_name, data, key, node)
                 continue
             # Arrow batches are gathered into large inserts: DuckDB's per-statement cost
             # dominates for batches of a few thousand rows.
@@ -314,10 +411,10 @@ class Warehouse:
             batches.append(data)
             if sum(b.num_rows for b in batches) >= ARROW_INSERT_ROWS:
                 rows[table_name] += self._insert(
-                    table_name, _as_table(pending.pop(table_name)), key
+                    table_name, _as_table(pending.pop(table_name)), key, node
                 )
         for table_name, batches in pending.items():
-            rows[table_name] += self._insert(table_name, _as_table(batches), key)
+            rows[table_name] += self._insert(table_name, _as_table(batches), key, node)
         if rows.total() == 0 and not (report.empty_ok or report.truncated):
             raise SourceError("; ".join(filter(None, ["no data rows", _summary(report)])))
         return dict(rows), report
@@ -331,7 +428,7 @@ class Warehouse:
             ).fetchone()[0]
         )
 
-    def _insert(self, table: str, data: object, key: str) -> int:
+    def _insert(self, table: str, data: object, key: str, node: str | None) -> int:
         if isinstance(data, pa.RecordBatch | pa.Table):
             if data.num_rows == 0:
                 return 0
@@ -342,18 +439,21 @@ class Warehouse:
         count = self.con.execute(
             f"insert into raw.{table} by name"
             f" select *, $file as _source_file, $run as _ingest_run_id,"
-            f" $at as _loaded_at from {relation}",
-            {"file": key, "run": self.run_id, "at": self.loaded_at},
+            f" $at as _loaded_at, $node as _node from {relation}",
+            {"file": key, "run": self.run_id, "at": self.loaded_at, "node": node},
         ).fetchone()[0]
         if relation == "_wirehouse_batch":
             self.con.unregister("_wirehouse_batch")
         return count
 
-    def _record_failure(self, key: str, sha: str, size: int, kind: str, error: str) -> FileResult:
+    def _record_failure(
+        self, key: str, sha: str, size: int, kind: str, error: str, node: str | None = None
+    ) -> FileResult:
+        row = (key, sha, size, None, kind, 0, 0, "failed", error, self.run_id, self.loaded_at)
         self.con.execute(
             f"insert or replace into raw.ingest_files ({MANIFEST_COLUMNS})"
             f" values ({_marks(MANIFEST_COLUMNS)})",
-            [key, sha, size, None, kind, 0, 0, "failed", error, self.run_id, self.loaded_at, None],
+            [*row, None, node],
         )
         return FileResult(key, kind, "failed", message=error)
 

@@ -101,3 +101,6 @@ class SourceKind:
     tables: tuple[RawTable, ...]
     extract: Extractor
     find: Callable[[Path], list[Path]]  # files of this kind inside a directory
+    # where the files sit below a node's folder, as globs ("**/tracepoints/net/*"): a file at
+    # <node>/tracepoints/net/x.csv belongs to <node> unless the user names its node
+    layouts: tuple[str, ...] = ()

@@ -48,6 +48,7 @@ def csv_source(
         tables=tables,
         extract=partial(extract_csv, table=tables[0], pick=pick),
         find=partial(find_csvs, layouts=layouts),
+        layouts=layouts,
     )
 
 

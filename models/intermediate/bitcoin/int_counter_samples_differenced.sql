@@ -1,21 +1,47 @@
 {%- set counters = [
     'ingress_bytes', 'egress_bytes', 'ingress_packets', 'egress_packets'
 ] -%}
+{#- incremental (config in the YAML): each node with new samples from the
+    first changed day on, reading from its last sample before that day so
+    the first difference has its baseline -#}
+{%- set changes = nodes_changed([
+    ref('stg_systemd_ip_accounting__samples'),
+    ref('stg_systemd_ip_accounting__intervals'),
+], 'sampled_at') -%}
+{%- set read_from = changes -%}
+{%- if changes %}
+    {%- set baselines = run_query(
+        'select node_id, cast(max(sampled_at) as varchar) from ' ~ this
+        ~ ' where not ' ~ rebuilt_rows(changes, 'sampled_at')
+        ~ ' group by node_id'
+    ).rows -%}
+    {%- set baseline_of = {} -%}
+    {%- for node, sampled_at in baselines -%}
+        {%- do baseline_of.update({node: sampled_at}) -%}
+    {%- endfor -%}
+    {%- set read_from = [] -%}
+    {%- for node, from_date in changes -%}
+        {%- do read_from.append([node, baseline_of.get(node) or from_date]) -%}
+    {%- endfor -%}
+{%- endif %}
 
 with
 
 samples as (
     select * from {{ ref('stg_systemd_ip_accounting__samples') }}
+    where {{ rebuilt_rows(read_from, 'sampled_at') }}
 ),
 
 intervals as (
     select * from {{ ref('stg_systemd_ip_accounting__intervals') }}
+    where {{ rebuilt_rows(read_from, 'sampled_at') }}
 ),
 
 normalized as (
     -- both forms in one series: cumulative counters, or differences that a
     -- preprocessed file already holds (*_given)
     select
+        node_id,
         sampled_at,
         is_accounting_off,
         'cumulative' as counter_form,
@@ -28,6 +54,7 @@ normalized as (
     from samples
     union all
     select
+        node_id,
         sampled_at,
         is_accounting_off,
         'deltas' as counter_form,
@@ -47,7 +74,7 @@ deduplicated as (
     select *
     from normalized
     qualify row_number() over (
-        partition by sampled_at
+        partition by node_id, sampled_at
         order by
             is_accounting_off asc,
             counter_form asc,
@@ -63,6 +90,7 @@ sequenced as (
         -- sum, not count(*) filter (...) over, which DuckDB evaluates per row
         -- over the whole frame (quadratic: 880 k samples took minutes)
         sum(is_accounting_off::integer) over (
+            partition by node_id
             order by sampled_at
             rows between unbounded preceding and current row
         ) as accounting_off_through
@@ -82,7 +110,7 @@ valued as (
             as accounting_off_samples_before
     from sequenced
     where not is_accounting_off
-    window by_time as (order by sampled_at)
+    window by_time as (partition by node_id order by sampled_at)
 ),
 
 differenced as (
@@ -101,8 +129,21 @@ differenced as (
     from valued
 ),
 
+gapped as (
+    select
+        *,
+        -- the collector was down: what the counters did meanwhile (and a
+        -- restart among it) belongs to no hour we can name
+        coalesce(
+            seconds_since_previous > {{ var('max_collection_gap_seconds') }},
+            false
+        ) as is_collection_gap
+    from differenced
+),
+
 final as (
     select
+        node_id,
         sampled_at,
         previous_sampled_at,
         seconds_since_previous,
@@ -112,24 +153,31 @@ final as (
             seconds_since_previous > {{ var('max_sample_gap_seconds') }}
             or accounting_off_samples_before > 0
         ) as is_after_gap,
+        is_collection_gap,
         counter_form,
         {%- for counter in counters %}
             {{ counter }},
             previous_{{ counter }},
             {{ counter }}_raw_diff,
-            {{ counter }}_raw_diff < 0 as is_{{ counter }}_reset,
+            {{ counter }}_raw_diff < 0
+            and not is_collection_gap as is_{{ counter }}_reset,
             -- exact: a counter that went down restarted from 0, so the traffic
             -- since the previous sample is at least the new value itself; a
-            -- negative difference without the counters hides even that (0)
+            -- negative difference without the counters hides even that (0);
+            -- across a collection gap nothing is booked
             case
+                when is_collection_gap then null
                 when {{ counter }}_raw_diff >= 0 then {{ counter }}_raw_diff
                 when {{ counter }}_raw_diff < 0 and counter_form = 'cumulative'
                     then {{ counter }}
                 when {{ counter }}_raw_diff < 0 then 0
             end as {{ counter }}_delta,
         {%- endfor %}
-        source_file
-    from differenced
+        source_file,
+        loaded_at
+    from gapped
+    -- the baseline sample read before the first rebuilt day is not rebuilt
+    where {{ rebuilt_rows(changes, 'sampled_at') }}
 )
 
 select * from final

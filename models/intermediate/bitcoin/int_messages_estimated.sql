@@ -27,6 +27,7 @@ transported as (
 
 final as (
     select
+        node_id,
         logged_at,
         peer_id,
         peer_conn_type,
@@ -44,7 +45,8 @@ final as (
             'address_family',
             transport='p2p_transport',
             has_short_id='has_short_id',
-        ) | indent(8) }}
+        ) | indent(8) }},
+        loaded_at
     from transported
 )
 

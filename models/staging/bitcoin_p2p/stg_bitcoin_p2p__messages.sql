@@ -35,6 +35,8 @@ addressed as (
 
 final as (
     select
+        -- every row belongs to a node (rows loaded before nodes: default)
+        coalesce(_node, 'default') as node_id,
         timestamp as logged_at,
         peer_id,
         peer_conn_type,

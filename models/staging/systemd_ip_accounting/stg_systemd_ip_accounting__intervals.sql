@@ -15,6 +15,7 @@ source as (
 
 final as (
     select
+        coalesce(_node, 'default') as node_id,
         timestamp as sampled_at,
         {%- for raw, name in counters.items() %}
             -- whole numbers only: a fraction of a byte is not a measurement

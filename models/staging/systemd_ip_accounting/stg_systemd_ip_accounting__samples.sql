@@ -9,6 +9,7 @@ final as (
     select
         -- raw keeps systemd's property names (IPIngressBytes...); DuckDB
         -- resolves identifiers case-insensitively
+        coalesce(_node, 'default') as node_id,
         timestamp as sampled_at,
         ipingressbytes as ingress_bytes,
         ipegressbytes as egress_bytes,
