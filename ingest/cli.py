@@ -17,7 +17,7 @@ from ingest import demo
 from ingest.db import FileResult, Warehouse, WarehouseBusy, WarehouseError, default_db_path
 from ingest.query import UnsafeQuery, check_read_only
 from ingest.sources import registry
-from ingest.sources.base import SourceKind
+from ingest.sources.base import SourceKind, unreadable_directories
 
 # Exit codes (README "Exit codes"); click uses 2 for usage errors.
 EXIT_OK, EXIT_FILE_FAILED, EXIT_BUSY, EXIT_WAREHOUSE = 0, 1, 3, 4
@@ -137,6 +137,24 @@ def init(db_path: Path | None) -> None:
         click.echo(f"warehouse ready: {wh.path}")
 
 
+@main.command("forget")
+@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
+@db_option
+def forget(paths: tuple[Path, ...], db_path: Path | None) -> None:
+    """Take the rows of files (or of every file under a directory) back out of the
+    warehouse: raw rows, manifest and issues, in one transaction. Rebuild with dbt."""
+    tables = [t for kind in registry().values() for t in kind.tables]
+    found = False
+    with open_warehouse(db_path) as wh:
+        for path in paths:
+            for file, rows in wh.forget(path, tables):
+                click.echo(f"forgot {file}: {rows:,} rows")
+                found = True
+    if not found:
+        click.echo(f"wirehouse: nothing loaded from {', '.join(map(str, paths))}", err=True)
+        sys.exit(EXIT_FILE_FAILED)
+
+
 @main.command("demo-data")
 @click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
 @click.option("--days", type=int, default=3, show_default=True)
@@ -224,11 +242,17 @@ def _epoch_ns(value: datetime | None) -> int | None:
     return None if value is None else int(value.timestamp()) * 1_000_000_000
 
 
-def expand(paths: tuple[Path, ...], source: SourceKind) -> list[Path]:
+def expand(paths: tuple[Path, ...], source: SourceKind) -> tuple[list[Path], list[str]]:
+    """The files of this kind under `paths`, and the directories that could not be read."""
     files: list[Path] = []
+    unreadable: list[str] = []
     for path in paths:
-        files.extend(source.find(path) if path.is_dir() else [path])
-    return list(dict.fromkeys(files))
+        if path.is_dir():
+            unreadable.extend(unreadable_directories(path))
+            files.extend(source.find(path))
+        else:
+            files.append(path)
+    return list(dict.fromkeys(files)), unreadable
 
 
 def run_ingest(
@@ -238,7 +262,10 @@ def run_ingest(
     progress: Progress | None = None,
     keep: Callable[[Path], bool] = lambda _path: True,
 ) -> int:
-    files = [f for f in expand(paths, source) if keep(f)]
+    found, unreadable = expand(paths, source)
+    for problem in unreadable:
+        click.echo(f"wirehouse: error: cannot read directory {problem}", err=True)
+    files = [f for f in found if keep(f)]
     if not files:
         click.echo(
             f"wirehouse: no {source.kind} files under {', '.join(map(str, paths))}", err=True
@@ -263,7 +290,7 @@ def run_ingest(
         f"{sum(r.status == 'partial' for r in results)} partial, "
         f"{sum(r.status == 'failed' for r in results)} failed -> {db_shown}"
     )
-    return EXIT_FILE_FAILED if bad else EXIT_OK
+    return EXIT_FILE_FAILED if bad or unreadable else EXIT_OK
 
 
 def open_warehouse(db_path: Path | None) -> Warehouse:
