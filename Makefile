@@ -39,6 +39,8 @@ demo: setup
 	$(BIN)/wirehouse ingest tracepoints $(DEMO_DIR) --db $(DEMO_DB) > /dev/null
 	$(BIN)/wirehouse ingest systemd $(DEMO_DIR) --db $(DEMO_DB) > /dev/null
 	$(BIN)/wirehouse ingest pcap $(DEMO_DIR)/captures --db $(DEMO_DB) > /dev/null
+	$(BIN)/wirehouse ingest tshark $(DEMO_DIR)/tshark --db $(DEMO_DB) > /dev/null
+	$(BIN)/wirehouse ingest pcap $(DEMO_DIR)/bluetooth --db $(DEMO_DB) > /dev/null
 	WIREHOUSE_DB=$(DEMO_DB) $(BIN)/dbt build --quiet
 	@$(BIN)/python -m ingest.showcase $(DEMO_DB)
 
@@ -56,7 +58,7 @@ pytest: setup
 fixtures: setup
 	rm -rf $(TEST_TMP) && mkdir -p $(TEST_TMP)
 	$(BIN)/wirehouse demo-data $(TEST_TMP)/demo --days 2 --scale 0.05 --peers 30 --seed 7 \
-	  --no-capture
+	  --no-capture --no-bluetooth
 	$(BIN)/wirehouse ingest tracepoints $(TEST_TMP)/demo --db $(TEST_DB) > /dev/null
 	$(BIN)/wirehouse ingest systemd $(TEST_TMP)/demo --db $(TEST_DB) > /dev/null
 	if [ -d "$(SHARED)/systemd" ]; then \
@@ -64,6 +66,9 @@ fixtures: setup
 	    $(SHARED)/systemd/systemd_preprocessed_cumulative_ddb6ad5.csv.bz2 --db $(TEST_DB); \
 	  $(BIN)/wirehouse ingest pcap $(SHARED)/pcap-general $(SHARED)/pcap-kafka \
 	    --kafka-port 9092 --kafka-port 36333 --db $(TEST_DB) > /dev/null; \
+	  $(BIN)/wirehouse ingest tshark $(SHARED)/tshark-csv --start 1600000000 \
+	    --db $(TEST_DB) > /dev/null; \
+	  $(BIN)/wirehouse ingest pcap $(SHARED)/pcap-bluetooth --db $(TEST_DB) > /dev/null; \
 	fi
 
 dbt-test: setup

@@ -35,7 +35,26 @@ paths_argument = click.argument(
 )
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class _Commands(click.Group):
+    """Errors of the machine rather than of wirehouse (a full disk, a directory that cannot
+    be written, a warehouse another process holds) end in one line, never a traceback."""
+
+    def invoke(self, ctx: click.Context) -> object:
+        try:
+            return super().invoke(ctx)
+        except WarehouseBusy as exc:
+            click.echo(f"wirehouse: busy: {exc}", err=True)
+            sys.exit(EXIT_BUSY)
+        except WarehouseError as exc:
+            click.echo(f"wirehouse: error: {exc}", err=True)
+            sys.exit(EXIT_WAREHOUSE)
+        except OSError as exc:
+            where = f"{exc.filename}: " if exc.filename else ""
+            click.echo(f"wirehouse: error: {where}{exc.strerror or exc}", err=True)
+            sys.exit(EXIT_WAREHOUSE)
+
+
+@click.group(cls=_Commands, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="wirehouse")
 def main() -> None:
     """Land raw network measurements in DuckDB; dbt turns them into marts."""
@@ -129,6 +148,27 @@ def ingest_pcap(
     )
 
 
+@ingest.command("tshark")
+@paths_argument
+@db_option
+@click.option(
+    "--start",
+    default=None,
+    help="Capture start (Unix seconds or ISO time with UTC offset) for files with only"
+    " frame.time_relative whose name is not a Unix time.",
+)
+def ingest_tshark(paths: tuple[Path, ...], db_path: Path | None, start: str | None) -> None:
+    """tshark -T fields -E header=y CSVs (hourly files named by Unix time, or any *.csv)."""
+    from ingest.sources import tshark
+
+    try:
+        start_ns = None if start is None else tshark.parse_start(start)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--start") from None
+    source = tshark.make_source(tshark.TsharkOptions(start_ns=start_ns))
+    sys.exit(run_ingest(source, paths, db_path))
+
+
 @main.command("init")
 @db_option
 def init(db_path: Path | None) -> None:
@@ -180,11 +220,25 @@ def forget(paths: tuple[Path, ...], db_path: Path | None) -> None:
     show_default=True,
     help="Also write the Kafka broker demo capture (takes ~10 s).",
 )
+@click.option(
+    "--bluetooth/--no-bluetooth",
+    default=True,
+    show_default=True,
+    help="Also write the Bluetooth demo sniff, BR/EDR and BLE (bluetooth/*.pcap, ~10 s).",
+)
 def demo_data(
-    directory: Path, days: int, peers: int, scale: float, seed: int, start: str, capture: bool
+    directory: Path,
+    days: int,
+    peers: int,
+    scale: float,
+    seed: int,
+    start: str,
+    capture: bool,
+    bluetooth: bool,
 ) -> None:
-    """Write realistic nix-bitcoin-monitor CSVs (tracepoints + systemd) and a Kafka broker
-    capture (captures/kafka-broker.pcap) into DIRECTORY."""
+    """Write realistic nix-bitcoin-monitor CSVs (tracepoints + systemd), a Kafka broker
+    capture (captures/kafka-broker.pcap), an hourly tshark export of its packets
+    (tshark/<unix time>.csv) and a Bluetooth sniff (bluetooth/) into DIRECTORY."""
     summary = demo.generate(directory, days=days, peers=peers, scale=scale, seed=seed, start=start)
     click.echo(summary)
     if capture:
@@ -193,6 +247,17 @@ def demo_data(
         path = directory / "captures" / "kafka-broker.pcap"
         packets = demo_pcap.generate(path, seed=seed)
         click.echo(f"wrote {packets:,} packets -> {path}")
+        from ingest import demo_tshark
+
+        hourly = demo_tshark.generate(
+            directory / "tshark", path, first_hour=int(demo_pcap.T0) - 6 * 3600
+        )
+        click.echo(f"wrote {len(hourly)} hourly tshark files -> {directory / 'tshark'}")
+    if bluetooth:
+        from ingest import demo_bluetooth
+
+        written = demo_bluetooth.generate(directory / "bluetooth", seed=seed)
+        click.echo(f"wrote {sum(written.values()):,} packets -> {directory / 'bluetooth'}")
 
 
 @main.command("query")
@@ -295,17 +360,11 @@ def run_ingest(
 
 def open_warehouse(db_path: Path | None) -> Warehouse:
     """The warehouse with every raw table of every kind (so `dbt build` works on one that
-    holds only some kinds of data); unusable or busy warehouses end the command in one line."""
+    holds only some kinds of data). Busy or unusable warehouses raise WarehouseError."""
     try:
         warehouse = Warehouse(db_path or default_db_path())
     except ValueError as exc:
         raise click.UsageError(str(exc)) from None
-    except WarehouseBusy as exc:
-        click.echo(f"wirehouse: busy: {exc}", err=True)
-        sys.exit(EXIT_BUSY)
-    except WarehouseError as exc:
-        click.echo(f"wirehouse: error: {exc}", err=True)
-        sys.exit(EXIT_WAREHOUSE)
     warehouse.ensure_tables(t for kind in registry().values() for t in kind.tables)
     return warehouse
 

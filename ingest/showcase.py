@@ -21,6 +21,11 @@ EXAMPLES = [
         "       max(latency_p95_ms) as p95_ms, max(fetch_max_wait_ms) as max_wait_ms\n"
         "from marts.fct_kafka_latency_hourly group by all order by requests desc",
     ),
+    (
+        "tshark hourly export: traffic per hour (missing hours are zero rows)",
+        "select hour_at, hours_since_start, packets, round(wire_bytes / 1e6, 2) as megabytes\n"
+        "from marts.fct_packet_traffic_hourly where source_kind = 'tshark' order by hour_at",
+    ),
 ]
 
 

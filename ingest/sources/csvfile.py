@@ -30,6 +30,8 @@ import csv
 import gzip
 import io
 import re
+import shutil
+import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -121,27 +123,70 @@ def open_text(path: Path) -> TextIO:
     return io.TextIOWrapper(raw, encoding="utf-8", errors="surrogateescape", newline=None)
 
 
-def read_head(path: Path) -> Head:
-    """Header names (BOM and quotes dropped) and up to SNIFF_ROWS first data rows."""
+def first_lines(path: Path, count: int = 1) -> list[str]:
+    """Up to `count` first lines as text, decompressed, without their line ends (each at
+    most MAX_LINE_CHARS long). An empty file or an empty first line is a SourceError."""
     try:
         with open_text(path) as f:
-            first = f.readline(MAX_LINE_CHARS)
-            if not first:
-                raise SourceError("empty file")
-            if not first.strip():
-                raise SourceError("line 1: empty header line")
-            names = [n.strip() for n in next(csv.reader([first.lstrip("\ufeff")]))]
-            rows = []
-            for _ in range(SNIFF_ROWS):
-                line = f.readline(MAX_LINE_CHARS)
-                if not line:
-                    break
-                rows.extend(csv.reader([line]))
-    except (OSError, EOFError, ValueError, csv.Error) as exc:
+            lines = [f.readline(MAX_LINE_CHARS) for _ in range(count)]
+    except (OSError, EOFError, ValueError) as exc:
         raise _read_failure(path, exc) from None
-    if any("\udc80" <= ch <= "\udcff" for ch in first):
+    if not lines[0]:
+        raise SourceError("empty file")
+    if not lines[0].strip():
+        raise SourceError("line 1: empty header line")
+    if any("\udc80" <= ch <= "\udcff" for ch in lines[0]):
         raise SourceError("line 1: header is not UTF-8 text")
+    return [line.rstrip("\n") for line in lines if line]
+
+
+def read_head(path: Path) -> Head:
+    """Header names (BOM and quotes dropped) and up to SNIFF_ROWS first data rows."""
+    header, *data = first_lines(path, SNIFF_ROWS + 1)
+    try:
+        names = [n.strip() for n in next(csv.reader([header.lstrip("\ufeff")]))]
+        rows = [row for line in data for row in csv.reader([line])]
+    except csv.Error as exc:
+        raise SourceError(f"cannot read the first lines: {exc}") from None
     return Head(names, rows)
+
+
+@contextmanager
+def plain_csv(path: Path, tmp_dir: Path | None) -> Iterator[Path]:
+    """A path DuckDB can read: the file itself, or a decompressed copy of a .bz2 (DuckDB has
+    no bzip2 reader) in `tmp_dir`, streamed in 1 MiB chunks."""
+    if not path.name.endswith(".bz2"):
+        yield path
+        return
+    copy = Path(tempfile.mkstemp(suffix=".csv", prefix="plain-", dir=tmp_dir)[1])
+    try:
+        with bz2.open(path, "rb") as src, copy.open("wb") as out:
+            shutil.copyfileobj(src, out, 1 << 20)
+    except (OSError, EOFError, ValueError) as exc:
+        copy.unlink(missing_ok=True)
+        raise _read_failure(path, exc) from None
+    try:
+        yield copy
+    finally:
+        copy.unlink(missing_ok=True)
+
+
+# read_csv options that send bad lines to a rejects table (read back by collect_rejects)
+REJECTS = (
+    "store_rejects = true, rejects_table = 'wirehouse_rejects',"
+    " rejects_scan = 'wirehouse_reject_scans'"
+)
+
+
+def collect_rejects(con: duckdb.DuckDBPyConnection) -> list[Issue]:
+    """The lines the last read_csv with REJECTS skipped, one issue per line; drops the tables."""
+    rejected = con.execute(
+        "select line, string_agg(distinct error_message, '; ')"
+        " from wirehouse_rejects group by line order by line"
+    ).fetchall()
+    con.execute("drop table if exists wirehouse_rejects")
+    con.execute("drop table if exists wirehouse_reject_scans")
+    return [Issue(f"line {line}", reason) for line, reason in rejected]
 
 
 def _read_failure(path: Path, exc: Exception) -> SourceError:
@@ -173,13 +218,7 @@ def extract_csv(
     with _careful_copy(path, report, table, head.names) if careful else _as_is(path) as readable:
         before = report.rows
         yield table.name, _select(readable.path, table, head.names)
-        rejected = con.execute(
-            "select line, string_agg(distinct error_type, '; '),"
-            " string_agg(distinct error_message, '; ')"
-            " from wirehouse_rejects group by line order by line"
-        ).fetchall()
-        con.execute("drop table if exists wirehouse_rejects")
-        con.execute("drop table if exists wirehouse_reject_scans")
+        rejected = collect_rejects(con)
         if rejected and not careful:
             # DuckDB's verdict on a raw file can come from line endings or quotes that
             # merged lines: only the careful read's normalised copy is judged line by line
@@ -194,7 +233,7 @@ def extract_csv(
                 f"{lines:,} data lines but {loaded:,} rows, {len(rejected):,} rejected,"
                 f" {len(readable.issues) + readable.blank_lines:,} skipped"
             )
-        issues = readable.issues + [Issue(f"line {n}", text) for n, _, text in rejected]
+        issues = readable.issues + rejected
         report.issues.extend(sorted(issues, key=lambda i: int(i.position.split()[1])))
 
 
@@ -219,8 +258,7 @@ def _select(readable: Path, table: RawTable, header: list[str]) -> str:
     return (
         f"select {columns} from read_csv('{literal}', header = true, columns = {{{types}}},"
         " auto_detect = false, delim = ',', quote = '\"', escape = '\"',"
-        f" max_line_size = {MAX_LINE_CHARS}, store_rejects = true,"
-        " rejects_table = 'wirehouse_rejects', rejects_scan = 'wirehouse_reject_scans')"
+        f" max_line_size = {MAX_LINE_CHARS}, {REJECTS})"
     )
 
 

@@ -70,7 +70,8 @@ KAFKA_PORTS = ("--kafka-port", "36333", "--kafka-port", "9092")
 def dbt_args(tmp: Path) -> list[str | Path]:
     return [
         *("--target-path", tmp / "target", "--log-path", tmp / "logs"),
-        *("-s", "kafka_api_keys", "staging.pcap+", "--exclude", "test_type:data"),
+        # @: the packet union downstream also needs its tshark parent
+        *("-s", "kafka_api_keys", "@staging.pcap", "--exclude", "test_type:data"),
     ]
 
 

@@ -44,6 +44,8 @@ def data(tmp_path_factory: pytest.TempPathFactory) -> dict[str, list[Path]]:
         "deltas": [write_differenced_systemd(systemd[0], root / "sys.csv")],
         "captures": [SHARED / "pcap-general" / name for name in CAPTURES],
         "kafka": [demo / "captures"] + [SHARED / "pcap-kafka" / name for name in KAFKA],
+        "tshark": [demo / "tshark"],
+        "bluetooth": [demo / "bluetooth", SHARED / "pcap-bluetooth"],
     }
 
 
@@ -54,6 +56,8 @@ INGESTS: dict[str, Callable[[dict[str, list[Path]]], list[tuple[str | Path, ...]
     "systemd-deltas": lambda d: [("systemd", *d["deltas"])],
     "captures": lambda d: [("pcap", *d["captures"])],
     "kafka": lambda d: [("pcap", *d["kafka"], "--kafka-port", "36333")],
+    "tshark": lambda d: [("tshark", *d["tshark"])],
+    "bluetooth": lambda d: [("pcap", *d["bluetooth"])],
 }
 CASES = {
     "empty": [],
@@ -65,7 +69,7 @@ VARS = {"kafka": KAFKA_WINDOW}
 
 @pytest.mark.parametrize("case", CASES)
 def test_dbt_build_is_green(case: str, data: dict, tmp_path: Path) -> None:
-    if not SHARED.is_dir() and {"captures", "kafka"} & set(CASES[case]):
+    if not SHARED.is_dir() and {"captures", "kafka", "bluetooth"} & set(CASES[case]):
         pytest.skip("../shared/data not present")
     db = tmp_path / "warehouse.duckdb"
     assert wirehouse("init", "--db", db).returncode == 0
@@ -86,7 +90,8 @@ USER_VARS = (
     ' network_window_start: "2025-06-23 07:32:00-03:00",'
     ' network_window_end: "2025-06-23 07:33:00-03:00",'
     " network_server_addr: 10.9.8.7, network_server_port: 1, network_bucket_minutes: 5,"
-    " udp_idle_timeout_seconds: 1, community_id_seed: 7, jitter_idle_gap_ms: 1}"
+    " udp_idle_timeout_seconds: 1, community_id_seed: 7, jitter_idle_gap_ms: 1,"
+    " bluetooth_series_max_seconds: 1}"
 )
 
 

@@ -55,6 +55,7 @@ from pathlib import Path
 import duckdb
 
 from ingest.sources.base import Data, Extraction, RawTable, SourceError, SourceKind
+from ingest.sources.bluetooth import BluetoothExtractor
 from ingest.sources.kafka import KAFKA_MESSAGES, KafkaExtractor
 from ingest.sources.pcap.reader import (
     COLUMNS,
@@ -89,6 +90,10 @@ PACKETS = RawTable(
 )
 
 
+# Per-batch extractors over the raw packet bytes; each is created fresh for every file.
+EXTRACTORS = (BluetoothExtractor,)
+
+
 def extract(
     path: Path,
     con: duckdb.DuckDBPyConnection,
@@ -107,20 +112,25 @@ def extract(
     kafka = KafkaExtractor(options.kafka_ports)
     # any hook makes read_batches collect the batch's TCP segments
     reading = replace(options, segment_hook=kafka.feed, segment_filter=kafka.wanted)
+    extractors = [make() for make in EXTRACTORS]
     for batch in read_batches(path, reading, cut):
         kafka.feed(batch.segments)
         if options.segment_hook is not None:
             options.segment_hook(batch.segments)
         yield PACKETS.name, batch.table
+        for extractor in extractors:
+            yield from extractor.feed(batch)
         if kafka.rows:
             yield KAFKA_MESSAGES.name, kafka.take()
     yield KAFKA_MESSAGES.name, kafka.finish()
+    for extractor in extractors:
+        yield from extractor.finish(report)
 
 
 def make_source(options: PcapOptions) -> SourceKind:
     return SourceKind(
         kind="pcap",
-        tables=(PACKETS, KAFKA_MESSAGES),
+        tables=(PACKETS, KAFKA_MESSAGES, *(t for make in EXTRACTORS for t in make.tables)),
         extract=partial(extract, options=options),
         find=find,
     )

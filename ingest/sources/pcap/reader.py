@@ -105,10 +105,18 @@ class Segment(NamedTuple):
 
 @dataclass
 class PacketBatch:
-    """One batch of packets: the Arrow rows and (if asked for) the TCP segments among them."""
+    """One batch of packets: the Arrow rows and (if asked for) the TCP segments among them.
+
+    ``buf`` with ``data_off``/``caplen`` (aligned with the table's rows) is the batch's raw
+    view: packet i is ``buf[data_off[i] : data_off[i] + caplen[i]]``, valid only until the
+    reader moves on to the next batch.
+    """
 
     table: pa.RecordBatch
     segments: list[Segment]
+    buf: np.ndarray | None = None
+    data_off: np.ndarray | None = None
+    caplen: np.ndarray | None = None
 
 
 @dataclass
@@ -509,7 +517,7 @@ def _dissect_batch(
             cols[name] = _ints(out[row], typ)
     table = pa.RecordBatch.from_arrays([cols[c] for c in SCHEMA.names], schema=SCHEMA)
     segs = _segments(buf, table, out, options.segment_filter) if options.segment_hook else []
-    return PacketBatch(table, segs)
+    return PacketBatch(table, segs, buf, rec.data_off, rec.caplen)
 
 
 def _ints(values: np.ndarray, typ: pa.DataType) -> pa.Array:

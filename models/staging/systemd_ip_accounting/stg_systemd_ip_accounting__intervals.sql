@@ -9,7 +9,8 @@ with
 
 source as (
     select *
-    from {{ source('systemd_ip_accounting', 'systemd_ip_accounting_intervals') }}
+    from
+        {{ source('systemd_ip_accounting', 'systemd_ip_accounting_intervals') }}
 ),
 
 final as (

@@ -1,0 +1,27 @@
+with
+
+packets as (
+    select * from {{ ref('int_bluetooth_packets_unioned') }}
+    where device_id is not null
+),
+
+{{ per_second_series(
+    'packets',
+    ['source_file', 'technology', 'device_id'],
+    {'packets': 'true', 'non_id_packets': 'not is_id_packet'},
+) }},
+
+final as (
+    select
+        source_file::varchar as source_file,
+        technology::varchar as technology,
+        device_id::varchar as device_id,
+        second_at::timestamp as second_at,
+        packets::bigint as packets,
+        cumulative_packets::bigint as cumulative_packets,
+        non_id_packets::bigint as non_id_packets,
+        cumulative_non_id_packets::bigint as cumulative_non_id_packets
+    from series
+)
+
+select * from final

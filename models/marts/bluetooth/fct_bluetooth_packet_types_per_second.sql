@@ -1,0 +1,24 @@
+with
+
+packets as (
+    select * from {{ ref('int_bluetooth_packets_unioned') }}
+),
+
+{{ per_second_series(
+    'packets',
+    ['source_file', 'technology', 'packet_type'],
+    {'packets': 'true'},
+) }},
+
+final as (
+    select
+        source_file::varchar as source_file,
+        technology::varchar as technology,
+        packet_type::varchar as packet_type,
+        second_at::timestamp as second_at,
+        packets::bigint as packets,
+        cumulative_packets::bigint as cumulative_packets
+    from series
+)
+
+select * from final

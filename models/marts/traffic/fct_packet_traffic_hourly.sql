@@ -1,0 +1,23 @@
+with
+
+packets as (
+    select * from {{ ref('int_packets_unioned') }}
+),
+
+traffic as (
+    {{ packet_traffic_gapless('packets', 'hour') }}
+),
+
+final as (
+    select
+        capture_id::varchar as capture_id,
+        bucket_at::timestamp as hour_at,
+        source_kind::varchar as source_kind,
+        bucket_index::bigint as hours_since_start,
+        packets::bigint as packets,
+        wire_bytes::bigint as wire_bytes,
+        captured_bytes::bigint as captured_bytes
+    from traffic
+)
+
+select * from final
