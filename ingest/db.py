@@ -342,7 +342,7 @@ class Warehouse:
                 continue
             break
         if frozen is not None:
-            frozen.unlink(missing_ok=True)
+            shutil.rmtree(frozen.parent, ignore_errors=True)
         if read is None:
             self.con.rollback()
             return self._record_failure(key, "", size, source.kind, "cannot read while loading")
@@ -438,7 +438,9 @@ class Warehouse:
         cut = size
         if source.line_based and not path.name.endswith((".gz", ".bz2")):
             cut = _after_last_newline(path, size)
-        copy = self.tmp_dir / f"frozen-{uuid.uuid4().hex}-{path.name}"
+        # same file name in a folder of its own: sources may read meaning from the name
+        copy = self.tmp_dir / f"frozen-{uuid.uuid4().hex}" / path.name
+        copy.parent.mkdir()
         with path.open("rb") as src, copy.open("wb") as dst:
             _copy_prefix(src, dst, cut)
         return copy, size - cut

@@ -231,7 +231,7 @@ def _explained(issue: Issue, width: int) -> Issue:
     found = re.search(r"Found: (\d+)", issue.reason)
     if found and int(found.group(1)) > width:
         hint = "a field with several values, unquoted? export with -E quote=d or -E occurrence=f"
-        return Issue(issue.position, f"{issue.reason} ({hint})")
+        return Issue(issue.position, f"{hint}: {issue.reason}")  # the hint first: texts are capped
     return issue
 
 
