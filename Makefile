@@ -20,7 +20,7 @@ TEST_DB := $(TEST_TMP)/warehouse.duckdb
 .PHONY: help setup demo test lint pytest fixtures dbt-test project-checks bench clean
 
 help:
-	@echo "make demo   set up, generate demo data, ingest, dbt build, show results"
+	@echo "make demo   set up, generate demo data, ingest, dbt build, publish, chart report"
 	@echo "make test   every check: ruff, pytest, fixture ingest, sqlfluff, dbt build, project checks"
 
 .tools/bin/uv:
@@ -43,6 +43,8 @@ demo: setup
 	$(BIN)/wirehouse ingest pcap $(DEMO_DIR)/bluetooth --db $(DEMO_DB) > /dev/null
 	WIREHOUSE_DB=$(DEMO_DB) $(BIN)/dbt build --quiet
 	@$(BIN)/python -m ingest.showcase $(DEMO_DB)
+	$(BIN)/wirehouse publish --db $(DEMO_DB)
+	$(BIN)/wirehouse report --db $(DEMO_DB) --out target/report
 
 test: setup lint pytest fixtures dbt-test project-checks
 	@echo "make test: all checks passed"
@@ -86,4 +88,4 @@ bench: setup
 	$(BIN)/python bench/bench_ingest.py
 
 clean:
-	rm -rf $(VENV) .tools target logs $(DEMO_DIR) $(DEMO_DB) $(TEST_TMP)
+	rm -rf $(VENV) .tools target logs $(DEMO_DIR) $(DEMO_DB) $(TEST_TMP) published

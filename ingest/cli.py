@@ -6,7 +6,8 @@ import csv
 import io
 import json
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 
@@ -15,7 +16,7 @@ import duckdb
 
 from ingest import demo
 from ingest.db import FileResult, Warehouse, WarehouseBusy, WarehouseError, default_db_path
-from ingest.query import UnsafeQuery, check_read_only
+from ingest.query import UnsafeQuery, check_read_only, connect_reader, tables_sql
 from ingest.sources import registry
 from ingest.sources.base import SourceKind, unreadable_directories
 
@@ -260,39 +261,177 @@ def demo_data(
         click.echo(f"wrote {sum(written.values()):,} packets -> {directory / 'bluetooth'}")
 
 
-@main.command("query")
-@click.argument("sql")
-@db_option
-@click.option(
+published_option = click.option(
+    "--published",
+    "published_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Publish directory (default: published/ beside the warehouse).",
+)
+live_option = click.option(
+    "--live",
+    is_flag=True,
+    help="Read the warehouse itself instead of its published copy (busy while ingest or"
+    " dbt build writes it).",
+)
+format_option = click.option(
     "--format",
     "fmt",
     type=click.Choice(["table", "csv", "json"]),
     default="table",
     show_default=True,
 )
-def query(sql: str, db_path: Path | None, fmt: str) -> None:
-    """Run one read-only SQL query against the warehouse (opened read-only)."""
+
+
+@main.command("query")
+@click.argument("sql")
+@db_option
+@published_option
+@live_option
+@format_option
+def query(sql: str, db_path: Path | None, published_dir: Path | None, live: bool, fmt: str) -> None:
+    """Run one read-only statement (SELECT, FROM, SHOW, DESCRIBE, SUMMARIZE, ...) against the
+    published copy of the marts, or the warehouse with --live."""
     try:
         check_read_only(sql)
     except UnsafeQuery as exc:
         raise click.UsageError(str(exc)) from None
-    path = db_path or default_db_path()
-    if not path.exists():
-        raise click.UsageError(f"no warehouse at {path}")
-    with duckdb.connect(str(path), read_only=True) as con:
+    with _reader(db_path, published_dir, live) as con:
         try:
             result = con.sql(sql)
         except duckdb.Error as exc:
-            click.echo(f"wirehouse: error: {str(exc).splitlines()[0]}", err=True)
+            # DuckDB's whole message: its hints ("Did you mean ...") are the useful part
+            click.echo(f"wirehouse: error: {str(exc).strip()}", err=True)
             sys.exit(EXIT_FILE_FAILED)
-        if fmt == "table":
-            result.show(max_rows=100, max_width=200)
-        elif fmt == "csv":
-            click.echo(_csv(result), nl=False)
-        else:
-            cols = result.columns
-            for row in result.fetchall():
-                click.echo(json.dumps(dict(zip(cols, row, strict=True)), default=str))
+        _render(result, fmt)
+
+
+@main.command("tables")
+@db_option
+@published_option
+@live_option
+@format_option
+def tables(db_path: Path | None, published_dir: Path | None, live: bool, fmt: str) -> None:
+    """List the marts and lookup tables with their grain and row count."""
+    with _reader(db_path, published_dir, live) as con:
+        _render(con.sql(tables_sql(con)), fmt, max_rows=1000)
+
+
+@main.command("publish")
+@db_option
+@click.option(
+    "--to",
+    "directory",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Publish directory (default: published/ beside the warehouse).",
+)
+@click.option(
+    "--partition-rows",
+    type=int,
+    default=1_000_000,
+    show_default=True,
+    help="Tables with at least this many rows are written as Parquet partitions by day.",
+)
+@click.option(
+    "--wait",
+    "wait_seconds",
+    type=float,
+    default=60.0,
+    show_default=True,
+    help="Seconds to wait while ingest or dbt build holds the warehouse.",
+)
+def publish_command(
+    db_path: Path | None, directory: Path | None, partition_rows: int, wait_seconds: float
+) -> None:
+    """Write a consistent read-only copy of the marts for BI tools (DuckDB file, Parquet
+    files and a DuckDB file of views over them), swapped in atomically."""
+    from ingest.publish import PublishError, publish
+
+    try:
+        result = publish(
+            db_path or default_db_path(),
+            directory,
+            partition_rows=partition_rows,
+            wait_seconds=wait_seconds,
+        )
+    except PublishError as exc:
+        raise click.UsageError(str(exc)) from None
+    rows = sum(t.rows for t in result.tables)
+    click.echo(
+        f"published {len(result.tables)} tables ({rows:,} rows) in {result.seconds:.1f} s"
+        f" (warehouse held {result.lock_seconds:.1f} s)\n"
+        f"  DuckDB copy:    {result.duckdb_path} ({_mib(result.duckdb_bytes)})\n"
+        f"  Parquet:        {result.parquet_dir} ({_mib(result.parquet_bytes)})\n"
+        f"  Parquet views:  {result.views_path}"
+    )
+
+
+@main.command("report")
+@db_option
+@published_option
+@live_option
+@click.option(
+    "--out",
+    "out_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("target/report"),
+    show_default=True,
+    help="Directory for report.html.",
+)
+def report_command(
+    db_path: Path | None, published_dir: Path | None, live: bool, out_dir: Path
+) -> None:
+    """Write one self-contained HTML page of charts from the marts (works offline)."""
+    from ingest.report import write_report
+
+    with _reader(db_path, published_dir, live) as con:
+        result = write_report(con, out_dir)
+    for section in result.sections:
+        shown = ", ".join(c.chart_id for c in section.charts) or "nothing yet"
+        click.echo(f"{section.title}: {shown}")
+        for line in section.missing:
+            click.echo(f"  missing: {line}")
+    click.echo(f"report: {result.path.resolve()}")
+
+
+@contextmanager
+def _reader(
+    db_path: Path | None, published_dir: Path | None, live: bool
+) -> Iterator[duckdb.DuckDBPyConnection]:
+    from ingest.publish import DUCKDB_NAME, default_publish_dir
+
+    warehouse = db_path or default_db_path()
+    if live:
+        path = warehouse
+        if not path.exists():
+            raise click.UsageError(f"no warehouse at {path}")
+    else:
+        path = (published_dir or default_publish_dir(warehouse)) / DUCKDB_NAME
+        if not path.exists():
+            raise click.UsageError(
+                f"no published copy at {path}: run `wirehouse publish` (or add --live)"
+            )
+    # a busy or unusable file ends in one line (_Commands)
+    with connect_reader(path) as con:
+        yield con
+
+
+def _render(result: duckdb.DuckDBPyRelation | None, fmt: str, max_rows: int = 100) -> None:
+    if result is None:
+        return
+    if fmt == "table":
+        result.show(max_rows=max_rows, max_width=200)
+    elif fmt == "csv":
+        click.echo(_csv(result), nl=False)
+    else:
+        cols = result.columns
+        for row in result.fetchall():
+            click.echo(json.dumps(dict(zip(cols, row, strict=True)), default=str))
+
+
+def _mib(size: int) -> str:
+    return f"{size / 2**20:.1f} MiB"
 
 
 def _csv(result: duckdb.DuckDBPyRelation) -> str:

@@ -46,8 +46,8 @@ def main(db_path: str) -> None:
         if rows:
             print(f"\n{title}:\n  {' '.join(sql.split())}\n")
             con.sql(sql).show(max_width=120)
-    print('Query it: .venv/bin/wirehouse query "select * from marts.dim_peers limit 5"')
-    print("Connect a BI tool (DBeaver, Superset, Metabase) to this DuckDB file, read-only.")
+    print('Query it: .venv/bin/wirehouse query "from dim_peers limit 5" (after publish)')
+    print("BI tools (DBeaver, Superset, Metabase) read published/published.duckdb, read-only.")
 
 
 if __name__ == "__main__":

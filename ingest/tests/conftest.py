@@ -4,6 +4,7 @@ import bz2
 import csv
 import json
 import os
+import shutil
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
@@ -43,7 +44,8 @@ class DbtRun:
         return [
             f"{r['status']} {r['unique_id']}"
             for r in self.results
-            if r["status"] not in ("pass", "success")
+            # exposures (models/exposures.yml) are always no-op in a build
+            if r["status"] not in ("pass", "success") and not r["unique_id"].startswith("exposure.")
         ]
 
 
@@ -100,3 +102,34 @@ def write_differenced_systemd(src: Path, dst: Path) -> Path:
                 )
             previous = values
     return dst
+
+
+@dataclass(frozen=True)
+class DemoWarehouse:
+    db: Path  # two days of Bitcoin data and a Kafka capture, dbt-built
+    day3: Path  # the third day's tracepoint and systemd files, not ingested
+    work: Path
+
+
+@pytest.fixture(scope="session")
+def demo_warehouse(tmp_path_factory: pytest.TempPathFactory) -> DemoWarehouse:
+    """A small warehouse as `make demo` builds it (our generator, all three ingests, dbt
+    build), shared by the report and publish tests."""
+    from ingest import demo, demo_pcap
+
+    work = tmp_path_factory.mktemp("demo-warehouse")
+    data = work / "data"
+    demo.generate(data, days=3, peers=20, scale=0.02, seed=5)
+    demo_pcap.generate(data / "captures" / "kafka-broker.pcap", seconds=20, seed=5)
+    day3 = work / "day3"
+    for kind in ("tracepoints/net", "systemd/ip_accounting"):
+        (day3 / kind).mkdir(parents=True)
+        shutil.move(data / kind / "2025-01-24.csv", day3 / kind / "2025-01-24.csv")
+    db = work / "warehouse.duckdb"
+    for kind, path in (("tracepoints", data), ("systemd", data), ("pcap", data / "captures")):
+        result = wirehouse("ingest", kind, path, "--db", db)
+        assert result.returncode == 0, result.stderr
+    # models and seeds only: `make test` runs dbt's tests on its own fixtures
+    run = dbt(db, work, "build", "--resource-type", "seed", "--resource-type", "model")
+    assert run.returncode == 0, run.output
+    return DemoWarehouse(db, day3, work)

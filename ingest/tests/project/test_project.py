@@ -15,7 +15,7 @@ import sqlglot
 
 ROOT = Path(__file__).resolve().parents[3]
 MANIFEST = ROOT / "target" / "manifest.json"
-PREFIX = {"staging": "stg_", "intermediate": "int_", "marts": ("fct_", "dim_")}
+PREFIX = {"staging": "stg_", "intermediate": "int_", "marts": ("fct_", "dim_", "rpt_")}
 
 
 @pytest.fixture(scope="module")

@@ -1,0 +1,135 @@
+"""`wirehouse report`: which charts each user gets, what the page says is missing, offline."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import duckdb
+import sqlglot
+import yaml
+from click.testing import CliRunner
+from sqlglot import exp
+
+from ingest.cli import main
+from ingest.query import connect_reader
+from ingest.report import SECTIONS, write_report
+from ingest.report.base import Marts
+from ingest.tests.conftest import REPO, DemoWarehouse
+
+ALL_CHARTS = [c.chart_id for s in SECTIONS for c in s.charts]
+BITCOIN_CHARTS = [c.chart_id for s in SECTIONS if s.section_id == "bitcoin" for c in s.charts]
+
+
+def _copy_marts(source: Path, target: Path, names: list[str]) -> None:
+    """A warehouse holding only some marts (as a user with one kind of data has)."""
+    with duckdb.connect(str(target)) as con:
+        con.execute(f"attach '{source}' as src (read_only)")
+        con.execute("create schema marts")
+        for name in names:
+            con.execute(f"create table marts.{name} as from src.marts.{name}")
+
+
+def test_demo_warehouse_shows_every_chart(demo_warehouse: DemoWarehouse, tmp_path: Path) -> None:
+    with connect_reader(demo_warehouse.db) as con:
+        result = write_report(con, tmp_path)
+    assert [c.chart_id for c in result.charts] == ALL_CHARTS
+    assert all(c.rows > 0 for c in result.charts), result.charts
+    assert not [line for s in result.sections for line in s.missing]
+    html = result.path.read_text()
+    # self-contained: the libraries are inline, nothing is fetched
+    assert "window.vegaEmbed=" in html
+    assert not re.search(r"""<(script|link)[^>]+(src|href)=["']?https?:""", html)
+    specs = json.loads(re.search(r'id="wirehouse-specs">(.*?)</script>', html, re.S).group(1))
+    vega = [c.chart_id for c in result.charts if c.kind == "vega"]
+    assert sorted(specs) == sorted(vega)
+
+
+def test_bitcoin_user_sees_what_is_missing_for_captures(
+    demo_warehouse: DemoWarehouse, tmp_path: Path
+) -> None:
+    db = tmp_path / "bitcoin.duckdb"
+    needs = {
+        t.split(".")[1]
+        for s in SECTIONS
+        if s.section_id == "bitcoin"
+        for c in s.charts
+        for t in c.needs
+    }
+    _copy_marts(demo_warehouse.db, db, sorted(needs))
+    with connect_reader(db) as con:
+        result = write_report(con, tmp_path / "out")
+    assert [c.chart_id for c in result.charts] == BITCOIN_CHARTS
+    kafka = next(s for s in result.sections if s.section_id == "kafka_tcp")
+    assert kafka.charts == [] and len(kafka.missing) == 3
+    html = result.path.read_text()
+    assert "Nothing to show yet: no rows in marts.fct_server_window_summary" in html
+    assert "wirehouse ingest pcap DIR" in html
+
+
+def test_empty_warehouse_still_writes_a_page(tmp_path: Path) -> None:
+    db = tmp_path / "empty.duckdb"
+    duckdb.connect(str(db)).close()
+    result = CliRunner().invoke(
+        main, ["report", "--db", str(db), "--live", "--out", str(tmp_path / "out")]
+    )
+    assert result.exit_code == 0, result.output
+    assert "Bitcoin node: nothing yet" in result.output
+    html = (tmp_path / "out" / "report.html").read_text()
+    assert html.count("Nothing to show yet") == len(SECTIONS)
+    assert "window.vegaEmbed" not in html  # no chart, no 0.9 MB of JavaScript
+
+
+def test_zero_inv_chart_says_when_there_are_no_such_peers(
+    demo_warehouse: DemoWarehouse, tmp_path: Path
+) -> None:
+    db = tmp_path / "no-zero-inv.duckdb"
+    _copy_marts(demo_warehouse.db, db, ["rpt_peer_message_share_areas"])
+    with duckdb.connect(str(db)) as con:
+        con.execute("delete from marts.rpt_peer_message_share_areas where peer_set = 'zero_inv'")
+    with connect_reader(db) as con:
+        result = write_report(con, tmp_path / "out")
+    assert [c.chart_id for c in result.charts] == ["message_shares_all"]
+    assert "No zero-inv peers" in result.path.read_text()
+
+
+class RecordingMarts(Marts):
+    """Marts that remember which tables each chart's SQL reads."""
+
+    read: set[str]
+
+    def rows(self, sql: str) -> list[tuple]:
+        self._note(sql)
+        return super().rows(sql)
+
+    def records(self, sql: str) -> list[dict[str, object]]:
+        self._note(sql)
+        return super().records(sql)
+
+    def _note(self, sql: str) -> None:
+        tree = sqlglot.parse_one(sql, read="duckdb")
+        self.read |= {f"{t.db}.{t.name}" for t in tree.find_all(exp.Table) if t.db}
+
+
+def test_charts_read_only_the_marts_they_declare_and_the_exposure_lists(
+    demo_warehouse: DemoWarehouse, tmp_path: Path
+) -> None:
+    """Each chart's SQL reads only the marts in its `needs` (so the page says the right
+    thing is missing), and the report exposure in models/exposures.yml lists them all."""
+    with connect_reader(demo_warehouse.db) as con:
+        for section in SECTIONS:
+            for chart in section.charts:
+                marts = RecordingMarts(con)
+                marts.read = set()
+                chart.draw(marts)
+                assert marts.read == set(chart.needs), chart.chart_id
+    needs = {t.split(".")[1] for s in SECTIONS for c in s.charts for t in c.needs}
+    exposures = yaml.safe_load((REPO / "models" / "exposures.yml").read_text())["exposures"]
+    report = next(e for e in exposures if e["name"] == "chart_report")
+    assert {re.fullmatch(r"ref\('(\w+)'\)", d).group(1) for d in report["depends_on"]} == needs
+
+
+def test_chart_ids_are_unique_and_sections_say_how_to_load() -> None:
+    assert len(ALL_CHARTS) == len(set(ALL_CHARTS))
+    assert all(s.load_hint.startswith("wirehouse ingest") for s in SECTIONS)
