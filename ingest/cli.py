@@ -18,7 +18,7 @@ from ingest import load, project, run
 from ingest.db import FileResult, Warehouse, WarehouseBusy, WarehouseError, default_db_path
 from ingest.query import UnsafeQuery, check_read_only, connect_reader, tables_sql
 from ingest.sources import registry
-from ingest.sources.base import SourceKind
+from ingest.sources.base import SourceKind, unreadable_directories
 from ingest.sources.ports import BITCOIN_PORTS, KAFKA_PORTS
 
 # Exit codes (README "Exit codes"); click uses 2 for usage errors.
@@ -236,6 +236,24 @@ def _run_lines(summary: run.RunSummary) -> list[str]:
     lines += summary.steps
     lines.append(f"wirehouse run: done in {summary.seconds:.1f} s")
     return lines
+
+
+@main.command("forget")
+@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
+@db_option
+def forget(paths: tuple[Path, ...], db_path: Path | None) -> None:
+    """Take the rows of files (or of every file under a directory) back out of the
+    warehouse: raw rows, manifest and issues, in one transaction. Rebuild with dbt."""
+    tables = [t for kind in registry().values() for t in kind.tables]
+    found = False
+    with open_warehouse(db_path) as wh:
+        for path in paths:
+            for file, rows in wh.forget(path, tables):
+                click.echo(f"forgot {file}: {rows:,} rows")
+                found = True
+    if not found:
+        click.echo(f"wirehouse: nothing loaded from {', '.join(map(str, paths))}", err=True)
+        sys.exit(EXIT_FILE_FAILED)
 
 
 @main.command("demo-data")
@@ -501,6 +519,9 @@ def run_ingest(
         node = None if node is None else load.check_node(node)
     except load.NodeNameError as exc:
         raise click.BadParameter(str(exc), param_hint="--node") from None
+    unreadable = [p for path in paths if path.is_dir() for p in unreadable_directories(path)]
+    for problem in unreadable:
+        click.echo(f"wirehouse: error: cannot read directory {problem}", err=True)
     files = load.expand(paths, source)
     if not files:
         click.echo(
@@ -525,7 +546,7 @@ def run_ingest(
         f"{sum(r.status == 'partial' for r in results)} partial, "
         f"{sum(r.status == 'failed' for r in results)} failed -> {db_shown}"
     )
-    return EXIT_FILE_FAILED if bad else EXIT_OK
+    return EXIT_FILE_FAILED if bad or unreadable else EXIT_OK
 
 
 def open_warehouse(db_path: Path | None) -> Warehouse:

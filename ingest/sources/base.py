@@ -7,6 +7,7 @@ Arrow record batch/table. ``ingest.db`` owns the transaction that lands them.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,6 +18,21 @@ import pyarrow as pa
 
 class SourceError(Exception):
     """A file that cannot be loaded at all. The message is one line: the reason, with position."""
+
+
+class CarefulRetry(Exception):
+    """The fast way of reading this file cannot account for every line of it: the loader
+    rolls back and calls the extractor again with ``Extraction.careful`` set."""
+
+
+@dataclass(frozen=True)
+class Digest:
+    """What the loader learned reading exactly the bytes that were loaded, beside the load."""
+
+    sha256: str
+    size: int  # bytes read (the loaded prefix of a file that was still growing)
+    newlines: int  # b"\n" bytes among them
+    ends_with_newline: bool
 
 
 @dataclass(frozen=True)
@@ -86,6 +102,13 @@ class Extraction:
     # Facts about a file that loaded fine but that a user should know (an undecoded link
     # type, a clock field out of range): kept in the manifest's ``note``, status unchanged.
     notes: list[str] = field(default_factory=list)
+    # Set by the loader: the second, line-by-line attempt after a CarefulRetry; the digest
+    # of the bytes being read (blocks until the loader's reading thread is done); where
+    # temporary files go (cleaned up by the loader even after a kill).
+    careful: bool = False
+    digest: Callable[[], Digest] | None = None
+    tmp_dir: Path | None = None
+    rows: int = 0  # rows landed so far from this file (kept by the loader after each insert)
 
 
 Data = str | pa.RecordBatch | pa.Table  # str: a SELECT statement
@@ -104,3 +127,16 @@ class SourceKind:
     # where the files sit below a node's folder, as globs ("**/tracepoints/net/*"): a file at
     # <node>/tracepoints/net/x.csv belongs to <node> unless the user names its node
     layouts: tuple[str, ...] = ()
+    # Line-based text (CSV): a file still being appended is frozen at its last complete line.
+    # With a careful mode, any failure of the fast read gets one careful attempt.
+    line_based: bool = False
+    careful_mode: bool = False
+
+
+def unreadable_directories(directory: Path) -> list[str]:
+    """Directories under `directory` that cannot be listed, each as 'DIR: reason'. Globs
+    skip them without a word, so their files would be missed silently."""
+    problems: list[str] = []
+    for _ in os.walk(directory, onerror=lambda e: problems.append(f"{e.filename}: {e.strerror}")):
+        pass
+    return problems

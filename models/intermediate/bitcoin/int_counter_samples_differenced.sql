@@ -1,6 +1,9 @@
-{%- set counters = [
-    'ingress_bytes', 'egress_bytes', 'ingress_packets', 'egress_packets'
-] -%}
+{%- set counters = {
+    'ingress_bytes': var('max_counter_bytes_per_second'),
+    'egress_bytes': var('max_counter_bytes_per_second'),
+    'ingress_packets': var('max_counter_packets_per_second'),
+    'egress_packets': var('max_counter_packets_per_second'),
+} -%}
 {#- incremental (config in the YAML): each node with new samples from the
     first changed day on, reading from its last sample before that day so
     the first difference has its baseline -#}
@@ -29,12 +32,14 @@ with
 
 samples as (
     select * from {{ ref('stg_systemd_ip_accounting__samples') }}
-    where {{ rebuilt_rows(read_from, 'sampled_at') }}
+    where
+        is_plausible_time  -- the others are listed in fct_implausible_values
+        and {{ rebuilt_rows(read_from, 'sampled_at') }}
 ),
 
 intervals as (
     select * from {{ ref('stg_systemd_ip_accounting__intervals') }}
-    where {{ rebuilt_rows(read_from, 'sampled_at') }}
+    where is_plausible_time and {{ rebuilt_rows(read_from, 'sampled_at') }}
 ),
 
 normalized as (
@@ -97,23 +102,86 @@ sequenced as (
     from deduplicated
 ),
 
+neighboured as (
+    select
+        *,
+        {%- for counter in counters %}
+            lag({{ counter }}) over by_time as before_{{ counter }},
+            lead({{ counter }}) over by_time as after_{{ counter }},
+        {%- endfor %}
+        lag(sampled_at) over by_time as before_sampled_at,
+        lead(sampled_at) over by_time as after_sampled_at
+    from sequenced
+    where not is_accounting_off
+    window by_time as (partition by node_id order by sampled_at)
+),
+
+glitch_checked as (
+    -- a glitch: a negative counter, or a value whose steps from the sample
+    -- before and to the sample after are both impossible while the step
+    -- between those two neighbours is possible (a spike of +1e15, a dip to 0
+    -- that is not a restart); its value is left out, the series goes on
+    select
+        *,
+        {%- for counter, bound in counters.items() %}
+            counter_form = 'cumulative' and (
+                {{ counter }} < 0
+                or (
+                    not {{ counter_can_step(
+                        'before_' ~ counter, counter,
+                        'before_sampled_at', 'sampled_at', bound
+                    ) }}
+                    and not {{ counter_can_step(
+                        counter, 'after_' ~ counter,
+                        'sampled_at', 'after_sampled_at', bound
+                    ) }}
+                    and {{ counter_can_step(
+                        'before_' ~ counter, 'after_' ~ counter,
+                        'before_sampled_at', 'after_sampled_at', bound
+                    ) }}
+                )
+            ) as is_{{ counter }}_glitch
+            {{- ',' if not loop.last }}
+        {%- endfor %}
+    from neighboured
+),
+
+kept as (
+    select
+        {%- for counter in counters %}
+            case
+                when not coalesce(is_{{ counter }}_glitch, false)
+                    then {{ counter }}
+            end as {{ counter }},
+            coalesce({{ counter }}, {{ counter }}_given)
+                as {{ counter }}_as_logged,
+        {%- endfor %}
+        * exclude ({{ counters.keys() | join(', ') }})
+    from glitch_checked
+),
+
 valued as (
     select
         *,
         {%- for counter in counters %}
-            lag({{ counter }}) over by_time as previous_{{ counter }},
+            -- the previous value this counter kept (glitches are skipped)
+            lag({{ counter }} ignore nulls) over by_time
+                as previous_{{ counter }},
+            lag(
+                case when {{ counter }} is not null then sampled_at end
+                ignore nulls
+            ) over by_time as previous_{{ counter }}_at,
         {%- endfor %}
         lag(counter_form) over by_time as previous_counter_form,
         lag(sampled_at) over by_time as previous_sampled_at,
         accounting_off_through
         - coalesce(lag(accounting_off_through) over by_time, 0)
             as accounting_off_samples_before
-    from sequenced
-    where not is_accounting_off
+    from kept
     window by_time as (partition by node_id order by sampled_at)
 ),
 
-differenced as (
+stepped as (
     select
         *,
         {%- for counter in counters %}
@@ -121,12 +189,31 @@ differenced as (
                 when counter_form = 'deltas' then {{ counter }}_given
                 when previous_counter_form = 'cumulative'
                     then {{ counter }} - previous_{{ counter }}
-            end as {{ counter }}_raw_diff,
+            end as {{ counter }}_step,
         {%- endfor %}
         date_diff(
             'second', previous_sampled_at, sampled_at
         ) as seconds_since_previous
     from valued
+),
+
+bounded as (
+    -- a step upwards faster than the link can carry is not traffic: it is
+    -- kept out of every sum (seed and exact) and listed
+    select
+        *,
+        {%- for counter, bound in counters.items() %}
+            coalesce({{ counter }}_step > {{ bound }} * greatest(
+                date_diff(
+                    'second',
+                    coalesce(previous_{{ counter }}_at, previous_sampled_at),
+                    sampled_at
+                ),
+                1
+            ), false) as is_{{ counter }}_implausible_step
+            {{- ',' if not loop.last }}
+        {%- endfor %}
+    from stepped
 ),
 
 gapped as (
@@ -138,7 +225,7 @@ gapped as (
             seconds_since_previous > {{ var('max_collection_gap_seconds') }},
             false
         ) as is_collection_gap
-    from differenced
+    from bounded
 ),
 
 final as (
@@ -157,9 +244,15 @@ final as (
         counter_form,
         {%- for counter in counters %}
             {{ counter }},
+            {{ counter }}_as_logged,
             previous_{{ counter }},
-            {{ counter }}_raw_diff,
-            {{ counter }}_raw_diff < 0
+            coalesce(is_{{ counter }}_glitch, false) as is_{{ counter }}_glitch,
+            is_{{ counter }}_implausible_step,
+            case
+                when not is_{{ counter }}_implausible_step
+                    then {{ counter }}_step
+            end as {{ counter }}_raw_diff,
+            {{ counter }}_step < 0
             and not is_collection_gap as is_{{ counter }}_reset,
             -- exact: a counter that went down restarted from 0, so the traffic
             -- since the previous sample is at least the new value itself; a
@@ -167,10 +260,11 @@ final as (
             -- across a collection gap nothing is booked
             case
                 when is_collection_gap then null
-                when {{ counter }}_raw_diff >= 0 then {{ counter }}_raw_diff
-                when {{ counter }}_raw_diff < 0 and counter_form = 'cumulative'
+                when is_{{ counter }}_implausible_step then null
+                when {{ counter }}_step >= 0 then {{ counter }}_step
+                when {{ counter }}_step < 0 and counter_form = 'cumulative'
                     then {{ counter }}
-                when {{ counter }}_raw_diff < 0 then 0
+                when {{ counter }}_step < 0 then 0
             end as {{ counter }}_delta,
         {%- endfor %}
         source_file,

@@ -2,6 +2,7 @@ with
 
 messages as (
     select * from {{ ref('stg_bitcoin_p2p__messages') }}
+    where is_plausible  -- the others are listed in fct_implausible_values
 ),
 
 message_types as (

@@ -32,6 +32,7 @@ final as (
         coalesce(
             {{ counters.keys() | join(', ') }}
         ) is null as is_accounting_off,
+        coalesce({{ plausible_time('timestamp') }}, false) as is_plausible_time,
         _source_file as source_file,
         _loaded_at as loaded_at
     from source

@@ -19,6 +19,9 @@ final as (
         coalesce(
             ipingressbytes, ipegressbytes, ipingresspackets, ipegresspackets
         ) is null as is_accounting_off,
+        -- a clock at 1970 or 9999: kept out of the series, listed in
+        -- fct_implausible_values (negative counters are judged per counter)
+        coalesce({{ plausible_time('timestamp') }}, false) as is_plausible_time,
         _source_file as source_file,
         _loaded_at as loaded_at
     from source
