@@ -381,9 +381,6 @@ def test_a_user_without_a_writable_home_can_ingest(shared_tmp: Path) -> None:
     assert result.returncode == 0, result.stderr
 
 
-@pytest.mark.xfail(
-    strict=True, reason="capture table schema still lives beside the compiled reader"
-)
 def test_csv_ingest_does_not_import_the_capture_compiler(tmp_path: Path) -> None:
     """Was: numba was imported for CSVs, so a user without a writable home could not
     ingest anything ('cannot cache function ...: no locator available')."""

@@ -66,8 +66,8 @@ from typing import Protocol, TypeVar
 import duckdb
 import numpy as np
 
+from ingest.lazy import lazy_module
 from ingest.sources.base import Data, Extraction, RawTable, SourceError, SourceKind
-from ingest.sources.pcap import _kernels as K
 from ingest.sources.pcap.reader import (
     COLUMNS,
     NO_FALLBACK_LINK_TYPES,
@@ -77,6 +77,8 @@ from ingest.sources.pcap.reader import (
     plural,
     read_batches,
 )
+
+K = lazy_module("ingest.sources.pcap._kernels")  # numba loads when a capture is read
 
 __all__ = [
     "PACKETS",

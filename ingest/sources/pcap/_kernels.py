@@ -51,7 +51,7 @@ F_TCP_HEADER_LEN = 19
 F_PAYLOAD_LEN = 20
 F_ICMP_TYPE = 21
 F_ICMP_CODE = 22
-F_MAL_CODE = 23  # 0 = well formed; see MALFORMED in reader.py
+F_MAL_CODE = 23  # 0 = well formed; see malformed_texts in reader.py
 F_MAL_A = 24
 F_MAL_B = 25
 F_PAYLOAD_OFF = 26  # buffer offset of the TCP payload (segments)
@@ -62,7 +62,7 @@ F_ETHERTYPE = 30  # Ethernet/SLL protocol type after any VLAN tags
 N_FIELDS = 31
 MAX_VLANS = 4
 
-# malformed codes (texts in reader.MALFORMED)
+# malformed codes (texts in reader.malformed_texts)
 M_ETH_TRUNC = 1
 M_VLAN_TRUNC = 2
 M_LINK_HDR_TRUNC = 3

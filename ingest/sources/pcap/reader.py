@@ -10,6 +10,7 @@ fallback packet, never per ordinary packet.
 
 from __future__ import annotations
 
+import functools
 import gzip
 import struct
 import zlib
@@ -21,8 +22,11 @@ from typing import BinaryIO
 import numpy as np
 import pyarrow as pa
 
+from ingest.lazy import lazy_module
 from ingest.sources.base import Extraction, SourceError
-from ingest.sources.pcap import _kernels as K
+
+K = lazy_module("ingest.sources.pcap._kernels")  # numba loads when a capture is read
+
 
 BATCH_SIZE = 131_072
 CHUNK_BYTES = 4 << 20  # small enough that walk and dissection find the bytes in cache
@@ -44,27 +48,32 @@ PCAP_MAGICS = {  # first 4 bytes -> (big endian, ns per fraction unit, record he
 PCAPNG_MAGIC = b"\x0a\x0d\x0d\x0a"
 GZIP_MAGIC = b"\x1f\x8b"
 
-MALFORMED = {
-    K.M_ETH_TRUNC: "ethernet header truncated: {a} of 14 bytes captured",
-    K.M_VLAN_TRUNC: "vlan tag {a} truncated",
-    K.M_LINK_HDR_TRUNC: "link-layer header truncated: {a} of {b} bytes captured",
-    K.M_IPV4_TRUNC: "ipv4 header truncated: {a} of {b} bytes captured",
-    K.M_IPV4_IHL: "ipv4 header length {a} < 20",
-    K.M_IPV4_TOTAL_LT_IHL: "ipv4 total length {a} < header length {b}",
-    K.M_IP_VERSION_MISMATCH: "ip version {a} under ethertype {b:#06x}",
-    K.M_IPV6_TRUNC: "ipv6 header truncated: {a} of {b} bytes captured",
-    K.M_IPV6_EXT_TRUNC: "ipv6 extension header (next header {a}) truncated",
-    K.M_TCP_TRUNC: "tcp header truncated: {a} of {b} bytes captured",
-    K.M_TCP_HLEN: "tcp header length {a} < 20",
-    K.M_TCP_HLEN_GT_PAYLOAD: "tcp header length {a} > ip payload {b}",
-    K.M_UDP_TRUNC: "udp header truncated: {a} of {b} bytes captured",
-    K.M_UDP_SHORT: "ip payload {a} too short for a udp header",
-    K.M_IP_VERSION_UNKNOWN: "unknown ip version {a}",
-    K.M_IP_LEN_GT_WIRE: "ip length {a} > {b} bytes on the wire",
-    K.M_ICMP_TRUNC: "icmp header truncated: {a} of {b} bytes captured",
-    K.M_IPV6_EXT_GT_PAYLOAD: "ipv6 extension headers ({b} bytes) exceed payload length {a}",
-    K.M_IPV4_OPTIONS_TRUNC: "ipv4 options truncated: {a} of {b} bytes captured",
-}
+
+@functools.cache
+def malformed_texts() -> dict[int, str]:
+    """Reason text per malformed code (a function: the codes live in the compiled kernels)."""
+    return {
+        K.M_ETH_TRUNC: "ethernet header truncated: {a} of 14 bytes captured",
+        K.M_VLAN_TRUNC: "vlan tag {a} truncated",
+        K.M_LINK_HDR_TRUNC: "link-layer header truncated: {a} of {b} bytes captured",
+        K.M_IPV4_TRUNC: "ipv4 header truncated: {a} of {b} bytes captured",
+        K.M_IPV4_IHL: "ipv4 header length {a} < 20",
+        K.M_IPV4_TOTAL_LT_IHL: "ipv4 total length {a} < header length {b}",
+        K.M_IP_VERSION_MISMATCH: "ip version {a} under ethertype {b:#06x}",
+        K.M_IPV6_TRUNC: "ipv6 header truncated: {a} of {b} bytes captured",
+        K.M_IPV6_EXT_TRUNC: "ipv6 extension header (next header {a}) truncated",
+        K.M_TCP_TRUNC: "tcp header truncated: {a} of {b} bytes captured",
+        K.M_TCP_HLEN: "tcp header length {a} < 20",
+        K.M_TCP_HLEN_GT_PAYLOAD: "tcp header length {a} > ip payload {b}",
+        K.M_UDP_TRUNC: "udp header truncated: {a} of {b} bytes captured",
+        K.M_UDP_SHORT: "ip payload {a} too short for a udp header",
+        K.M_IP_VERSION_UNKNOWN: "unknown ip version {a}",
+        K.M_IP_LEN_GT_WIRE: "ip length {a} > {b} bytes on the wire",
+        K.M_ICMP_TRUNC: "icmp header truncated: {a} of {b} bytes captured",
+        K.M_IPV6_EXT_GT_PAYLOAD: "ipv6 extension headers ({b} bytes) exceed payload length {a}",
+        K.M_IPV4_OPTIONS_TRUNC: "ipv4 options truncated: {a} of {b} bytes captured",
+    }
+
 
 # Link types never handed to scapy: they carry no IP (Bluetooth, USB) and scapy is slow on them.
 NO_FALLBACK_LINK_TYPES = frozenset({186, 187, 189, 201, 220, 249, 251, 254, 255, 256, 272})
@@ -473,8 +482,9 @@ def _parse_idb(block: bytes, big: bool, at: int, ifaces: _Interfaces) -> None:
     ifaces.offset_ns.append(offset_s * 1_000_000_000)
 
 
-# raw.pcap_packets: column -> (DuckDB type, Arrow type, dissection row or None)
-COLUMNS: dict[str, tuple[str, pa.DataType, int | None]] = {
+# raw.pcap_packets: column -> (DuckDB type, Arrow type, dissection row name in _kernels or None);
+# names, not numbers, so the table's schema is known without loading the compiled kernels
+COLUMNS: dict[str, tuple[str, pa.DataType, str | None]] = {
     "frame_number": ("BIGINT", pa.int64(), None),
     "captured_at": ("TIMESTAMP_NS", pa.timestamp("ns"), None),
     "ts_ns": ("BIGINT", pa.int64(), None),
@@ -483,31 +493,31 @@ COLUMNS: dict[str, tuple[str, pa.DataType, int | None]] = {
     "origlen": ("UINTEGER", pa.uint32(), None),
     "link_type": ("USMALLINT", pa.uint16(), None),
     "vlan_ids": ("USMALLINT[]", pa.list_(pa.uint16()), None),
-    "ip_version": ("UTINYINT", pa.uint8(), K.F_IP_VERSION),
+    "ip_version": ("UTINYINT", pa.uint8(), "F_IP_VERSION"),
     "src_addr": ("VARCHAR", pa.string(), None),
     "dst_addr": ("VARCHAR", pa.string(), None),
-    "ip_proto": ("UTINYINT", pa.uint8(), K.F_IP_PROTO),
-    "ttl": ("UTINYINT", pa.uint8(), K.F_TTL),
-    "ip_total_len": ("UINTEGER", pa.uint32(), K.F_IP_TOTAL_LEN),
-    "ip_id": ("UINTEGER", pa.uint32(), K.F_IP_ID),
-    "frag_offset": ("USMALLINT", pa.uint16(), K.F_FRAG_OFFSET),
-    "more_fragments": ("BOOLEAN", pa.bool_(), K.F_MORE_FRAGMENTS),
-    "dont_fragment": ("BOOLEAN", pa.bool_(), K.F_DONT_FRAGMENT),
-    "src_port": ("USMALLINT", pa.uint16(), K.F_SRC_PORT),
-    "dst_port": ("USMALLINT", pa.uint16(), K.F_DST_PORT),
-    "tcp_flags": ("USMALLINT", pa.uint16(), K.F_TCP_FLAGS),
-    "tcp_seq": ("UINTEGER", pa.uint32(), K.F_TCP_SEQ),
-    "tcp_ack": ("UINTEGER", pa.uint32(), K.F_TCP_ACK),
-    "tcp_window": ("USMALLINT", pa.uint16(), K.F_TCP_WINDOW),
-    "tcp_wscale": ("UTINYINT", pa.uint8(), K.F_TCP_WSCALE),
-    "tcp_mss": ("USMALLINT", pa.uint16(), K.F_TCP_MSS),
-    "tcp_sack_permitted": ("BOOLEAN", pa.bool_(), K.F_TCP_SACK_PERMITTED),
-    "tcp_tsval": ("UINTEGER", pa.uint32(), K.F_TCP_TSVAL),
-    "tcp_tsecr": ("UINTEGER", pa.uint32(), K.F_TCP_TSECR),
-    "tcp_header_len": ("UTINYINT", pa.uint8(), K.F_TCP_HEADER_LEN),
-    "payload_len": ("UINTEGER", pa.uint32(), K.F_PAYLOAD_LEN),
-    "icmp_type": ("UTINYINT", pa.uint8(), K.F_ICMP_TYPE),
-    "icmp_code": ("UTINYINT", pa.uint8(), K.F_ICMP_CODE),
+    "ip_proto": ("UTINYINT", pa.uint8(), "F_IP_PROTO"),
+    "ttl": ("UTINYINT", pa.uint8(), "F_TTL"),
+    "ip_total_len": ("UINTEGER", pa.uint32(), "F_IP_TOTAL_LEN"),
+    "ip_id": ("UINTEGER", pa.uint32(), "F_IP_ID"),
+    "frag_offset": ("USMALLINT", pa.uint16(), "F_FRAG_OFFSET"),
+    "more_fragments": ("BOOLEAN", pa.bool_(), "F_MORE_FRAGMENTS"),
+    "dont_fragment": ("BOOLEAN", pa.bool_(), "F_DONT_FRAGMENT"),
+    "src_port": ("USMALLINT", pa.uint16(), "F_SRC_PORT"),
+    "dst_port": ("USMALLINT", pa.uint16(), "F_DST_PORT"),
+    "tcp_flags": ("USMALLINT", pa.uint16(), "F_TCP_FLAGS"),
+    "tcp_seq": ("UINTEGER", pa.uint32(), "F_TCP_SEQ"),
+    "tcp_ack": ("UINTEGER", pa.uint32(), "F_TCP_ACK"),
+    "tcp_window": ("USMALLINT", pa.uint16(), "F_TCP_WINDOW"),
+    "tcp_wscale": ("UTINYINT", pa.uint8(), "F_TCP_WSCALE"),
+    "tcp_mss": ("USMALLINT", pa.uint16(), "F_TCP_MSS"),
+    "tcp_sack_permitted": ("BOOLEAN", pa.bool_(), "F_TCP_SACK_PERMITTED"),
+    "tcp_tsval": ("UINTEGER", pa.uint32(), "F_TCP_TSVAL"),
+    "tcp_tsecr": ("UINTEGER", pa.uint32(), "F_TCP_TSECR"),
+    "tcp_header_len": ("UTINYINT", pa.uint8(), "F_TCP_HEADER_LEN"),
+    "payload_len": ("UINTEGER", pa.uint32(), "F_PAYLOAD_LEN"),
+    "icmp_type": ("UTINYINT", pa.uint8(), "F_ICMP_TYPE"),
+    "icmp_code": ("UTINYINT", pa.uint8(), "F_ICMP_CODE"),
     "malformed": ("VARCHAR", pa.string(), None),
 }
 SCHEMA = pa.schema([(name, typ) for name, (_, typ, _) in COLUMNS.items()])
@@ -567,7 +577,7 @@ def _dissect_batch(buf: np.ndarray, rec: _Records, frames: np.ndarray) -> Packet
     }
     for name, (_, typ, row) in COLUMNS.items():
         if row is not None:
-            cols[name] = _ints(out[row], typ)
+            cols[name] = _ints(out[getattr(K, row)], typ)
     table = pa.RecordBatch.from_arrays([cols[c] for c in SCHEMA.names], schema=SCHEMA)
     return PacketBatch(table, buf, rec.data_off, rec.caplen, rec.link, out, frames, rec.ts_ns)
 
@@ -609,7 +619,7 @@ def _malformed(out: np.ndarray) -> pa.Array:
     texts = np.full(len(codes), None, object)
     for i in bad:
         a, b = int(out[K.F_MAL_A, i]), int(out[K.F_MAL_B, i])
-        texts[i] = MALFORMED[int(codes[i])].format(a=a, b=b)
+        texts[i] = malformed_texts()[int(codes[i])].format(a=a, b=b)
     return pa.array(texts, pa.string())
 
 

@@ -13,8 +13,10 @@ from typing import NamedTuple
 import numpy as np
 import pyarrow as pa
 
-from ingest.sources.pcap import _kernels as K
+from ingest.lazy import lazy_module
 from ingest.sources.pcap.reader import PacketBatch, PcapOptions, read_batches
+
+K = lazy_module("ingest.sources.pcap._kernels")  # numba loads when a capture is read
 
 FIN, SYN, RST, PSH, ACK = 0x01, 0x02, 0x04, 0x08, 0x10
 

@@ -26,11 +26,13 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from ingest.lazy import lazy_module
 from ingest.sources.base import Data, Extraction, RawTable
-from ingest.sources.pcap import _kernels as PK
 from ingest.sources.pcap.reader import PacketBatch
-from ingest.sources.tcp import _kernel as K
 from ingest.sources.tcp.segment import Segment, segment_rows
+
+PK = lazy_module("ingest.sources.pcap._kernels")  # numba loads when a capture is read
+K = lazy_module("ingest.sources.tcp._kernel")  # numba loads when a capture is read
 
 PROBE_BYTES = 24  # payload bytes every probe sees (zero-padded)
 MAX_TRACKED_CONNECTIONS = 200_000  # then connections that can produce nothing are forgotten
@@ -131,33 +133,41 @@ class TcpStreams:
             raise ValueError("at most 62 stream protocols")
         self.protocols = list(protocols)
         self.tables = tuple(t for p in self.protocols for t in p.tables)
-        self.S = np.array([p.framer.row() for p in self.protocols], np.int64).reshape(-1, K.N_S)
         self.port_map = np.zeros(65536, np.int64)
         for k, p in enumerate(self.protocols):
             for port in p.ports:
                 self.port_map[port] |= 1 << k
         self.head_width = max([64, *(p.framer.head_cap for p in self.protocols)])
-        self._new_state()
+        self.S: np.ndarray | None = None  # built on first use: it needs the compiled kernels
 
     # --- extractor interface ---
 
     def feed(self, batch: PacketBatch) -> Iterator[tuple[str, Data]]:
+        self._ready()
         if self.protocols:
             self._run(_from_batch(batch, self.protocols))
         yield from self._rows()
 
     def finish(self, report: Extraction) -> Iterator[tuple[str, Data]]:
         """End of the file: every connection finished (cut messages marked incomplete)."""
+        self._ready()
         self._until_done(K.close_all)
         yield from self._rows()
         self._new_state()
 
     def feed_segments(self, segments: Iterable[Segment]) -> Iterator[tuple[str, Data]]:
         """Hand-built or scapy-read segments instead of a capture (tests, other readers)."""
+        self._ready()
         self._run(_from_segments(list(segments), self.protocols))
         yield from self._rows()
 
     # --- the kernel loop ---
+
+    def _ready(self) -> None:
+        if self.S is None:
+            rows = [p.framer.row() for p in self.protocols]
+            self.S = np.array(rows, np.int64).reshape(-1, K.N_S)
+            self._new_state()
 
     def _new_state(self) -> None:
         self.C = np.full((1024, K.N_C), -1, np.int64)
