@@ -389,11 +389,15 @@ class Warehouse:
             )
             return self._unchanged(key, source, node)
         # the same content for another node is that node's data, not a copy
-        twin = self.con.execute(
-            "select path from raw.ingest_files where sha256 = ? and kind = ? and path <> ?"
-            " and node is not distinct from ? and status in ('loaded', 'partial') limit 1",
-            [read.sha256, source.kind, key, node],
-        ).fetchone()
+        twin = (
+            None
+            if source.name_is_data
+            else self.con.execute(
+                "select path from raw.ingest_files where sha256 = ? and kind = ? and path <> ?"
+                " and node is not distinct from ? and status in ('loaded', 'partial') limit 1",
+                [read.sha256, source.kind, key, node],
+            ).fetchone()
+        )
         if twin:
             self.con.rollback()
             return FileResult(key, source.kind, "skipped", message=f"same content as {twin[0]}")

@@ -241,7 +241,7 @@ def dbt_build(project: Project, plan: BuildPlan) -> BuildResult:
         node = node_result.node
         status = str(node_result.status)
         counts[node.resource_type] = counts.get(node.resource_type, 0) + 1
-        if status not in ("success", "pass"):
+        if status not in ("success", "pass", "warn", "no-op"):  # exposures are no-ops
             message = _line(node_result.message)
             failures.append(f"{status} {node.resource_type} {node.name}: {message}")
     return BuildResult(

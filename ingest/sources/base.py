@@ -131,6 +131,9 @@ class SourceKind:
     # With a careful mode, any failure of the fast read gets one careful attempt.
     line_based: bool = False
     careful_mode: bool = False
+    # The file name is data (tshark hourly files: the capture start), so the same bytes
+    # under another name are another file, not a copy (idle hours are header-only twins).
+    name_is_data: bool = False
 
 
 def unreadable_directories(directory: Path) -> list[str]:

@@ -245,6 +245,7 @@ def make_source(options: TsharkOptions) -> SourceKind:
         tables=(PACKETS,),
         extract=partial(extract, options=options),
         find=find,
+        name_is_data=True,
     )
 
 

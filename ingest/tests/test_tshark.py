@@ -168,6 +168,22 @@ def test_header_only_file_is_an_idle_hour(tmp_path: Path) -> None:
     ]
 
 
+def test_identical_hourly_files_are_two_hours(tmp_path: Path) -> None:
+    """Was: the second of two byte-identical hours (idle hours, a repeated pattern) was
+    skipped as 'same content', losing an hour: in hourly files the name is the time."""
+    lines = [NOTEBOOK, "0.5,10.0.0.1,1000,,10.0.0.2,80,,60"]
+    write(tmp_path / "cap/1483873200.csv", lines)
+    write(tmp_path / "cap/1483876800.csv", lines)
+    code, out, err = ingest(tmp_path / "w.duckdb", tmp_path / "cap")
+    assert (code, err) == (0, ""), out
+    got = rows(
+        tmp_path / "w.duckdb",
+        "select capture_start_ns // 1000000000, count(*) from raw.tshark_packets"
+        " group by 1 order by 1",
+    )
+    assert got == [(1483873200, 1), (1483876800, 1)]
+
+
 @pytest.mark.parametrize(
     ("lines", "reason"),
     [
