@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import altair as alt
 
-from ingest.report.base import Chart, Marts, Nothing, Section, utc_time, utc_tooltip
+from ingest.report.base import PATH_TAIL, Chart, Marts, Nothing, Section, utc_time, utc_tooltip
 
 TECHNOLOGY_COLORS = alt.Scale(domain=["bredr", "le"], range=["#4c78a8", "#f58518"])
 TYPE_COLORS = alt.Scale(scheme="tableau20")
@@ -120,7 +120,7 @@ def _draw_device_types(marts: Marts) -> alt.TopLevelMixin | Nothing:
                 scale=TYPE_COLORS,
                 legend=alt.Legend(columns=2),
             ),
-            order=alt.Order("packet_type:N"),
+            order=alt.Order("packet_type:O"),
             tooltip=[
                 "technology:N",
                 "device_id:N",
@@ -142,11 +142,14 @@ def _per_second(
             f"select source_file, {series} as series, second_at, packets, cumulative_packets"
             f" from {table} order by source_file, series, second_at"
         )
+        by_capture = series == "source_file"
+        legend = alt.Legend(
+            columns=1 if by_capture else 2,
+            labelExpr=PATH_TAIL if by_capture else alt.Undefined,
+        )
         base = alt.Chart(data).encode(
             x=utc_time("second_at", "time (UTC)", "%H:%M:%S"),
-            color=alt.Color(
-                "series:N", title=legend_title, scale=TYPE_COLORS, legend=alt.Legend(columns=2)
-            ),
+            color=alt.Color("series:N", title=legend_title, scale=TYPE_COLORS, legend=legend),
             detail="source_file:N",  # a device or type in two captures: two lines
             tooltip=[
                 "source_file:N",

@@ -4,17 +4,14 @@ from __future__ import annotations
 
 import altair as alt
 
-from ingest.report.base import Chart, Marts, Section, Table, utc_tooltip
-
-# A capture is its file or folder path; legends and headers show its last part, tooltips all.
-SHORT_NAME = "peek(split(datum.label, '/'))"
+from ingest.report.base import PATH_TAIL, Chart, Marts, Section, Table, utc_tooltip
 
 
 def _capture_color() -> alt.Color:
     return alt.Color(
         "capture_id:N",
         title="capture",
-        legend=alt.Legend(labelExpr=SHORT_NAME, orient="bottom", columns=3, labelLimit=240),
+        legend=alt.Legend(labelExpr=PATH_TAIL, orient="bottom", columns=3, labelLimit=240),
     )
 
 
@@ -97,7 +94,7 @@ def _draw_size_box(marts: Marts) -> alt.TopLevelMixin:
         order by capture_id
         """
     )
-    y = alt.Y("capture_id:N", title=None, axis=alt.Axis(labelExpr=SHORT_NAME))
+    y = alt.Y("capture_id:N", title=None, axis=alt.Axis(labelExpr=PATH_TAIL))
     tooltip = [
         "capture_id:N",
         alt.Tooltip("packets:Q", format=",d"),
@@ -136,7 +133,7 @@ def _draw_size_pdf(marts: Marts) -> alt.TopLevelMixin:
         alt.Chart(data)
         .mark_bar(color="#4c78a8")
         .encode(
-            x=alt.X("bin_start_bytes:Q", title="packet size, wire bytes (bins)"),
+            x=alt.X("bin_start_bytes:Q", bin="binned", title="packet size, wire bytes"),
             x2="bin_end_bytes:Q",
             y=alt.Y("packet_share:Q", title="share of packets", axis=alt.Axis(format="%")),
             tooltip=[
@@ -152,7 +149,7 @@ def _draw_size_pdf(marts: Marts) -> alt.TopLevelMixin:
             row=alt.Row(
                 "capture_id:N",
                 title=None,
-                header=alt.Header(labelExpr=SHORT_NAME, labelAngle=0, labelAlign="left"),
+                header=alt.Header(labelExpr=PATH_TAIL, labelAngle=0, labelAlign="left"),
             )
         )
         .resolve_scale(x="independent")
@@ -219,7 +216,7 @@ def _draw_talkers(marts: Marts) -> alt.TopLevelMixin:
             row=alt.Row(
                 "capture_id:N",
                 title=None,
-                header=alt.Header(labelExpr=SHORT_NAME, labelAngle=0, labelAlign="left"),
+                header=alt.Header(labelExpr=PATH_TAIL, labelAngle=0, labelAlign="left"),
             )
         )
         .resolve_scale(y="independent", x="independent")
