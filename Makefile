@@ -22,6 +22,7 @@ TEST_DB := $(TEST_TMP)/warehouse.duckdb
 help:
 	@echo "make demo   set up, generate demo data, ingest, dbt build, publish, chart report"
 	@echo "make test   every check: ruff, pytest, fixture ingest, sqlfluff, dbt build, project checks"
+	@echo "make bench  every benchmark side by side -> bench/RESULTS.md"
 
 .tools/bin/uv:
 	$(PYTHON) -m venv .tools
@@ -33,18 +34,17 @@ $(VENV)/.synced: pyproject.toml uv.lock | $(UV)
 
 setup: $(VENV)/.synced
 
+# Two Bitcoin nodes (alpha, beta), a Kafka broker's capture and its tshark export, a
+# Bitcoin peer's capture and a Bluetooth sniff, loaded, built, published and charted by
+# `wirehouse run` from wirehouse.toml; the second run finds nothing new.
 demo: setup
 	rm -rf $(DEMO_DIR) $(DEMO_DB)
-	$(BIN)/wirehouse demo-data $(DEMO_DIR) --days 3 --seed 1
-	$(BIN)/wirehouse ingest tracepoints $(DEMO_DIR) --db $(DEMO_DB) > /dev/null
-	$(BIN)/wirehouse ingest systemd $(DEMO_DIR) --db $(DEMO_DB) > /dev/null
-	$(BIN)/wirehouse ingest pcap $(DEMO_DIR)/captures --db $(DEMO_DB) > /dev/null
-	$(BIN)/wirehouse ingest tshark $(DEMO_DIR)/tshark --db $(DEMO_DB) > /dev/null
-	$(BIN)/wirehouse ingest pcap $(DEMO_DIR)/bluetooth --db $(DEMO_DB) > /dev/null
-	WIREHOUSE_DB=$(DEMO_DB) $(BIN)/dbt build --quiet
+	$(BIN)/wirehouse demo-data $(DEMO_DIR)/alpha --days 3 --seed 1
+	$(BIN)/wirehouse demo-data $(DEMO_DIR)/beta --days 3 --scale 0.5 --seed 2 --no-capture --no-bluetooth
+	$(BIN)/wirehouse run > /dev/null
+	$(BIN)/wirehouse run
 	@$(BIN)/python -m ingest.showcase $(DEMO_DB)
-	$(BIN)/wirehouse publish --db $(DEMO_DB)
-	$(BIN)/wirehouse report --db $(DEMO_DB) --out target/report
+	@echo "charts: $(CURDIR)/report/report.html   BI tools: $(CURDIR)/published/published.duckdb"
 
 test: setup lint pytest fixtures dbt-test project-checks
 	@echo "make test: all checks passed"
@@ -84,8 +84,9 @@ project-checks: setup
 	WIREHOUSE_DB=$(TEST_DB) $(BIN)/pytest ingest/tests/project
 	$(BIN)/python -m ingest.showcase $(TEST_DB)
 
+# Every benchmark side by side (~30 min on 2 cores): bench/RESULTS.md, bench/results.csv
 bench: setup
-	$(BIN)/python bench/bench_ingest.py
+	$(BIN)/python bench/run.py
 
 clean:
-	rm -rf $(VENV) .tools target logs $(DEMO_DIR) $(DEMO_DB) $(TEST_TMP) published
+	rm -rf $(VENV) .tools target logs $(DEMO_DIR) $(DEMO_DB) $(TEST_TMP) published report

@@ -1,4 +1,4 @@
-"""The seed notebooks' pipeline in pandas, as written there, for bench_bitcoin.py.
+"""The seed notebooks' pipeline in pandas, as written there: a contender of bench/run.py.
 
 Cells of virtu/bitcoind-p2p-traffic (commit 05748724), run in order on one data folder:
 

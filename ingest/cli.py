@@ -6,23 +6,23 @@ import csv
 import io
 import json
 import sys
-from collections.abc import Callable, Iterator
+from collections import Counter
+from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import datetime
 from pathlib import Path
 
 import click
 import duckdb
 
-from ingest import demo
+from ingest import load, project, run
 from ingest.db import FileResult, Warehouse, WarehouseBusy, WarehouseError, default_db_path
 from ingest.query import UnsafeQuery, check_read_only, connect_reader, tables_sql
 from ingest.sources import registry
-from ingest.sources.base import SourceKind
+from ingest.sources.base import SourceKind, unreadable_directories
+from ingest.sources.ports import BITCOIN_PORTS, KAFKA_PORTS
 
 # Exit codes (README "Exit codes"); click uses 2 for usage errors.
 EXIT_OK, EXIT_FILE_FAILED, EXIT_BUSY, EXIT_WAREHOUSE = 0, 1, 3, 4
-ISO_FORMATS = ["%Y-%m-%dT%H:%M:%S%z", "%Y-%m-%d %H:%M:%S%z"]
 
 db_option = click.option(
     "--db",
@@ -30,6 +30,12 @@ db_option = click.option(
     type=click.Path(dir_okay=False, path_type=Path),
     default=None,
     help="DuckDB file to write (default: $WIREHOUSE_DB or ./warehouse.duckdb).",
+)
+node_option = click.option(
+    "--node",
+    default=None,
+    help="Node (Bitcoin node, capture point) the files belong to (default: the folder above"
+    " tracepoints/net/ or systemd/ip_accounting/, else 'default').",
 )
 paths_argument = click.argument(
     "paths", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path)
@@ -69,14 +75,16 @@ def ingest() -> None:
 @ingest.command("tracepoints")
 @paths_argument
 @db_option
-def ingest_tracepoints(paths: tuple[Path, ...], db_path: Path | None) -> None:
+@node_option
+def ingest_tracepoints(paths: tuple[Path, ...], db_path: Path | None, node: str | None) -> None:
     """Bitcoin Core P2P tracepoint CSVs (tracepoints/net/*.csv[.gz|.bz2], net.csv)."""
-    sys.exit(run_ingest(registry()["tracepoints"], paths, db_path))
+    sys.exit(run_ingest(registry()["tracepoints"], paths, db_path, node=node))
 
 
 @ingest.command("systemd")
 @paths_argument
 @db_option
+@node_option
 @click.option(
     "--counters",
     type=click.Choice(["auto", "cumulative", "deltas"]),
@@ -85,80 +93,68 @@ def ingest_tracepoints(paths: tuple[Path, ...], db_path: Path | None) -> None:
     help="Cumulative counters (as systemd writes them) or per-interval deltas (preprocessed"
     " files); auto detects deltas by decimal points or negative values.",
 )
-def ingest_systemd(paths: tuple[Path, ...], db_path: Path | None, counters: str) -> None:
+def ingest_systemd(
+    paths: tuple[Path, ...], db_path: Path | None, node: str | None, counters: str
+) -> None:
     """systemd IP-accounting CSVs (systemd/ip_accounting/*.csv[.gz|.bz2], ip_accounting.csv)."""
     from ingest.sources import systemd
 
-    sys.exit(run_ingest(systemd.make_source(counters), paths, db_path))
+    sys.exit(run_ingest(systemd.make_source(counters), paths, db_path, node=node))
 
 
 @ingest.command("pcap")
 @paths_argument
 @db_option
-@click.option(
-    "--since",
-    type=click.DateTime(ISO_FORMATS),
-    default=None,
-    help="Skip packets before this time, e.g. 2025-01-22T14:00:00-03:00.",
-)
-@click.option(
-    "--until",
-    type=click.DateTime(ISO_FORMATS),
-    default=None,
-    help="Skip packets after this time (both bounds inclusive).",
-)
+@node_option
 @click.option(
     "--kafka-port",
     "kafka_ports",
     type=int,
     multiple=True,
-    default=(9092,),
+    default=KAFKA_PORTS,
     show_default=True,
-    help="Kafka broker port (repeatable).",
+    help="Kafka broker port (repeatable); other ports by a strict request-header test.",
+)
+@click.option(
+    "--bitcoin-port",
+    "bitcoin_ports",
+    type=int,
+    multiple=True,
+    default=BITCOIN_PORTS,
+    show_default=True,
+    help="Bitcoin P2P port (repeatable); other ports by the v1 network magic.",
 )
 def ingest_pcap(
     paths: tuple[Path, ...],
     db_path: Path | None,
-    since: datetime | None,
-    until: datetime | None,
+    node: str | None,
     kafka_ports: tuple[int, ...],
+    bitcoin_ports: tuple[int, ...],
 ) -> None:
-    """pcap/pcapng captures (.pcap, .pcapng, .cap, and .gz of those)."""
-    from ingest.sources import pcap
+    """pcap/pcapng captures (.pcap, .pcapng, .cap, and .gz of those), whole files.
 
-    for name, value in (("--since", since), ("--until", until)):
-        if value is not None and value.tzinfo is None:
-            raise click.BadParameter("give a UTC offset, e.g. +00:00", param_hint=name)
+    Pick the analysis window in dbt: --vars '{network_window_start: ..., network_window_end: ...}'.
+    """
+    from ingest.sources.captures import capture_source
+
     progress = Progress()
-    options = pcap.PcapOptions(
-        since_ns=_epoch_ns(since),
-        until_ns=_epoch_ns(until),
-        kafka_ports=kafka_ports,
-        progress=progress.update,
-    )
-    source = pcap.make_source(options)
-    sys.exit(
-        run_ingest(
-            source,
-            paths,
-            db_path,
-            progress,
-            # a capture whose first packet is after --until is skipped without reading it
-            keep=lambda path: pcap.file_may_overlap(path, options),
-        )
-    )
+    source = capture_source(kafka_ports, bitcoin_ports, progress.update)
+    sys.exit(run_ingest(source, paths, db_path, progress, node=node))
 
 
 @ingest.command("tshark")
 @paths_argument
 @db_option
+@node_option
 @click.option(
     "--start",
     default=None,
     help="Capture start (Unix seconds or ISO time with UTC offset) for files with only"
     " frame.time_relative whose name is not a Unix time.",
 )
-def ingest_tshark(paths: tuple[Path, ...], db_path: Path | None, start: str | None) -> None:
+def ingest_tshark(
+    paths: tuple[Path, ...], db_path: Path | None, node: str | None, start: str | None
+) -> None:
     """tshark -T fields -E header=y CSVs (hourly files named by Unix time, or any *.csv)."""
     from ingest.sources import tshark
 
@@ -167,7 +163,7 @@ def ingest_tshark(paths: tuple[Path, ...], db_path: Path | None, start: str | No
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--start") from None
     source = tshark.make_source(tshark.TsharkOptions(start_ns=start_ns))
-    sys.exit(run_ingest(source, paths, db_path))
+    sys.exit(run_ingest(source, paths, db_path, node=node))
 
 
 @main.command("init")
@@ -176,6 +172,88 @@ def init(db_path: Path | None) -> None:
     """Create the warehouse and every raw table, empty (ingest does this too); idempotent."""
     with open_warehouse(db_path) as wh:
         click.echo(f"warehouse ready: {wh.path}")
+
+
+@main.command("run")
+@click.option(
+    "--project",
+    "-p",
+    "project_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Project file (default: ./wirehouse.toml).",
+)
+@click.option("--full-refresh", is_flag=True, help="Rebuild every mart from all raw rows.")
+def run_command(project_path: Path | None, full_refresh: bool) -> None:
+    """Ingest every source of wirehouse.toml, build what changed (dbt, incremental), publish
+    and report. Safe in a timer: a second run while one is going exits with code 3."""
+    try:
+        config = project.load_project(project_path)
+        summary = run.run(config, full_refresh, on_file=report_file)
+    except project.ProjectError as exc:
+        raise click.UsageError(str(exc)) from None
+    except ValueError as exc:  # a warehouse named like a schema
+        raise click.UsageError(str(exc)) from None
+    except (run.RunBusy, WarehouseBusy) as exc:
+        click.echo(f"wirehouse: busy: {exc}", err=True)
+        sys.exit(EXIT_BUSY)
+    except WarehouseError as exc:
+        click.echo(f"wirehouse: error: {exc}", err=True)
+        sys.exit(EXIT_WAREHOUSE)
+    for line in _run_lines(summary):
+        click.echo(line, err=line.startswith("wirehouse: "))
+    if summary.build is not None and summary.build.busy:
+        sys.exit(EXIT_BUSY)
+    sys.exit(EXIT_FILE_FAILED if summary.failed else EXIT_OK)
+
+
+def _run_lines(summary: run.RunSummary) -> list[str]:
+    lines = []
+    for result in summary.sources:
+        for path in result.missing:
+            lines.append(f"wirehouse: error: {result.source.where}: {path}: no such file or folder")
+    files = summary.files
+    changed = summary.changed
+    bad = [f for f in files if not f.ok]
+    build = summary.build
+    if build is None and not changed and not bad and not lines:
+        return [
+            f"wirehouse run: nothing new in {len(files)} file(s); marts are current"
+            f" ({summary.seconds:.2f} s)"
+        ]
+    lines.append(
+        f"ingest: {len(files)} file(s): {len(changed)} loaded"
+        f" ({sum(f.rows for f in files):,} rows), {len(files) - len(changed) - len(bad)}"
+        f" unchanged, {len(bad)} failed or partial"
+    )
+    if build is not None:
+        done = ", ".join(f"{n} {kind}s" for kind, n in sorted(build.counts.items()))
+        lines.append(
+            f"build: {build.mode} ({build.reason}): {done or 'nothing to build'}"
+            f" {'passed' if build.ok else 'FAILED'} in {build.seconds:.1f} s"
+        )
+        lines += [f"wirehouse: error: dbt: {failure}" for failure in build.failures[:20]]
+    lines += summary.steps
+    lines.append(f"wirehouse run: done in {summary.seconds:.1f} s")
+    return lines
+
+
+@main.command("forget")
+@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
+@db_option
+def forget(paths: tuple[Path, ...], db_path: Path | None) -> None:
+    """Take the rows of files (or of every file under a directory) back out of the
+    warehouse: raw rows, manifest and issues, in one transaction. Rebuild with dbt."""
+    tables = [t for kind in registry().values() for t in kind.tables]
+    found = False
+    with open_warehouse(db_path) as wh:
+        for path in paths:
+            for file, rows in wh.forget(path, tables):
+                click.echo(f"forgot {file}: {rows:,} rows")
+                found = True
+    if not found:
+        click.echo(f"wirehouse: nothing loaded from {', '.join(map(str, paths))}", err=True)
+        sys.exit(EXIT_FILE_FAILED)
 
 
 @main.command("demo-data")
@@ -201,7 +279,7 @@ def init(db_path: Path | None) -> None:
     "--capture/--no-capture",
     default=True,
     show_default=True,
-    help="Also write the Kafka broker demo capture (takes ~10 s).",
+    help="Also write the demo captures: a Kafka broker, one Bitcoin peer (takes ~15 s).",
 )
 @click.option(
     "--bluetooth/--no-bluetooth",
@@ -221,7 +299,10 @@ def demo_data(
 ) -> None:
     """Write realistic nix-bitcoin-monitor CSVs (tracepoints + systemd), a Kafka broker
     capture (captures/kafka-broker.pcap), an hourly tshark export of its packets
-    (tshark/<unix time>.csv) and a Bluetooth sniff (bluetooth/) into DIRECTORY."""
+    (tshark/<unix time>.csv), one Bitcoin peer's port 8333 (captures/bitcoin-node.pcap) and a
+    Bluetooth sniff (bluetooth/) into DIRECTORY."""
+    from ingest import demo  # numpy and pyarrow: only for this command
+
     summary = demo.generate(directory, days=days, peers=peers, scale=scale, seed=seed, start=start)
     click.echo(summary)
     if capture:
@@ -236,6 +317,9 @@ def demo_data(
             directory / "tshark", path, first_hour=int(demo_pcap.T0) - 6 * 3600
         )
         click.echo(f"wrote {len(hourly)} hourly tshark files -> {directory / 'tshark'}")
+        path = directory / "captures" / "bitcoin-node.pcap"
+        packets = demo_pcap.generate_bitcoin(directory, path, seed=seed)
+        click.echo(f"wrote {packets:,} packets -> {path}")
     if bluetooth:
         from ingest import demo_bluetooth
 
@@ -424,50 +508,45 @@ def _csv(result: duckdb.DuckDBPyRelation) -> str:
     return out.getvalue()
 
 
-def _epoch_ns(value: datetime | None) -> int | None:
-    return None if value is None else int(value.timestamp()) * 1_000_000_000
-
-
-def expand(paths: tuple[Path, ...], source: SourceKind) -> list[Path]:
-    files: list[Path] = []
-    for path in paths:
-        files.extend(source.find(path) if path.is_dir() else [path])
-    return list(dict.fromkeys(files))
-
-
 def run_ingest(
     source: SourceKind,
     paths: tuple[Path, ...],
     db_path: Path | None,
     progress: Progress | None = None,
-    keep: Callable[[Path], bool] = lambda _path: True,
+    node: str | None = None,
 ) -> int:
-    files = [f for f in expand(paths, source) if keep(f)]
+    try:
+        node = None if node is None else load.check_node(node)
+    except load.NodeNameError as exc:
+        raise click.BadParameter(str(exc), param_hint="--node") from None
+    unreadable = [p for path in paths if path.is_dir() for p in unreadable_directories(path)]
+    for problem in unreadable:
+        click.echo(f"wirehouse: error: cannot read directory {problem}", err=True)
+    files = load.expand(paths, source)
     if not files:
         click.echo(
             f"wirehouse: no {source.kind} files under {', '.join(map(str, paths))}", err=True
         )
         return EXIT_FILE_FAILED
-    results: list[FileResult] = []
     with open_warehouse(db_path) as wh:
-        wh.ensure_tables(source.tables)
         with progress or Progress() as bar:
             bar.start(sum(f.stat().st_size for f in files))
-            for path in files:
-                result = wh.ingest_file(path, source)
-                results.append(result)
-                _report(path, result)
+
+            def done(path: Path, result: FileResult) -> None:
+                report_file(path, result, source)
                 bar.file_done(path.stat().st_size)
+
+            results = load.ingest_files(wh, source, files, node, on_file=done)
         db_shown = wh.path
-    loaded = sum(r.rows for r in results)
+    loaded = sum((Counter(r.rows_by_table) for r in results), Counter())
     bad = [r for r in results if not r.ok]
     click.echo(
-        f"{len(files)} file(s): {loaded:,} rows loaded, "
-        f"{sum(r.status == 'skipped' for r in results)} unchanged, "
+        f"{len(files)} file(s): {_amounts(loaded, source)} loaded, "
+        f"{sum(r.status in ('skipped', 'relabelled') for r in results)} unchanged, "
         f"{sum(r.status == 'partial' for r in results)} partial, "
         f"{sum(r.status == 'failed' for r in results)} failed -> {db_shown}"
     )
-    return EXIT_FILE_FAILED if bad else EXIT_OK
+    return EXIT_FILE_FAILED if bad or unreadable else EXIT_OK
 
 
 def open_warehouse(db_path: Path | None) -> Warehouse:
@@ -481,13 +560,24 @@ def open_warehouse(db_path: Path | None) -> Warehouse:
     return warehouse
 
 
-def _report(path: Path, result: FileResult) -> None:
+def _amounts(rows_by_table: dict[str, int], source: SourceKind) -> str:
+    """ "9 packets, 6 Kafka messages": the first table always, the others when not empty."""
+    first, *rest = source.tables
+    parts = [f"{rows_by_table.get(first.name, 0):,} {first.unit}"]
+    parts += [f"{rows_by_table[t.name]:,} {t.unit}" for t in rest if rows_by_table.get(t.name)]
+    return ", ".join(parts)
+
+
+def report_file(path: Path, result: FileResult, source: SourceKind | None = None) -> None:
+    amounts = _amounts(result.rows_by_table, source or registry()[result.kind])
     if result.status == "failed":
         click.echo(f"wirehouse: error: {path}: {result.message}", err=True)
     elif result.status == "partial":
-        click.echo(f"wirehouse: partial: {path}: {result.rows:,} rows; {result.message}", err=True)
+        click.echo(f"wirehouse: partial: {path}: {amounts}; {result.message}", err=True)
     elif result.status == "loaded":
-        click.echo(f"loaded {path}: {result.rows:,} rows")
+        click.echo(f"loaded {path}: {amounts}")
+    elif result.status == "relabelled":
+        click.echo(f"wirehouse: note: {path}: {result.message}", err=True)
     if result.note:
         click.echo(f"wirehouse: note: {path}: {result.note}", err=True)
 

@@ -17,26 +17,44 @@ from __future__ import annotations
 import hashlib
 import os
 import re
+import shutil
+import time
 import uuid
+from collections import Counter
 from collections.abc import Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from stat import S_ISREG
+from typing import BinaryIO
 
 import duckdb
 import pyarrow as pa
 
-from ingest.sources.base import Extraction, RawTable, SourceError, SourceKind
+from ingest.sources.base import (
+    CarefulRetry,
+    Digest,
+    Extraction,
+    RawTable,
+    SourceError,
+    SourceKind,
+)
 
 DEFAULT_DB = "warehouse.duckdb"
 MAX_ISSUES_STORED = 1000  # per file; the count is always exact
+MAX_TEXT_CHARS = 300  # reasons, notes and positions stored and printed
+READ_CHUNK = 4 << 20
+RECENT_WRITE_NS = 5_000_000_000  # written this recently (the 5-s poll): may still grow
 ARROW_INSERT_ROWS = 262_144  # rows per insert from Arrow batches (bounded memory)
 
 BOOKKEEPING = {
     "_source_file": "VARCHAR NOT NULL",
     "_ingest_run_id": "VARCHAR NOT NULL",
     "_loaded_at": "TIMESTAMP NOT NULL",
+    # the node (a Bitcoin node, a capture point) the file belongs to; NULL in rows loaded
+    # before wirehouse knew nodes
+    "_node": "VARCHAR",
 }
 
 MANIFEST_DDL = """
@@ -53,10 +71,13 @@ create table if not exists raw.ingest_files (
     ingest_run_id varchar not null,
     loaded_at timestamp not null,
     note varchar,
+    file_ctime_ns bigint,
     primary key (path, sha256)
 );
 -- columns added after the first release; older warehouses gain them on the next ingest
 alter table raw.ingest_files add column if not exists note varchar;
+alter table raw.ingest_files add column if not exists node varchar;
+alter table raw.ingest_files add column if not exists file_ctime_ns bigint;
 create table if not exists raw.ingest_issues (
     path varchar not null,
     sha256 varchar not null,
@@ -70,9 +91,28 @@ comment on table raw.ingest_issues is
 """
 
 
+# One row per `wirehouse run`: the next run builds when data arrived after built_through or
+# the dbt project (models, vars) changed since the last good build.
+RUNS_DDL = """
+create table if not exists raw.wirehouse_runs (
+    run_id varchar primary key,
+    started_at timestamp not null,
+    finished_at timestamp not null,
+    files_loaded bigint not null,
+    files_failed bigint not null,
+    rows_loaded bigint not null,
+    build varchar not null check (build in ('none', 'incremental', 'full', 'failed')),
+    build_fingerprint varchar,
+    built_through timestamp
+);
+comment on table raw.wirehouse_runs is
+    'One row per wirehouse run: files loaded, the dbt build and the newest load it reflects.';
+"""
+
+
 MANIFEST_COLUMNS = (
     "path, sha256, size_bytes, file_mtime_ns, kind, rows, issues, status, error,"
-    " ingest_run_id, loaded_at, note"
+    " ingest_run_id, loaded_at, note, node, file_ctime_ns"
 )
 
 
@@ -136,27 +176,66 @@ def default_db_path() -> Path:
     return Path(os.environ.get("WIREHOUSE_DB") or DEFAULT_DB)
 
 
-def sha256_of(path: Path) -> str:
-    digest = hashlib.sha256()
+def digest_of(path: Path, size: int) -> Digest:
+    """sha256 and newline count of exactly the first `size` bytes of `path`."""
+    sha = hashlib.sha256()
+    newlines, last, left = 0, b"", size
     with path.open("rb") as f:
-        while chunk := f.read(1 << 20):
-            digest.update(chunk)
-    return digest.hexdigest()
+        while left and (chunk := f.read(min(READ_CHUNK, left))):
+            sha.update(chunk)
+            newlines += chunk.count(b"\n")
+            last, left = chunk[-1:], left - len(chunk)
+    return Digest(sha.hexdigest(), size - left, newlines, last == b"\n")
+
+
+def _changed(path: Path, before: os.stat_result) -> bool:
+    try:
+        now = path.stat()
+    except OSError:
+        return True
+    return (now.st_size, now.st_mtime_ns) != (before.st_size, before.st_mtime_ns)
+
+
+def _after_last_newline(path: Path, size: int) -> int:
+    """Offset just after the last line end in the first `size` bytes (`size` if none)."""
+    with path.open("rb") as f:
+        end = size
+        while end > 0:
+            start = max(0, end - READ_CHUNK)
+            f.seek(start)
+            chunk = f.read(end - start)
+            at = max(chunk.rfind(b"\n"), chunk.rfind(b"\r"))  # CR-only files end lines in CR
+            if at >= 0:
+                return start + at + 1
+            end = start
+    return size
+
+
+def _copy_prefix(src: BinaryIO, dst: BinaryIO, size: int) -> None:
+    while size and (chunk := src.read(min(READ_CHUNK, size))):
+        dst.write(chunk)
+        size -= len(chunk)
+
+
+def _cap(text: str, limit: int = MAX_TEXT_CHARS) -> str:
+    """Reasons and positions are one short line, whatever a file holds."""
+    return text if len(text) <= limit else f"{text[: limit - 20]}... ({len(text):,} chars)"
 
 
 @dataclass(frozen=True)
 class FileResult:
     path: str
     kind: str
-    status: str  # loaded | partial | failed | skipped
+    status: str  # loaded | partial | failed | skipped | relabelled
     rows: int = 0
     issues: int = 0
     message: str = ""  # the one-line reason for failed/partial/skipped
     note: str = ""  # facts worth knowing about a file that loaded (Extraction.notes)
+    rows_by_table: dict[str, int] = field(default_factory=dict)  # of ``rows``, per raw table
 
     @property
     def ok(self) -> bool:
-        return self.status in ("loaded", "skipped")
+        return self.status in ("loaded", "skipped", "relabelled")
 
 
 class Warehouse:
@@ -178,13 +257,22 @@ class Warehouse:
         self.con.execute("set enable_progress_bar = false")
         # raw rows have no meaningful order; letting DuckDB write them as they come is faster
         self.con.execute("set preserve_insertion_order = false")
+        # a timestamp without a UTC offset in a file is UTC, whatever this machine's zone
+        self.con.execute("set TimeZone = 'UTC'")
         self.run_id = str(uuid.uuid4())
         self.loaded_at = datetime.now(UTC).replace(tzinfo=None)
         self.con.execute("create schema if not exists raw")
         self.con.execute(MANIFEST_DDL)
+        self.con.execute(RUNS_DDL)
+        # Temporary files (decompressed .bz2, frozen copies) live beside the warehouse; we
+        # hold its write lock, so anything left there is from a killed run: remove it.
+        self.tmp_dir = self.path.parent / f".{self.path.name}.tmp"
+        shutil.rmtree(self.tmp_dir, ignore_errors=True)
+        self.tmp_dir.mkdir(exist_ok=True)
 
     def close(self) -> None:
         self.con.close()
+        shutil.rmtree(self.tmp_dir, ignore_errors=True)
 
     def __enter__(self) -> Warehouse:
         return self
@@ -210,7 +298,7 @@ class Warehouse:
                     [table.name],
                 ).fetchall()
             }
-            for name, typ in table.columns.items():
+            for name, typ in cols.items():
                 if name not in have:
                     nullable = typ.replace(" NOT NULL", "")  # old rows have no value for it
                     self.con.execute(f'alter table raw.{table.name} add column "{name}" {nullable}')
@@ -218,61 +306,115 @@ class Warehouse:
                 comment = table.comment.replace("'", "''")
                 self.con.execute(f"comment on table raw.{table.name} is '{comment}'")
 
-    def ingest_file(self, path: Path, source: SourceKind) -> FileResult:
-        """Load one file as one transaction; never raises for a bad file."""
+    def ingest_file(self, path: Path, source: SourceKind, node: str | None = None) -> FileResult:
+        """Load one file as one transaction; never raises for a bad file.
+
+        What is recorded is exactly what was read: the sha256 and size in the manifest are
+        those of the bytes loaded, read once by a thread beside the load. A file written
+        to within the last seconds, or one that changes while it is read, is loaded from a
+        frozen copy of its prefix (cut after its last complete line for CSV), so rows
+        appended meanwhile are loaded next time, never lost.
+
+        ``node`` labels every row (``_node``) and the manifest row.
+        """
         key = str(path.resolve())
         try:
             stat = path.stat()
         except OSError as exc:
-            return self._record_failure(key, "", 0, source.kind, f"cannot read: {exc.strerror}")
-        # Same path, size and mtime as a loaded version: unchanged, no need to hash it.
-        if self._loaded_version(
-            key, "size_bytes = ? and file_mtime_ns = ?", [stat.st_size, stat.st_mtime_ns]
-        ):
-            return FileResult(key, source.kind, "skipped", message="already loaded")
-
-        # sha256 runs beside the load (hashlib releases the GIL) instead of before it.
-        with ThreadPoolExecutor(max_workers=1) as pool:
-            pending_sha = pool.submit(sha256_of, path)
-            self.con.begin()
-            try:
-                rows, report = self._load(path, key, source)
-            except (SourceError, duckdb.Error) as exc:
-                self.con.rollback()
-                reason = str(exc) if isinstance(exc, SourceError) else _first_line(exc)
-                return self._record_failure(
-                    key, _sha_or_blank(pending_sha), stat.st_size, source.kind, reason
-                )
-            sha = _sha_or_blank(pending_sha)
-
-        if self._loaded_version(key, "sha256 = ?", [sha]):
-            self.con.rollback()  # touched but not changed: remember the new mtime
-            self.con.execute(
-                "update raw.ingest_files set file_mtime_ns = ? where path = ? and sha256 = ?",
-                [stat.st_mtime_ns, key, sha],
+            return self._record_failure(
+                key, "", 0, source.kind, f"cannot read: {exc.strerror}", node
             )
-            return FileResult(key, source.kind, "skipped", message="already loaded")
+        if not S_ISREG(stat.st_mode):
+            return self._record_failure(key, "", 0, source.kind, "not a regular file", node)
+        # Same path, size, mtime and ctime as a loaded version: unchanged, no need to read
+        # it. ctime cannot be set back by a user, so an edit that keeps size and mtime is
+        # still seen (and then recognised, or not, by its sha256).
+        if self._loaded_version(
+            key,
+            "size_bytes = ? and file_mtime_ns = ? and file_ctime_ns = ?",
+            [stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns],
+        ):
+            return self._unchanged(key, source, node)
+
+        frozen, unfinished = None, 0
+        if time.time_ns() - stat.st_mtime_ns < RECENT_WRITE_NS:
+            frozen, unfinished = self._freeze(path, stat.st_size, source)
+        careful = False
+        while True:
+            readable = frozen or path
+            size = readable.stat().st_size if frozen else stat.st_size
+            with ThreadPoolExecutor(max_workers=1) as pool:
+                pending = pool.submit(digest_of, readable, size)
+                report = Extraction(careful=careful, digest=pending.result, tmp_dir=self.tmp_dir)
+                self.con.begin()
+                failure, retry = None, False
+                try:
+                    by_table = self._load(readable, key, source, report, node)
+                    rows = sum(by_table.values())
+                except SourceError as exc:
+                    failure = str(exc)  # the file itself is wrong: no second attempt
+                except (CarefulRetry, duckdb.Error) as exc:
+                    failure = _first_line(exc) if isinstance(exc, duckdb.Error) else str(exc)
+                    retry = source.careful_mode and not careful
+                if failure is not None:
+                    self.con.rollback()
+                    if retry:
+                        careful = True  # one careful, line-by-line attempt before failing
+                        continue
+                read = _digest_or_none(pending)
+            if failure is not None:
+                return self._record_failure(
+                    key, read.sha256 if read else "", size, source.kind, failure, node
+                )
+            if frozen is None and _changed(path, stat):
+                self.con.rollback()  # it grew while we read it: load a frozen prefix
+                stat = path.stat()
+                (frozen, unfinished), careful = self._freeze(path, stat.st_size, source), False
+                continue
+            break
+        if frozen is not None:
+            shutil.rmtree(frozen.parent, ignore_errors=True)
+        if read is None:
+            self.con.rollback()
+            return self._record_failure(
+                key, "", size, source.kind, "cannot read while loading", node
+            )
+
+        if self._loaded_version(key, "sha256 = ?", [read.sha256]):
+            self.con.rollback()  # touched but not changed: remember the new times
+            self.con.execute(
+                "update raw.ingest_files set file_mtime_ns = ?, file_ctime_ns = ?"
+                " where path = ? and sha256 = ?",
+                [stat.st_mtime_ns, stat.st_ctime_ns, key, read.sha256],
+            )
+            return self._unchanged(key, source, node)
+        # the same content for another node is that node's data, not a copy
         twin = self.con.execute(
             "select path from raw.ingest_files where sha256 = ? and kind = ? and path <> ?"
-            " and status in ('loaded', 'partial') limit 1",
-            [sha, source.kind, key],
+            " and node is not distinct from ? and status in ('loaded', 'partial') limit 1",
+            [read.sha256, source.kind, key, node],
         ).fetchone()
         if twin:
             self.con.rollback()
             return FileResult(key, source.kind, "skipped", message=f"same content as {twin[0]}")
 
+        if unfinished:
+            report.notes.append(
+                f"still being written: the {unfinished:,} bytes after its last complete line"
+                " are loaded by the next ingest"
+            )
         status = "partial" if (report.issues or report.truncated) else "loaded"
         message = _summary(report)
+        note = _cap("; ".join(report.notes)) or None
         self.con.execute("delete from raw.ingest_files where path = ?", [key])
         self.con.execute("delete from raw.ingest_issues where path = ?", [key])
-        note = "; ".join(report.notes) or None
         self.con.execute(
             f"insert into raw.ingest_files ({MANIFEST_COLUMNS})"
             f" values ({_marks(MANIFEST_COLUMNS)})",
             [
                 key,
-                sha,
-                stat.st_size,
+                read.sha256,
+                read.size,
                 stat.st_mtime_ns,
                 source.kind,
                 rows,
@@ -282,38 +424,155 @@ class Warehouse:
                 self.run_id,
                 self.loaded_at,
                 note,
+                node,
+                stat.st_ctime_ns,
             ],
         )
         if report.issues:
             self.con.executemany(
                 "insert into raw.ingest_issues values (?, ?, ?, ?)",
-                [(key, sha, i.position, i.reason) for i in report.issues[:MAX_ISSUES_STORED]],
+                [
+                    (key, read.sha256, _cap(i.position), _cap(i.reason))
+                    for i in report.issues[:MAX_ISSUES_STORED]
+                ],
             )
         self.con.commit()
-        return FileResult(key, source.kind, status, rows, len(report.issues), message, note or "")
+        return FileResult(
+            key, source.kind, status, rows, len(report.issues), message, note or "", by_table
+        )
 
-    def _load(self, path: Path, key: str, source: SourceKind) -> tuple[int, Extraction]:
+    def newest_load(self) -> datetime | None:
+        """When the newest file version that has rows was loaded."""
+        return self.con.execute(
+            "select max(loaded_at) from raw.ingest_files where status in ('loaded', 'partial')"
+        ).fetchone()[0]
+
+    def kinds_loaded_since(self, since: datetime | None) -> set[str]:
+        rows = self.con.execute(
+            "select distinct kind from raw.ingest_files where status in ('loaded', 'partial')"
+            " and loaded_at > coalesce(?, '-infinity'::timestamp)",
+            [since],
+        ).fetchall()
+        return {kind for (kind,) in rows}
+
+    def kinds_loaded_until(self, until: datetime | None) -> set[str]:
+        rows = self.con.execute(
+            "select distinct kind from raw.ingest_files where status in ('loaded', 'partial')"
+            " and loaded_at <= ?",
+            [until],
+        ).fetchall()
+        return {kind for (kind,) in rows}
+
+    def last_build(self) -> tuple[str, datetime | None] | None:
+        """(fingerprint, built_through) of the last successful build of a `wirehouse run`."""
+        return self.con.execute(
+            "select build_fingerprint, built_through from raw.wirehouse_runs"
+            " where build in ('incremental', 'full') order by finished_at desc limit 1"
+        ).fetchone()
+
+    def record_run(self, **values: object) -> None:
+        names = ", ".join(values)
+        self.con.execute(
+            f"insert into raw.wirehouse_runs ({names}) values ({_marks(names)})",
+            list(values.values()),
+        )
+
+    def _unchanged(self, key: str, source: SourceKind, node: str | None) -> FileResult:
+        """An unchanged file; asked for under another node, its rows are relabelled (with a
+        new _loaded_at, so incremental models see them again)."""
+        loaded_as = self.con.execute(
+            "select node from raw.ingest_files where path = ?"
+            " and status in ('loaded', 'partial') order by loaded_at desc limit 1",
+            [key],
+        ).fetchone()[0]
+        if node is None or loaded_as == node:
+            return FileResult(key, source.kind, "skipped", message="already loaded")
+        self.con.begin()
+        for table in source.tables:
+            self.con.execute(
+                f"update raw.{table.name} set _node = ?, _loaded_at = ? where _source_file = ?",
+                [node, self.loaded_at, key],
+            )
+        self.con.execute(
+            "update raw.ingest_files set node = ?, loaded_at = ? where path = ?",
+            [node, self.loaded_at, key],
+        )
+        self.con.commit()
+        return FileResult(
+            key,
+            source.kind,
+            "relabelled",
+            message=f"already loaded; moved from node {loaded_as or '(none)'!r} to {node!r}",
+        )
+
+    def forget(self, path: Path, tables: Iterable[RawTable]) -> list[tuple[str, int]]:
+        """Remove every row of the file `path` (or of every file under the directory
+        `path`) from the raw tables, the manifest and the issues, in one transaction.
+
+        Returns (file, rows removed) for each file that was in the manifest. The file
+        itself may be gone: forgetting is by the path the manifest holds.
+        """
+        key = str(path.resolve())
+        under = key.rstrip("/") + "/%"
+        self.con.begin()
+        files = self.con.execute(
+            "select path from raw.ingest_files where path = ? or path like ? group by path"
+            " order by path",
+            [key, under],
+        ).fetchall()
+        removed = []
+        for (file,) in files:
+            rows = 0
+            for table in tables:
+                rows += self.con.execute(
+                    f"delete from raw.{table.name} where _source_file = ?", [file]
+                ).fetchone()[0]
+            self.con.execute("delete from raw.ingest_issues where path = ?", [file])
+            self.con.execute("delete from raw.ingest_files where path = ?", [file])
+            removed.append((file, rows))
+        self.con.commit()
+        return removed
+
+    def _freeze(self, path: Path, size: int, source: SourceKind) -> tuple[Path, int]:
+        """A private copy of the first `size` bytes (CSV: up to the last complete line),
+        and how many bytes of an unfinished last line it leaves for the next ingest."""
+        cut = size
+        if source.line_based and not path.name.endswith((".gz", ".bz2")):
+            cut = _after_last_newline(path, size)
+        # same file name in a folder of its own: sources may read meaning from the name
+        copy = self.tmp_dir / f"frozen-{uuid.uuid4().hex}" / path.name
+        copy.parent.mkdir()
+        with path.open("rb") as src, copy.open("wb") as dst:
+            _copy_prefix(src, dst, cut)
+        return copy, size - cut
+
+    def _load(
+        self, path: Path, key: str, source: SourceKind, report: Extraction, node: str | None
+    ) -> dict[str, int]:
         """Inside the open transaction: replace the rows of `key` with the file's rows."""
-        report = Extraction()
         for table in source.tables:
             self.con.execute(f"delete from raw.{table.name} where _source_file = ?", [key])
-        rows = 0
+        rows: Counter[str] = Counter()
         pending: dict[str, list[pa.RecordBatch | pa.Table]] = {}
         for table_name, data in source.extract(path, self.con, report):
             if isinstance(data, str):
-                rows += self._insert(table_name, data, key)
+                rows[table_name] += self._insert(table_name, data, key, node)
+                report.rows = rows.total()
                 continue
             # Arrow batches are gathered into large inserts: DuckDB's per-statement cost
             # dominates for batches of a few thousand rows.
             batches = pending.setdefault(table_name, [])
             batches.append(data)
             if sum(b.num_rows for b in batches) >= ARROW_INSERT_ROWS:
-                rows += self._insert(table_name, _as_table(pending.pop(table_name)), key)
+                rows[table_name] += self._insert(
+                    table_name, _as_table(pending.pop(table_name)), key, node
+                )
+                report.rows = rows.total()
         for table_name, batches in pending.items():
-            rows += self._insert(table_name, _as_table(batches), key)
-        if rows == 0 and not (report.empty_ok or report.truncated):
+            rows[table_name] += self._insert(table_name, _as_table(batches), key, node)
+        if rows.total() == 0 and not (report.empty_ok or report.truncated):
             raise SourceError("; ".join(filter(None, ["no data rows", _summary(report)])))
-        return rows, report
+        return dict(rows)
 
     def _loaded_version(self, key: str, condition: str, params: list) -> bool:
         return bool(
@@ -324,7 +583,7 @@ class Warehouse:
             ).fetchone()[0]
         )
 
-    def _insert(self, table: str, data: object, key: str) -> int:
+    def _insert(self, table: str, data: object, key: str, node: str | None) -> int:
         if isinstance(data, pa.RecordBatch | pa.Table):
             if data.num_rows == 0:
                 return 0
@@ -335,20 +594,25 @@ class Warehouse:
         count = self.con.execute(
             f"insert into raw.{table} by name"
             f" select *, $file as _source_file, $run as _ingest_run_id,"
-            f" $at as _loaded_at from {relation}",
-            {"file": key, "run": self.run_id, "at": self.loaded_at},
+            f" $at as _loaded_at, $node as _node from {relation}",
+            {"file": key, "run": self.run_id, "at": self.loaded_at, "node": node},
         ).fetchone()[0]
         if relation == "_wirehouse_batch":
             self.con.unregister("_wirehouse_batch")
         return count
 
-    def _record_failure(self, key: str, sha: str, size: int, kind: str, error: str) -> FileResult:
+    def _record_failure(
+        self, key: str, sha: str, size: int, kind: str, error: str, node: str | None = None
+    ) -> FileResult:
         self.con.execute(
             f"insert or replace into raw.ingest_files ({MANIFEST_COLUMNS})"
             f" values ({_marks(MANIFEST_COLUMNS)})",
-            [key, sha, size, None, kind, 0, 0, "failed", error, self.run_id, self.loaded_at, None],
+            [
+                *(key, sha, size, None, kind, 0, 0, "failed", _cap(error)),
+                *(self.run_id, self.loaded_at, None, node, None),
+            ],
         )
-        return FileResult(key, kind, "failed", message=error)
+        return FileResult(key, kind, "failed", message=_cap(error))
 
 
 def _as_table(batches: list[pa.RecordBatch | pa.Table]) -> pa.Table:
@@ -356,11 +620,11 @@ def _as_table(batches: list[pa.RecordBatch | pa.Table]) -> pa.Table:
     return pa.concat_tables(tables, promote_options="permissive")
 
 
-def _sha_or_blank(pending: Future[str]) -> str:
+def _digest_or_none(pending: Future[Digest]) -> Digest | None:
     try:
         return pending.result()
     except OSError:
-        return ""
+        return None
 
 
 def _first_line(exc: Exception) -> str:

@@ -11,15 +11,21 @@ on port 9092 with a producer and a consumer, plus DNS over UDP:
   once and then a window update, and the consumer's second connection ends with an RST;
 - every request/response is ACKed by the receiver, as a real TCP stack would.
 
+Also ``generate_bitcoin``: one demo node's port-8333 connection to one peer for an hour,
+consistent with the demo tracepoints (same messages, sizes and times), so the measured vs
+estimated overhead mart has rows.
+
 Deterministic for a seed. Used by `make demo`; tests use the shared real captures.
 """
 
 from __future__ import annotations
 
+import hashlib
 import struct
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import duckdb
 import numpy as np
 from scapy.layers.dns import DNS, DNSQR, DNSRR
 from scapy.layers.inet import IP, TCP, UDP
@@ -232,6 +238,88 @@ def generate(path: Path, seconds: int = 90, seed: int = 1) -> int:
         answer.time = float(when) + 0.0003
         out.extend([query, answer])
 
+    out.sort(key=lambda p: float(p.time))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with PcapWriter(str(path), nano=True, sync=False) as writer:
+        for pkt in out:
+            writer.write(pkt)
+    return len(out)
+
+
+# --- a Bitcoin node's port 8333, consistent with the demo tracepoints -----------------------
+
+NODE = ("10.20.0.9", 50123)  # the demo node's side of one outbound connection
+MAINNET = bytes.fromhex("f9beb4d9")
+BITCOIN_MSS = 1448  # 1500 - 20 IPv4 - 32 TCP (timestamps option), as the overhead model
+
+
+def pick_peer(directory: Path) -> tuple[str, list[tuple[float, str, str, int]]]:
+    """One IPv4 outbound full-relay peer of the demo tracepoints and its first hour.
+
+    Returns (peer_addr, [(stamp seconds, flow, msg_type, size)]) in log order.
+    """
+    con = duckdb.connect()
+    con.execute("set enable_progress_bar = false")
+    files = str(directory / "tracepoints" / "net" / "*.csv")
+    peer = con.execute(
+        "select peer_addr from read_csv(?, header = true, timestampformat = '%Y-%m-%dT%H:%M:%SZ')"
+        " where peer_conn_type = 'outbound-full-relay' and regexp_full_match(peer_addr,"
+        " '[0-9.]+:8333') group by all having count(*) filter (msg_type = 'version') = 2"
+        " and min(timestamp) > (select min(timestamp) from read_csv(?, header = true,"
+        " timestampformat = '%Y-%m-%dT%H:%M:%SZ')) order by min(timestamp) limit 1",
+        [files, files],
+    ).fetchone()[0]
+    rows = con.execute(
+        "with m as (select epoch(timestamp) as t, flow, msg_type, size from read_csv(?,"
+        " header = true, timestampformat = '%Y-%m-%dT%H:%M:%SZ') where peer_addr = ?)"
+        " select * from m where t < (select min(t) from m) + 3600",
+        [files, peer],
+    ).fetchall()
+    con.close()
+    return peer, [(float(t), flow, msg, int(size)) for t, flow, msg, size in rows]
+
+
+def _v1(command: str, payload: bytes) -> bytes:
+    """A Bitcoin P2P v1 message: magic, command, length, checksum, payload."""
+    checksum = hashlib.sha256(hashlib.sha256(payload).digest()).digest()[:4]
+    header = MAINNET + command.encode().ljust(12, b"\0") + struct.pack("<I", len(payload))
+    return header + checksum + payload
+
+
+def generate_bitcoin(directory: Path, path: Path, seed: int = 1) -> int:
+    """Write a v1 capture of one demo peer's first hour, as the tracepoints logged it.
+
+    The node connects to the peer (SYN at the first message's time minus 1 s); each logged
+    message is sent as v1 in its own segments (at most BITCOIN_MSS payload bytes) at a time
+    inside the 5 s before its poll stamp; the receiver ACKs every second segment of a
+    message and its last one, 200 us later. Returns the packet count.
+    """
+    rng = np.random.default_rng(seed)
+    peer_addr, messages = pick_peer(directory)
+    host, port = peer_addr.rsplit(":", 1)
+    out: list = []
+    node = Endpoint(*NODE, "02:00:00:00:00:09", int(rng.integers(1, 2**31)))
+    peer = Endpoint(host, int(port), "02:00:00:00:08:33", int(rng.integers(1, 2**31)))
+    conn = Connection(out, node, peer, rtt=0.03)
+    options = [("NOP", None), ("NOP", None), ("Timestamp", (1, 0))]
+    t = conn.handshake(messages[0][0] - 5)
+    stamps = np.array([m[0] for m in messages])
+    # times inside each poll interval, in log order: stamp - 5 s < t <= stamp
+    offsets = rng.uniform(0.05, 4.95, len(stamps))
+    when = stamps - 5 + offsets[np.lexsort((offsets, stamps))]
+    when = np.maximum.accumulate(np.maximum(when, t + 0.001))
+    for at, (_, flow, command, size) in zip(when, messages, strict=True):
+        src, dst = (peer, node) if flow == "in" else (node, peer)
+        data = _v1(command, rng.bytes(size))
+        for k, i in enumerate(range(0, len(data), BITCOIN_MSS)):
+            chunk = data[i : i + BITCOIN_MSS]
+            last = i + BITCOIN_MSS >= len(data)
+            pkt = conn.packet(src, dst, float(at) + k * 20e-6, "PA" if last else "A", chunk)
+            pkt[TCP].options = options
+            src.seq += len(chunk)
+            if k % 2 == 1 or last:
+                ack = conn.packet(dst, src, float(at) + k * 20e-6 + 200e-6, "A")
+                ack[TCP].options = options
     out.sort(key=lambda p: float(p.time))
     path.parent.mkdir(parents=True, exist_ok=True)
     with PcapWriter(str(path), nano=True, sync=False) as writer:

@@ -10,10 +10,10 @@ import duckdb
 # Shown when their tables exist and have rows.
 EXAMPLES = [
     (
-        "Bitcoin node: measured (systemd) vs estimated (tracepoints) traffic per day",
-        "select traffic_date, flow, estimated_msgs, estimated_tcpip_bytes, measured_bytes,\n"
-        "       round(measured_to_estimated_ratio, 3) as ratio, has_reset\n"
-        "from marts.fct_traffic_reconciled_daily order by traffic_date, flow",
+        "Bitcoin nodes: measured (systemd) vs estimated (tracepoints) traffic per day",
+        "select node_id, traffic_date, flow, estimated_msgs, estimated_tcpip_bytes,\n"
+        "       measured_bytes, round(measured_to_estimated_ratio, 3) as ratio, has_reset\n"
+        "from marts.fct_traffic_reconciled_daily order by node_id, traffic_date, flow",
     ),
     (
         "Kafka broker: request latency per API (ms; Fetch waits up to fetch_max_wait_ms)",

@@ -4,10 +4,16 @@
 {% macro traffic_measured(period) -%}
 {%- set p = traffic_period(period) -%}
 {%- set flows = {'in': 'ingress', 'out': 'egress'} -%}
+{#- incremental (config in the YAML): the nodes and days with new samples -#}
+{%- set changes = nodes_changed([
+    ref('stg_systemd_ip_accounting__samples'),
+    ref('stg_systemd_ip_accounting__intervals'),
+], 'sampled_at') -%}
 with
 
 samples as (
     select * from {{ ref('int_counter_samples_differenced') }}
+    where {{ rebuilt_rows(changes, 'sampled_at') }}
 ),
 
 bucketed as (
@@ -19,6 +25,7 @@ bucketed as (
 
 rolled_up as (
     select
+        node_id,
         {{ p.column }},
         {%- for flow, side in flows.items() %}
             {{ sum_counter_deltas(side ~ '_bytes') }} as {{ side }}_bytes,
@@ -29,7 +36,9 @@ rolled_up as (
         {%- endfor %}
         count(*) as samples,
         count(*) filter (where is_after_gap) as gap_samples,
-        sum(accounting_off_samples_before) as accounting_off_samples
+        count(*) filter (where is_collection_gap) as collection_gaps,
+        sum(accounting_off_samples_before) as accounting_off_samples,
+        max(loaded_at) as loaded_at
     from bucketed
     group by all
 ),
@@ -37,6 +46,7 @@ rolled_up as (
 by_flow as (
     {%- for flow, side in flows.items() %}
         select
+            node_id,
             {{ p.column }},
             '{{ flow }}' as flow,
             {{ side }}_bytes as measured_bytes,
@@ -44,7 +54,9 @@ by_flow as (
             {{ side }}_resets as resets,
             samples,
             gap_samples,
-            accounting_off_samples
+            collection_gaps,
+            accounting_off_samples,
+            loaded_at
         from rolled_up
         {%- if not loop.last %}
             union all
@@ -54,15 +66,18 @@ by_flow as (
 
 final as (
     select
+        node_id::varchar as node_id,
         {{ p.column }}::{{ p.type }} as {{ p.column }},
         flow::varchar as flow,
         measured_bytes::bigint as measured_bytes,
         measured_packets::bigint as measured_packets,
         samples::bigint as sample_count,
         gap_samples::bigint as gap_sample_count,
+        collection_gaps::bigint as collection_gap_count,
         accounting_off_samples::bigint as accounting_off_sample_count,
         resets::bigint as reset_count,
-        '{{ var("counter_mode") }}'::varchar as counter_mode
+        '{{ var("counter_mode") }}'::varchar as counter_mode,
+        loaded_at::timestamp as loaded_at
     from by_flow
 )
 

@@ -14,6 +14,7 @@ measured as (
 
 estimated_by_flow as (
     select
+        node_id,
         {{ p.column }},
         flow,
         sum(msgs) as msgs,
@@ -28,6 +29,7 @@ joined as (
     -- a period is here if either side has data; the missing side is NULL
     -- (not observed), never 0
     select
+        coalesce(estimated_by_flow.node_id, measured.node_id) as node_id,
         coalesce(estimated_by_flow.{{ p.column }}, measured.{{ p.column }}) as {{ p.column }},
         coalesce(estimated_by_flow.flow, measured.flow) as flow,
         estimated_by_flow.msgs,
@@ -41,12 +43,14 @@ joined as (
     from estimated_by_flow
     full outer join measured
         on
-            estimated_by_flow.{{ p.column }} = measured.{{ p.column }}
+            estimated_by_flow.node_id = measured.node_id
+            and estimated_by_flow.{{ p.column }} = measured.{{ p.column }}
             and estimated_by_flow.flow = measured.flow
 ),
 
 final as (
     select
+        node_id::varchar as node_id,
         {{ p.column }}::{{ p.type }} as {{ p.column }},
         flow::varchar as flow,
         msgs::bigint as estimated_msgs,

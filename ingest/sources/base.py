@@ -7,6 +7,7 @@ Arrow record batch/table. ``ingest.db`` owns the transaction that lands them.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,6 +20,21 @@ class SourceError(Exception):
     """A file that cannot be loaded at all. The message is one line: the reason, with position."""
 
 
+class CarefulRetry(Exception):
+    """The fast way of reading this file cannot account for every line of it: the loader
+    rolls back and calls the extractor again with ``Extraction.careful`` set."""
+
+
+@dataclass(frozen=True)
+class Digest:
+    """What the loader learned reading exactly the bytes that were loaded, beside the load."""
+
+    sha256: str
+    size: int  # bytes read (the loaded prefix of a file that was still growing)
+    newlines: int  # b"\n" bytes among them
+    ends_with_newline: bool
+
+
 @dataclass(frozen=True)
 class RawTable:
     """A table in schema ``raw``; bookkeeping columns are added by ingest.db."""
@@ -26,6 +42,43 @@ class RawTable:
     name: str
     columns: dict[str, str]  # column name -> DuckDB type, in table order
     comment: str = ""
+    unit: str = "rows"  # what one row is, for messages to users ("packets", "Kafka messages")
+
+
+# DuckDB column types of raw tables -> the Arrow types sources build them with
+ARROW_TYPES = {
+    "VARCHAR": pa.string(),
+    "BOOLEAN": pa.bool_(),
+    "TINYINT": pa.int8(),
+    "SMALLINT": pa.int16(),
+    "INTEGER": pa.int32(),
+    "BIGINT": pa.int64(),
+    "UTINYINT": pa.uint8(),
+    "USMALLINT": pa.uint16(),
+    "UINTEGER": pa.uint32(),
+    "DOUBLE": pa.float64(),
+    "TIMESTAMP_NS": pa.timestamp("ns"),
+}
+
+
+def arrow_schema(table: RawTable) -> pa.Schema:
+    """The Arrow schema of a raw table, from its one column spec."""
+    return pa.schema(
+        (name, ARROW_TYPES[typ.removesuffix(" NOT NULL")]) for name, typ in table.columns.items()
+    )
+
+
+def arrow_rows(table: RawTable, rows: list[tuple]) -> pa.Table:
+    """Row tuples (in column order; timestamps as epoch ns) as an Arrow table."""
+    schema = arrow_schema(table)
+    columns = list(zip(*rows, strict=True)) if rows else [()] * len(schema)
+    arrays = [
+        pa.array(values, pa.int64()).cast(col.type)
+        if pa.types.is_timestamp(col.type)
+        else pa.array(values, col.type)
+        for col, values in zip(schema, columns, strict=True)
+    ]
+    return pa.Table.from_arrays(arrays, schema=schema)
 
 
 @dataclass(frozen=True)
@@ -49,6 +102,13 @@ class Extraction:
     # Facts about a file that loaded fine but that a user should know (an undecoded link
     # type, a clock field out of range): kept in the manifest's ``note``, status unchanged.
     notes: list[str] = field(default_factory=list)
+    # Set by the loader: the second, line-by-line attempt after a CarefulRetry; the digest
+    # of the bytes being read (blocks until the loader's reading thread is done); where
+    # temporary files go (cleaned up by the loader even after a kill).
+    careful: bool = False
+    digest: Callable[[], Digest] | None = None
+    tmp_dir: Path | None = None
+    rows: int = 0  # rows landed so far from this file (kept by the loader after each insert)
 
 
 Data = str | pa.RecordBatch | pa.Table  # str: a SELECT statement
@@ -64,3 +124,19 @@ class SourceKind:
     tables: tuple[RawTable, ...]
     extract: Extractor
     find: Callable[[Path], list[Path]]  # files of this kind inside a directory
+    # where the files sit below a node's folder, as globs ("**/tracepoints/net/*"): a file at
+    # <node>/tracepoints/net/x.csv belongs to <node> unless the user names its node
+    layouts: tuple[str, ...] = ()
+    # Line-based text (CSV): a file still being appended is frozen at its last complete line.
+    # With a careful mode, any failure of the fast read gets one careful attempt.
+    line_based: bool = False
+    careful_mode: bool = False
+
+
+def unreadable_directories(directory: Path) -> list[str]:
+    """Directories under `directory` that cannot be listed, each as 'DIR: reason'. Globs
+    skip them without a word, so their files would be missed silently."""
+    problems: list[str] = []
+    for _ in os.walk(directory, onerror=lambda e: problems.append(f"{e.filename}: {e.strerror}")):
+        pass
+    return problems

@@ -14,17 +14,13 @@ values (decimal points or negative numbers mean deltas) and can be forced with
 
 from __future__ import annotations
 
-import csv
-import itertools
 from functools import partial
-from pathlib import Path
 
-from ingest.sources.base import Extraction, RawTable, SourceError, SourceKind
-from ingest.sources.csvfile import csv_source
+from ingest.sources.base import Extraction, RawTable, SourceKind
+from ingest.sources.csvfile import Head, csv_source
 
 COUNTERS = ("IPIngressPackets", "IPEgressPackets", "IPIngressBytes", "IPEgressBytes")
 FORMS = ("auto", "cumulative", "deltas")
-SNIFF_LINES = 50
 
 SAMPLES = RawTable(
     name="systemd_ip_accounting_samples",
@@ -43,14 +39,15 @@ INTERVALS = RawTable(
 LAYOUTS = ("**/systemd/ip_accounting/*", "**/ip_accounting.csv*")
 
 
-def pick_table(readable: Path, header: list[str], report: Extraction, form: str) -> RawTable:
+def pick_table(head: Head, report: Extraction, form: str) -> RawTable:
     """The table for this file: forced by `form`, else detected from its first values."""
     if form == "cumulative":
         return SAMPLES
     if form == "deltas":
         report.notes.append("counters read as per-interval deltas (--counters deltas)")
         return INTERVALS
-    sample = _first_values(readable, header)
+    columns = [i for i, name in enumerate(head.names) if name in COUNTERS]
+    sample = [row[i].strip() for row in head.rows for i in columns if i < len(row) and row[i]]
     deltas = [v for v in sample if "." in v or v.startswith("-") or "e" in v.lower()]
     if sample and len(deltas) * 2 > len(sample):
         report.notes.append(
@@ -59,22 +56,6 @@ def pick_table(readable: Path, header: list[str], report: Extraction, form: str)
         )
         return INTERVALS
     return SAMPLES
-
-
-def _first_values(readable: Path, header: list[str]) -> list[str]:
-    """Non-empty counter values of the first data lines (the file is plain CSV here)."""
-    columns = [i for i, name in enumerate(header) if name in COUNTERS]
-    opener = partial(open, readable, newline="", encoding="utf-8", errors="replace")
-    if readable.name.endswith(".gz"):
-        import gzip
-
-        opener = partial(gzip.open, readable, "rt", newline="", encoding="utf-8", errors="replace")
-    try:
-        with opener() as f:
-            rows = itertools.islice(csv.reader(f), 1, SNIFF_LINES + 1)
-            return [row[i].strip() for row in rows for i in columns if i < len(row) and row[i]]
-    except (OSError, EOFError, csv.Error) as exc:
-        raise SourceError(f"cannot read the first lines: {exc}") from None
 
 
 def make_source(form: str = "auto") -> SourceKind:

@@ -211,7 +211,7 @@ def extract(
     path: Path, con: duckdb.DuckDBPyConnection, report: Extraction, options: TsharkOptions
 ) -> Iterator[tuple[str, Data]]:
     report.empty_ok = True  # a header-only file is an hour without packets
-    with plain_csv(path) as readable:
+    with plain_csv(path, report.tmp_dir) as readable:
         header, *data = first_lines(readable, 2)
         delim, names = parse_header(header)
         quoted = any('"' in line for line in data)
@@ -231,7 +231,7 @@ def _explained(issue: Issue, width: int) -> Issue:
     found = re.search(r"Found: (\d+)", issue.reason)
     if found and int(found.group(1)) > width:
         hint = "a field with several values, unquoted? export with -E quote=d or -E occurrence=f"
-        return Issue(issue.position, f"{issue.reason} ({hint})")
+        return Issue(issue.position, f"{hint}: {issue.reason}")  # the hint first: texts are capped
     return issue
 
 

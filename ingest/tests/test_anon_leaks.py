@@ -55,7 +55,9 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, str,
     try:
         build(db, tmp, "build", "-s", "+marts.anonymised", "--exclude", "test_type:data")
         sql = f"select * from marts.{ANONYMISED[0]}"
-        (tmp / "published.csv").write_text(run("query", sql, "--live", "--format", "csv", "--db", db))
+        (tmp / "published.csv").write_text(
+            run("query", sql, "--live", "--format", "csv", "--db", db)
+        )
         yield db, key, tmp
     finally:
         del os.environ[anon.KEY_ENV]

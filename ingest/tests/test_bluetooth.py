@@ -23,7 +23,7 @@ from scapy.utils import PcapWriter, RawPcapReader
 
 from ingest import demo_bluetooth
 from ingest.db import Warehouse
-from ingest.sources import pcap
+from ingest.sources import captures, pcap
 from ingest.sources.base import Extraction
 from ingest.sources.bluetooth import bredr, le
 from ingest.sources.bluetooth.layers import BTBB, BTBREDR_RF, hec_for, hec_ok
@@ -190,9 +190,9 @@ def test_le_ppi() -> None:
 
 def ingest(paths: list[Path], db: Path) -> Warehouse:
     wh = Warehouse(db)
-    wh.ensure_tables(pcap.SOURCE.tables)
+    wh.ensure_tables(captures.SOURCE.tables)
     for path in paths:
-        result = wh.ingest_file(path, pcap.SOURCE)
+        result = wh.ingest_file(path, captures.SOURCE)
         assert result.status == "loaded", result
     return wh
 
@@ -236,7 +236,9 @@ def test_rows_stream_per_batch_and_malformed_noted(tmp_path: Path) -> None:
     options = pcap.PcapOptions(batch_size=100)
     out = [
         (name, data.num_rows)
-        for name, data in pcap.extract(path, duckdb.connect(), report, options)
+        for name, data in pcap.extract(
+            path, duckdb.connect(), report, captures.extractors(), options
+        )
         if name == "bluetooth_bredr_packets"
     ]
     assert out == [("bluetooth_bredr_packets", 100)] * 2 + [("bluetooth_bredr_packets", 51)]

@@ -8,7 +8,7 @@ import duckdb
 
 from ingest.db import Warehouse
 from ingest.demo_pcap import generate
-from ingest.sources.pcap import SOURCE
+from ingest.sources.captures import SOURCE
 
 
 def test_demo_capture_has_kafka_and_tcp_events(tmp_path: Path) -> None:
@@ -45,3 +45,25 @@ def test_demo_capture_has_kafka_and_tcp_events(tmp_path: Path) -> None:
         "select count(*) from (select src_port, tcp_seq, payload_len from raw.pcap_packets"
         " where ip_proto = 6 and payload_len > 0 group by all having count(*) > 1)"
     ).fetchone() == (1,)
+
+
+def test_demo_bitcoin_capture_matches_the_peer_s_tracepoints(tmp_path: Path) -> None:
+    from ingest import demo
+    from ingest.demo_pcap import generate_bitcoin, pick_peer
+
+    demo.generate(tmp_path, days=1, peers=20, scale=0.2, seed=3)
+    peer, logged = pick_peer(tmp_path)
+    path = tmp_path / "captures" / "bitcoin-node.pcap"
+    generate_bitcoin(tmp_path, path, seed=3)
+    with Warehouse(tmp_path / "w.duckdb") as wh:
+        wh.ensure_tables(SOURCE.tables)
+        result = wh.ingest_file(path, SOURCE)
+        captured = wh.con.execute(
+            "select if(is_from_orig, 'out', 'in'), command, payload_bytes"
+            " from raw.pcap_bitcoin_messages order by first_ts_ns, is_from_orig"
+        ).fetchall()
+        peers = wh.con.execute(
+            "select distinct resp_addr || ':' || resp_port from raw.pcap_bitcoin_messages"
+        ).fetchall()
+    assert result.status == "loaded" and peers == [(peer,)]
+    assert sorted(captured) == sorted((flow, msg, size) for _, flow, msg, size in logged)

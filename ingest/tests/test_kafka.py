@@ -9,23 +9,23 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import duckdb
+import pyarrow as pa
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from ingest.sources.base import Extraction, arrow_schema
 from ingest.sources.kafka import (
-    ACK,
-    FIN,
     KAFKA_APIS,
     KAFKA_MESSAGES,
-    SYN,
-    KafkaExtractor,
+    KafkaProtocol,
     Malformed,
     NeedMore,
     parse_request,
     request_header_version,
 )
-from ingest.sources.pcap import Segment, iter_tcp_segments
+from ingest.sources.tcp import ACK, FIN, SYN, Segment, iter_tcp_segments
+from ingest.sources.tcp.streams import TcpStreams
 
 DATA = Path(__file__).resolve().parents[3] / "shared" / "data"
 KAFKA_DIR = DATA / "pcap-kafka"
@@ -36,6 +36,7 @@ CLIENT, BROKER = ("10.0.0.1", 40000), ("10.0.0.2", 9092)
 
 
 Seg = Segment  # the packet reader's type; built by hand or from scapy here
+KAFKA_SCHEMA = arrow_schema(KAFKA_MESSAGES)
 
 
 # --- builders -----------------------------------------------------------------------------
@@ -101,9 +102,18 @@ class Stream:
 
 
 def extract(segments, ports=(9092,)) -> list[dict]:
-    ex = KafkaExtractor(ports)
-    ex.feed(segments)
-    return ex.finish().to_pylist()
+    return table(kafka(ports), segments).to_pylist()
+
+
+def kafka(ports=(9092,)) -> TcpStreams:
+    return TcpStreams([KafkaProtocol(ports)])
+
+
+def table(streams: TcpStreams, *feeds) -> pa.Table:
+    """Feed each list of segments, then finish the file: every row, in emission order."""
+    out = [t for segs in feeds for _, t in streams.feed_segments(segs)]
+    out += [t for _, t in streams.finish(Extraction())]
+    return pa.concat_tables(out) if out else KAFKA_SCHEMA.empty_table()
 
 
 # --- framing and header versions ----------------------------------------------------------
@@ -319,14 +329,12 @@ def test_heuristic_rejects_lookalikes():
 
 def test_rows_load_into_the_raw_table():
     s = Stream()
-    ex = KafkaExtractor()
-    ex.feed([s.send(True, request(3, 2, 1)), s.send(False, response(1))])
-    table = ex.finish()
-    assert table.column_names == list(KAFKA_MESSAGES.columns)
+    rows = table(kafka(), [s.send(True, request(3, 2, 1)), s.send(False, response(1))])
+    assert rows.column_names == list(KAFKA_MESSAGES.columns)
     con = duckdb.connect()
     body = ", ".join(f'"{n}" {t}' for n, t in KAFKA_MESSAGES.columns.items())
     con.execute(f"create table t ({body})")
-    con.register("batch", table)
+    con.register("batch", rows)
     con.execute("insert into t by name select * from batch")
     assert con.execute("select count(*), min(first_seen_at) from t").fetchone()[0] == 2
 
@@ -350,13 +358,12 @@ def test_api_table_is_complete():
     )
 )
 def test_random_segments_never_raise(items):
-    ex = KafkaExtractor()
+    streams = kafka()
     for i, (from_client, seq, flags, payload, port) in enumerate(items):
         ends = [("10.0.0.1", 40000), ("10.0.0.2", port)]
         src, dst = ends if from_client else ends[::-1]
-        ex.feed([Seg(i + 1, i, *src, *dst, seq, 0, flags, payload)])
-        ex.take()
-    ex.finish()
+        list(streams.feed_segments([Seg(i + 1, i, *src, *dst, seq, 0, flags, payload)]))
+    list(streams.finish(Extraction()))
 
 
 @settings(max_examples=300, deadline=None)
@@ -498,11 +505,11 @@ def test_no_false_positives_on_non_kafka_captures(capture: Path, reader):
 @pytest.mark.skipif(not NDPI.exists(), reason="shared Kafka captures not present")
 def test_pcap_ingest_lands_kafka_messages(tmp_path: Path):
     from ingest.db import Warehouse
-    from ingest.sources import pcap
+    from ingest.sources.captures import SOURCE
 
     with Warehouse(tmp_path / "w.duckdb") as wh:
-        wh.ensure_tables(pcap.SOURCE.tables)
-        result = wh.ingest_file(NDPI, pcap.SOURCE)
+        wh.ensure_tables(SOURCE.tables)
+        result = wh.ingest_file(NDPI, SOURCE)
         assert result.ok, result.message
         count, files = wh.con.execute(
             "select count(*), count(distinct _source_file) from raw.pcap_kafka_messages"
@@ -525,18 +532,20 @@ def test_port_reuse_without_syn_is_a_new_connection():
 
 
 def test_memory_stays_bounded_with_many_non_kafka_connections(monkeypatch):
-    from ingest.sources import kafka
+    from ingest.sources.tcp import _kernel, streams
 
-    monkeypatch.setattr(kafka, "MAX_TRACKED_CONNECTIONS", 50)
-    ex = KafkaExtractor()
+    monkeypatch.setattr(streams, "MAX_TRACKED_CONNECTIONS", 50)
+    ex = kafka()
     kafka_conn = Stream()
-    ex.feed([kafka_conn.send(True, request(3, 2, 1))])
+    others = []
     for port in range(1000):
         s = Stream(client=("10.0.9.9", 20000 + port), broker=("10.0.0.2", 443))
-        ex.feed([s.send(True, b"\x16\x03\x01" + bytes(60))])
-    assert len(ex._conns) <= 50
-    ex.feed([kafka_conn.send(False, response(1))])
-    rows = ex.finish().to_pylist()
+        others.append(s.send(True, b"\x16\x03\x01" + bytes(60)))
+    out = list(ex.feed_segments([kafka_conn.send(True, request(3, 2, 1)), *others]))
+    assert ex.G[_kernel.G_NCONN] <= 50
+    out += ex.feed_segments([kafka_conn.send(False, response(1))])
+    out += ex.finish(Extraction())
+    rows = pa.concat_tables(t for _, t in out).to_pylist()
     assert [(r["is_request"], r["api_key"]) for r in rows] == [(True, 3), (False, 3)]
 
 
@@ -589,3 +598,20 @@ def test_a_lost_segment_never_invents_messages(n_messages, cuts, lost, isn):
     assert ids == sorted(set(ids)) and set(ids) <= set(range(n_messages))
     for r in rows:
         assert r["message_size_bytes"] == 13 + 37 * r["correlation_id"]
+
+
+def test_api_table_matches_the_seed():
+    """The parser's API table and the dbt seed come from the same apache/kafka commit."""
+    import csv
+
+    seed = Path(__file__).resolve().parents[2] / "seeds" / "kafka_api_keys.csv"
+    with seed.open() as f:
+        rows = {
+            int(r["api_key"]): (
+                r["api_name"],
+                int(r["max_version"]),
+                int(r["first_flexible_version"]) if r["first_flexible_version"] else None,
+            )
+            for r in csv.DictReader(f)
+        }
+    assert rows == KAFKA_APIS

@@ -238,3 +238,36 @@ def test_two_connections_reusing_a_correlation_id_never_pair(
         " where response_message_index is not null and response_first_ts_ns < first_ts_ns"
     ).fetchone()[0]
     assert crossed == 0
+
+
+def test_an_sre_window_in_local_time(tmp_path: Path) -> None:
+    """Kafka captures only, the window given in GMT-3: green, and one summary row for it."""
+    if not KAFKA.is_dir():
+        pytest.skip("../shared/data/pcap-kafka not present")
+    db = tmp_path / "sre.duckdb"
+    subprocess.run(
+        [BIN / "wirehouse", "ingest", "pcap", KAFKA, "--db", db, *KAFKA_PORTS],
+        check=True,
+        capture_output=True,
+    )
+    window = (
+        '{network_window_start: "2025-06-23 07:32:00-03:00",'
+        ' network_window_end: "2025-06-23 07:33:00-03:00"}'
+    )
+    dbt = [BIN / "dbt", "build", "--profiles-dir", REPO, "--project-dir", REPO]
+    build = subprocess.run(
+        [*dbt, *dbt_args(tmp_path), "--vars", window],
+        env={**os.environ, "WIREHOUSE_DB": str(db)},
+        capture_output=True,
+        text=True,
+    )
+    assert build.returncode == 0, build.stdout[-3000:]
+    with duckdb.connect(str(db), read_only=True) as con:
+        rows = con.execute(
+            "select server_addr, server_port, window_start_at::varchar, window_start_local,"
+            " window_end_local, packets, kafka_requests from marts.fct_server_window_summary"
+        ).fetchall()
+    assert rows == [
+        ("172.18.145.59", 9092, "2025-06-23 10:32:00", "2025-06-23 07:32:00-03:00",
+         "2025-06-23 07:33:00-03:00", 9, 3),
+    ]  # fmt: skip

@@ -37,7 +37,13 @@ def data(tmp_path_factory: pytest.TempPathFactory) -> dict[str, list[Path]]:
     assert made.returncode == 0, made.stderr
     tracepoints = sorted((demo / "tracepoints" / "net").glob("*.csv"))
     systemd = sorted((demo / "systemd" / "ip_accounting").glob("*.csv"))
+    # a second node, by its folder (rho/tracepoints/net/...), with its own files
+    other = root / "rho"
+    made = wirehouse("demo-data", other, "--days", "1", "--scale", "0.02", "--peers", "10",
+                     "--seed", "3", "--no-capture")  # fmt: skip
+    assert made.returncode == 0, made.stderr
     return {
+        "nodes": [demo, other],
         "tracepoints": tracepoints,
         "preprocessed": [write_preprocessed_tracepoints(tracepoints[0], root / "tp.csv")],
         "systemd": systemd,
@@ -58,6 +64,7 @@ INGESTS: dict[str, Callable[[dict[str, list[Path]]], list[tuple[str | Path, ...]
     "kafka": lambda d: [("pcap", *d["kafka"], "--kafka-port", "36333")],
     "tshark": lambda d: [("tshark", *d["tshark"])],
     "bluetooth": lambda d: [("pcap", *d["bluetooth"])],
+    "two-nodes": lambda d: [("tracepoints", *d["nodes"]), ("systemd", *d["nodes"])],
 }
 CASES = {
     "empty": [],

@@ -28,11 +28,14 @@ KEY_TYPES = {
 }
 
 
-def _table(name: str, columns: dict[str, tuple[str, pa.DataType]], comment: str) -> RawTable:
+def _table(
+    name: str, columns: dict[str, tuple[str, pa.DataType]], comment: str, unit: str
+) -> RawTable:
     return RawTable(
         name=name,
         columns={**KEY_TYPES, **{c: duckdb_type for c, (duckdb_type, _) in columns.items()}},
         comment=comment,
+        unit=unit,
     )
 
 
@@ -41,12 +44,14 @@ BREDR_PACKETS = _table(
     bredr.COLUMNS,
     "One row per Bluetooth BR/EDR baseband packet (source file, frame_number): libbtbb"
     " DLT 255 records and legacy Kismet/libbtbb 0xfff0 Ethernet frames.",
+    "BR/EDR packets",
 )
 LE_PACKETS = _table(
     "bluetooth_le_packets",
     le.COLUMNS,
     "One row per Bluetooth Low Energy link-layer packet (source file, frame_number):"
     " DLT 256, DLT 251 and PPI-wrapped captures.",
+    "BLE packets",
 )
 
 
@@ -57,6 +62,7 @@ class BluetoothExtractor:
     # link types whose packets this extractor decodes; legacy BR/EDR frames arrive as
     # Ethernet (1) and are picked by their ethertype
     link_types = frozenset({DLT_BLUETOOTH_BREDR_BB, *le.LINK_TYPES})
+    ethertypes = frozenset({BTBB_ETHERTYPE})  # so the pcap source notes no undecoded frames
 
     def __init__(self) -> None:
         self.le = le.LeDecoder()

@@ -38,45 +38,56 @@ Column semantics (raw.pcap_packets)
     null when the option is absent; ``tcp_sack_permitted`` is false for TCP without it.
     Addresses: text, IPv6 in RFC 5952 form exactly as Python's ``ipaddress`` prints it.
     Link types other than Ethernet, SLL, SLL2, raw IP (12, 14, 101, 228, 229) and BSD
-    null/loop are located by scapy (the reference dissector) when it knows them; Bluetooth and
-    USB captures are kept as rows with link type and lengths only.
+    null/loop are located by scapy (the reference dissector) when it knows them; Bluetooth
+    and USB captures are kept as rows with link type and lengths (Bluetooth is decoded
+    further by its extractor, ingest/sources/bluetooth).
 
-Options and hooks: see ``PcapOptions`` (time window, Kafka ports, progress callback, per-batch
-TCP segment hook for the Kafka extractor).
+Extractors
+    Protocol decoders share the single pass over the file: ``make_source(extractors)``. An
+    extractor has ``tables`` (its raw tables), ``feed(batch) -> Iterator[(table, data)]``,
+    called once per ``PacketBatch`` before the next batch overwrites the buffer, and
+    ``finish(report) -> Iterator[(table, data)]`` at the end of each file, which leaves it
+    ready for the next file (it may append to ``report.notes``/``issues``). Optional
+    ``link_types`` / ``ethertypes`` (sets of ints) say which link layers it decodes: a link
+    type that neither the dissector nor an extractor decodes gets a one-line note per file,
+    and so do Ethernet frames of ``NOTED_ETHERTYPES`` that no extractor claims.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from dataclasses import replace
-from functools import partial
+import contextlib
+import queue
+import threading
+from collections import Counter
+from collections.abc import Generator, Iterator, Sequence
 from pathlib import Path
+from typing import Protocol, TypeVar
 
 import duckdb
+import numpy as np
 
+from ingest.lazy import lazy_module
 from ingest.sources.base import Data, Extraction, RawTable, SourceError, SourceKind
-from ingest.sources.bluetooth import BluetoothExtractor
-from ingest.sources.kafka import KAFKA_MESSAGES, KafkaExtractor
 from ingest.sources.pcap.reader import (
     COLUMNS,
+    NO_FALLBACK_LINK_TYPES,
     PacketBatch,
     PcapOptions,
-    Segment,
     first_packet_ns,
-    last_packet_ns,
+    plural,
     read_batches,
 )
 
+K = lazy_module("ingest.sources.pcap._kernels")  # numba loads when a capture is read
+
 __all__ = [
-    "SOURCE",
+    "PACKETS",
     "PacketBatch",
+    "PacketExtractor",
     "PcapOptions",
-    "Segment",
-    "extract",
+    "SourceError",
     "find",
     "first_packet_ns",
-    "iter_tcp_segments",
-    "last_packet_ns",
     "make_source",
     "read_batches",
 ]
@@ -87,53 +98,192 @@ PACKETS = RawTable(
     name="pcap_packets",
     columns={name: duckdb_type for name, (duckdb_type, _, _) in COLUMNS.items()},
     comment="One row per captured packet (source file, frame_number): decoded L2-L4 headers.",
+    unit="packets",
 )
 
+# names for the notes; other link types are named by number
+LINK_TYPE_NAMES = {
+    105: "IEEE802_11",
+    127: "IEEE802_11_RADIOTAP",
+    187: "BLUETOOTH_HCI_H4",
+    189: "USB_LINUX",
+    192: "PPI",
+    201: "BLUETOOTH_HCI_H4_WITH_PHDR",
+    220: "USB_LINUX_MMAPPED",
+    249: "USBPCAP",
+    251: "BLUETOOTH_LE_LL",
+    255: "BLUETOOTH_BREDR_BB",
+    256: "BLUETOOTH_LE_LL_WITH_PHDR",
+    272: "NORDIC_BLE",
+}
+# non-IP Ethernet payloads worth a note when nothing decodes them (ARP and the like are not)
+NOTED_ETHERTYPES = {0xFFF0: "Bluetooth baseband in Ethernet (legacy libbtbb/Kismet)"}
 
-# Per-batch extractors over the raw packet bytes; each is created fresh for every file.
-EXTRACTORS = (BluetoothExtractor,)
+
+class PacketExtractor(Protocol):
+    """A protocol decoder fed by the packet reader (see the module docstring)."""
+
+    tables: tuple[RawTable, ...]
+
+    def feed(self, batch: PacketBatch) -> Iterator[tuple[str, Data]]: ...
+
+    def finish(self, report: Extraction) -> Iterator[tuple[str, Data]]: ...
+
+
+class _Undecoded:
+    """Counts, per file, the packets that no decoder looked into (for the notes)."""
+
+    def __init__(self, extractors: Sequence[PacketExtractor]) -> None:
+        self.link_types = set(K.FAST_LINK_TYPES)
+        self.ethertypes: set[int] = set()
+        for ex in extractors:
+            self.link_types |= set(getattr(ex, "link_types", ()))
+            self.ethertypes |= set(getattr(ex, "ethertypes", ()))
+        self.packets: Counter[int] = Counter()
+        self.with_ip: Counter[int] = Counter()  # scapy located an IP header under the type
+        self.by_ethertype: Counter[int] = Counter()
+
+    def count(self, batch: PacketBatch) -> None:
+        other = ~np.isin(batch.link_type, list(self.link_types))
+        if other.any():
+            links = batch.link_type[other]
+            has_ip = batch.fields[K.F_IP_VERSION][other] >= 0
+            self.packets.update(dict(zip(*np.unique(links, return_counts=True), strict=True)))
+            self.with_ip.update(
+                dict(zip(*np.unique(links[has_ip], return_counts=True), strict=True))
+            )
+        noted = [t for t in NOTED_ETHERTYPES if t not in self.ethertypes]
+        if noted:
+            ethertype = batch.fields[K.F_ETHERTYPE]
+            for t in noted:
+                if n := int(np.count_nonzero(ethertype == t)):
+                    self.by_ethertype[t] += n
+
+    def notes(self) -> list[str]:
+        out = []
+        for link, n in sorted(self.packets.items()):
+            if self.with_ip[link] and link not in NO_FALLBACK_LINK_TYPES:
+                continue  # scapy found IP headers under it: decoded where it matters
+            name = LINK_TYPE_NAMES.get(int(link), "")
+            label = f"link type {link} ({name})" if name else f"link type {link}"
+            out.append(
+                f"{label} not decoded: {plural(n, 'packet')} kept with time and lengths only"
+            )
+        for t, n in sorted(self.by_ethertype.items()):
+            out.append(
+                f"ethertype 0x{t:04x} ({NOTED_ETHERTYPES[t]}) not decoded:"
+                f" {plural(n, 'frame')} kept with time and lengths only"
+            )
+        return out
+
+
+def _tally(counter: Counter[int], values: np.ndarray) -> None:
+    keys, counts = np.unique(values, return_counts=True)
+    counter.update(dict(zip(keys.tolist(), counts.tolist(), strict=True)))
 
 
 def extract(
     path: Path,
     con: duckdb.DuckDBPyConnection,
     report: Extraction,
+    extractors: Sequence[PacketExtractor] = (),
     options: PcapOptions = PcapOptions(),  # noqa: B008 - frozen, so a shared default is safe
 ) -> Iterator[tuple[str, Data]]:
-    """Yield ``("pcap_packets", batch)`` and the Kafka messages finished so far, per batch.
+    """Each batch of ``pcap_packets`` and what the extractors make of it.
 
-    Also feeds ``options.segment_hook`` after each batch.
+    Decoding runs on a thread a few batches ahead of the caller (the compiled loops and
+    Arrow release the GIL), so the next batch is read while DuckDB inserts the last one.
     """
-
-    def cut(reason: str) -> None:
-        report.truncated = reason
-
-    report.empty_ok = True  # a capture with no packets (or none in the window) is valid
-    kafka = KafkaExtractor(options.kafka_ports)
-    # any hook makes read_batches collect the batch's TCP segments
-    reading = replace(options, segment_hook=kafka.feed, segment_filter=kafka.wanted)
-    extractors = [make() for make in EXTRACTORS]
-    for batch in read_batches(path, reading, cut):
-        kafka.feed(batch.segments)
-        if options.segment_hook is not None:
-            options.segment_hook(batch.segments)
-        yield PACKETS.name, batch.table
-        for extractor in extractors:
-            yield from extractor.feed(batch)
-        if kafka.rows:
-            yield KAFKA_MESSAGES.name, kafka.take()
-    yield KAFKA_MESSAGES.name, kafka.finish()
-    for extractor in extractors:
-        yield from extractor.finish(report)
+    return _read_ahead(_extract(path, report, extractors, options))
 
 
-def make_source(options: PcapOptions) -> SourceKind:
-    return SourceKind(
-        kind="pcap",
-        tables=(PACKETS, KAFKA_MESSAGES, *(t for make in EXTRACTORS for t in make.tables)),
-        extract=partial(extract, options=options),
-        find=find,
-    )
+def _extract(
+    path: Path,
+    report: Extraction,
+    extractors: Sequence[PacketExtractor],
+    options: PcapOptions,
+) -> Iterator[tuple[str, Data]]:
+    report.empty_ok = True  # a capture with no packets is valid
+    undecoded = _Undecoded(extractors)
+    finished = False
+    try:
+        for batch in read_batches(path, options, report):
+            undecoded.count(batch)
+            for ex in extractors:
+                yield from ex.feed(batch)
+            yield PACKETS.name, batch.table
+        finished = True
+        for ex in extractors:
+            yield from ex.finish(report)
+        report.notes.extend(undecoded.notes())
+    finally:
+        if not finished:  # the file failed: drop what the extractors hold for it
+            for ex in extractors:
+                for _ in ex.finish(Extraction()):
+                    pass
+
+
+T = TypeVar("T")
+READ_AHEAD = 2  # items decoded ahead of the consumer (each at most one batch)
+
+
+def _read_ahead(items: Iterator[T], depth: int = READ_AHEAD) -> Iterator[T]:
+    """``items`` produced on a thread, at most ``depth`` ahead; its errors re-raised here."""
+    out: queue.Queue = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+    end = object()
+
+    def produce() -> None:
+        try:
+            for item in items:
+                while not stop.is_set():
+                    try:
+                        out.put((True, item), timeout=0.1)
+                        break
+                    except queue.Full:
+                        continue
+                if stop.is_set():
+                    break
+            else:
+                out.put((True, end))
+        except BaseException as exc:
+            out.put((False, exc))
+        finally:
+            if stop.is_set() and isinstance(items, Generator):
+                items.close()  # the consumer gave up: let the source clean up
+
+    worker = threading.Thread(target=produce, name="pcap-read-ahead", daemon=True)
+    worker.start()
+    try:
+        while True:
+            ok, item = out.get()
+            if not ok:
+                raise item
+            if item is end:
+                return
+            yield item
+    finally:
+        stop.set()
+        while worker.is_alive():  # unblock a producer waiting to put
+            with contextlib.suppress(queue.Empty):
+                out.get(timeout=0.1)
+        worker.join()
+
+
+def make_source(
+    extractors: Sequence[PacketExtractor] = (),
+    options: PcapOptions = PcapOptions(),  # noqa: B008
+) -> SourceKind:
+    """The pcap input kind: packets plus every extractor's tables, one pass per file."""
+    extractors = tuple(extractors)
+
+    def extract_file(
+        path: Path, con: duckdb.DuckDBPyConnection, report: Extraction
+    ) -> Iterator[tuple[str, Data]]:
+        return extract(path, con, report, extractors, options)
+
+    tables = (PACKETS, *(t for ex in extractors for t in ex.tables))
+    return SourceKind(kind="pcap", tables=tables, extract=extract_file, find=find)
 
 
 def find(directory: Path) -> list[Path]:
@@ -148,45 +298,3 @@ def find(directory: Path) -> list[Path]:
     ]
     stamped = [(first_packet_ns(p), p) for p in files]
     return [p for ts, p in sorted(stamped, key=lambda t: (t[0] is None, t[0] or 0, str(t[1])))]
-
-
-def file_may_overlap(path: Path, options: PcapOptions) -> bool:
-    """False when a capture is wholly outside [since, until]: a cheap whole-file skip.
-
-    The first packet is read from the start; the last only for uncompressed pcapng (found by
-    stepping back over blocks), so ``since`` skips pcapng files but never classic pcap.
-    """
-    if options.since_ns is None and options.until_ns is None:
-        return True
-    first = first_packet_ns(path)
-    if first is None:
-        return True  # let the load say what is wrong with it
-    if options.until_ns is not None and first > options.until_ns:
-        return False
-    if options.since_ns is not None:
-        last = last_packet_ns(path)
-        # a last packet before the first means it was not decoded right: do not skip
-        return last is None or last < first or last >= options.since_ns
-    return True
-
-
-def iter_tcp_segments(path: Path, options: PcapOptions = PcapOptions()) -> Iterator[Segment]:  # noqa: B008
-    """Every TCP packet with payload or SYN/FIN/RST in one capture, in file order.
-
-    Standalone second pass; to share the ingest pass use ``PcapOptions.segment_hook`` or
-    ``read_batches`` with a hook set. Raises SourceError on a damaged container.
-    """
-    opts = PcapOptions(
-        since_ns=options.since_ns,
-        until_ns=options.until_ns,
-        kafka_ports=options.kafka_ports,
-        segment_hook=lambda _segments: None,  # ask read_batches to collect segments
-        batch_size=options.batch_size,
-    )
-    for batch in read_batches(path, opts):
-        yield from batch.segments
-
-
-SOURCE = make_source(PcapOptions())
-
-__all__ += ["PACKETS", "SourceError", "file_may_overlap"]

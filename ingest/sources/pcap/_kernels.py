@@ -25,6 +25,7 @@ ERR_BLOCK_LEN_MULT4 = 5
 ERR_BLOCK_TRAILER = 6  # arg = trailing length
 ERR_NO_IDB = 7  # arg = interface id
 ERR_CAPLEN_EXCEEDS_BLOCK = 8  # arg = caplen
+ERR_CAPLEN_TOO_BIG = 9  # arg = caplen (above the snapshot length / libpcap's maximum)
 
 # dissection output rows (one int64 row per field, -1 = null)
 F_IP_VERSION = 0
@@ -50,17 +51,18 @@ F_TCP_HEADER_LEN = 19
 F_PAYLOAD_LEN = 20
 F_ICMP_TYPE = 21
 F_ICMP_CODE = 22
-F_MAL_CODE = 23  # 0 = well formed; see MALFORMED in reader.py
+F_MAL_CODE = 23  # 0 = well formed; see malformed_texts in reader.py
 F_MAL_A = 24
 F_MAL_B = 25
 F_PAYLOAD_OFF = 26  # buffer offset of the TCP payload (segments)
 F_PAYLOAD_CAPLEN = 27  # captured TCP payload bytes
 F_VLAN_COUNT = 28
 F_L3_OFF = 29  # buffer offset of the IP header (for the address texts)
-N_FIELDS = 30
+F_ETHERTYPE = 30  # Ethernet/SLL protocol type after any VLAN tags
+N_FIELDS = 31
 MAX_VLANS = 4
 
-# malformed codes (texts in reader.MALFORMED)
+# malformed codes (texts in reader.malformed_texts)
 M_ETH_TRUNC = 1
 M_VLAN_TRUNC = 2
 M_LINK_HDR_TRUNC = 3
@@ -118,21 +120,42 @@ def _u32(buf, o, big):
 
 
 @jit
-def walk_pcap(buf, pos, end, hdr_len, big, frac_ns, max_record, data_off, caplen, origlen, ts_ns):
-    """Walk classic pcap records from ``pos`` to ``end``; frac_ns = 1000 (µs) or 1 (ns magic)."""
+def walk_pcap(
+    buf, pos, end, hdr_len, big, frac_ns, swap, max_caplen, max_record,
+    data_off, caplen, origlen, ts_ns, stats,
+):  # fmt: skip
+    """Walk classic pcap records from ``pos`` to ``end``; frac_ns = 1000 (µs) or 1 (ns magic).
+
+    swap: 0 lengths as written, 1 caplen/len swapped (versions before 2.3), 2 swapped when
+    caplen > len (2.3: both layouts exist), as libpcap reads them. A caplen above max_caplen
+    (libpcap's maximum for the link type) is damage: ERR_CAPLEN_TOO_BIG, arg = caplen.
+    stats[0] counts fraction fields >= 1 s (kept: carried into the seconds), stats[1] is the
+    buffer position of the first such record (-1 until one is seen).
+    """
     n = 0
     max_n = data_off.shape[0]
+    frac_limit = 1_000_000 if frac_ns == 1000 else 1_000_000_000
     while n < max_n:
         if pos + hdr_len > end:
             return n, pos, NEED_MORE, 0
         incl = _u32(buf, pos + 8, big)
+        orig = _u32(buf, pos + 12, big)
+        if swap == 1 or (swap == 2 and incl > orig):
+            incl, orig = orig, incl
         if incl > max_record:
             return n, pos, ERR_RECORD_TOO_BIG, incl
+        if incl > max_caplen:
+            return n, pos, ERR_CAPLEN_TOO_BIG, incl
         if pos + hdr_len + incl > end:
             return n, pos, NEED_MORE, 0
-        ts_ns[n] = _u32(buf, pos, big) * 1_000_000_000 + _u32(buf, pos + 4, big) * frac_ns
+        frac = _u32(buf, pos + 4, big)
+        if frac >= frac_limit:
+            if stats[0] == 0:
+                stats[1] = pos
+            stats[0] += 1
+        ts_ns[n] = _u32(buf, pos, big) * 1_000_000_000 + frac * frac_ns
         caplen[n] = incl
-        origlen[n] = _u32(buf, pos + 12, big)
+        origlen[n] = orig
         data_off[n] = pos + hdr_len
         n += 1
         pos += hdr_len + incl
@@ -167,7 +190,10 @@ def walk_pcapng(
     """Walk pcapng packet blocks (EPB, SPB, obsolete PB), skipping unknown blocks.
 
     Stops with STOP_BLOCK at SHB/IDB so Python can parse them and update the interface
-    arrays (per-interface link type, snaplen, timestamp resolution and offset).
+    arrays (per-interface link type, snapshot length as libpcap adjusts it, timestamp
+    resolution and offset). As in libpcap, a packet longer than its interface's snapshot
+    length is damage (ERR_CAPLEN_TOO_BIG), and a simple packet block must hold
+    min(original length, snapshot length) bytes (ERR_CAPLEN_EXCEEDS_BLOCK).
     """
     n = 0
     max_n = data_off.shape[0]
@@ -202,6 +228,8 @@ def walk_pcapng(
             cl = _u32(buf, body + 12, big)
             if cl > blen - 32:
                 return n, pos, ERR_CAPLEN_EXCEEDS_BLOCK, cl
+            if cl > if_snap[ifid]:
+                return n, pos, ERR_CAPLEN_TOO_BIG, cl
             hi = _u32(buf, body + 4, big)
             lo = _u32(buf, body + 8, big)
             ts_ns[n] = _pcapng_ts(hi, lo, if_pow2[ifid], if_exp[ifid], if_offset[ifid])
@@ -217,9 +245,9 @@ def walk_pcapng(
             if n_if == 0:
                 return n, pos, ERR_NO_IDB, 0
             orig = _u32(buf, body, big)
-            cl = min(orig, blen - 16)
-            if if_snap[0] > 0:
-                cl = min(cl, if_snap[0])
+            cl = min(orig, if_snap[0])
+            if cl > blen - 16:
+                return n, pos, ERR_CAPLEN_EXCEEDS_BLOCK, cl
             ts_ns[n] = -1
             caplen[n] = cl
             origlen[n] = orig
@@ -390,6 +418,7 @@ def _dissect_one(buf, i, off, cl, orig, lt, out, vlans):
         et = 0x86DD
     else:
         return
+    out[F_ETHERTYPE, i] = et
     if et == 0x0800 or et == 0x86DD:
         _dissect_ip(buf, i, p, end, orig - (p - off), et, out)
 

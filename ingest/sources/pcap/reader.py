@@ -10,24 +10,30 @@ fallback packet, never per ordinary packet.
 
 from __future__ import annotations
 
+import functools
 import gzip
 import struct
-import tempfile
 import zlib
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO, NamedTuple
+from typing import BinaryIO
 
 import numpy as np
 import pyarrow as pa
 
-from ingest.sources.base import SourceError
-from ingest.sources.pcap import _kernels as K
+from ingest.lazy import lazy_module
+from ingest.sources.base import Extraction, SourceError
+
+K = lazy_module("ingest.sources.pcap._kernels")  # numba loads when a capture is read
+
 
 BATCH_SIZE = 131_072
 CHUNK_BYTES = 4 << 20  # small enough that walk and dissection find the bytes in cache
 MAX_RECORD = 64 << 20  # a record/block claiming more is damage, not a packet
+MAXIMUM_SNAPLEN = 262_144  # libpcap: the largest captured length for most link types
+MAX_SNAPLEN = {231: 128 << 20, 279: 8 << 20, 249: 1 << 20}  # D-Bus, EBHSCR, USBPcap
+PCAPNG_MAX_BLOCK = 16 << 20  # libpcap's INITIAL_MAX_BLOCKSIZE (raised only for D-Bus)
 SHB_MAX = 1 << 20  # libpcap's BT_SHB_INSANE_MAX
 IP_TEXT_MAX = 39  # longest IPv6 text (IPv4 needs 15)
 
@@ -42,27 +48,32 @@ PCAP_MAGICS = {  # first 4 bytes -> (big endian, ns per fraction unit, record he
 PCAPNG_MAGIC = b"\x0a\x0d\x0d\x0a"
 GZIP_MAGIC = b"\x1f\x8b"
 
-MALFORMED = {
-    K.M_ETH_TRUNC: "ethernet header truncated: {a} of 14 bytes captured",
-    K.M_VLAN_TRUNC: "vlan tag {a} truncated",
-    K.M_LINK_HDR_TRUNC: "link-layer header truncated: {a} of {b} bytes captured",
-    K.M_IPV4_TRUNC: "ipv4 header truncated: {a} of {b} bytes captured",
-    K.M_IPV4_IHL: "ipv4 header length {a} < 20",
-    K.M_IPV4_TOTAL_LT_IHL: "ipv4 total length {a} < header length {b}",
-    K.M_IP_VERSION_MISMATCH: "ip version {a} under ethertype {b:#06x}",
-    K.M_IPV6_TRUNC: "ipv6 header truncated: {a} of {b} bytes captured",
-    K.M_IPV6_EXT_TRUNC: "ipv6 extension header (next header {a}) truncated",
-    K.M_TCP_TRUNC: "tcp header truncated: {a} of {b} bytes captured",
-    K.M_TCP_HLEN: "tcp header length {a} < 20",
-    K.M_TCP_HLEN_GT_PAYLOAD: "tcp header length {a} > ip payload {b}",
-    K.M_UDP_TRUNC: "udp header truncated: {a} of {b} bytes captured",
-    K.M_UDP_SHORT: "ip payload {a} too short for a udp header",
-    K.M_IP_VERSION_UNKNOWN: "unknown ip version {a}",
-    K.M_IP_LEN_GT_WIRE: "ip length {a} > {b} bytes on the wire",
-    K.M_ICMP_TRUNC: "icmp header truncated: {a} of {b} bytes captured",
-    K.M_IPV6_EXT_GT_PAYLOAD: "ipv6 extension headers ({b} bytes) exceed payload length {a}",
-    K.M_IPV4_OPTIONS_TRUNC: "ipv4 options truncated: {a} of {b} bytes captured",
-}
+
+@functools.cache
+def malformed_texts() -> dict[int, str]:
+    """Reason text per malformed code (a function: the codes live in the compiled kernels)."""
+    return {
+        K.M_ETH_TRUNC: "ethernet header truncated: {a} of 14 bytes captured",
+        K.M_VLAN_TRUNC: "vlan tag {a} truncated",
+        K.M_LINK_HDR_TRUNC: "link-layer header truncated: {a} of {b} bytes captured",
+        K.M_IPV4_TRUNC: "ipv4 header truncated: {a} of {b} bytes captured",
+        K.M_IPV4_IHL: "ipv4 header length {a} < 20",
+        K.M_IPV4_TOTAL_LT_IHL: "ipv4 total length {a} < header length {b}",
+        K.M_IP_VERSION_MISMATCH: "ip version {a} under ethertype {b:#06x}",
+        K.M_IPV6_TRUNC: "ipv6 header truncated: {a} of {b} bytes captured",
+        K.M_IPV6_EXT_TRUNC: "ipv6 extension header (next header {a}) truncated",
+        K.M_TCP_TRUNC: "tcp header truncated: {a} of {b} bytes captured",
+        K.M_TCP_HLEN: "tcp header length {a} < 20",
+        K.M_TCP_HLEN_GT_PAYLOAD: "tcp header length {a} > ip payload {b}",
+        K.M_UDP_TRUNC: "udp header truncated: {a} of {b} bytes captured",
+        K.M_UDP_SHORT: "ip payload {a} too short for a udp header",
+        K.M_IP_VERSION_UNKNOWN: "unknown ip version {a}",
+        K.M_IP_LEN_GT_WIRE: "ip length {a} > {b} bytes on the wire",
+        K.M_ICMP_TRUNC: "icmp header truncated: {a} of {b} bytes captured",
+        K.M_IPV6_EXT_GT_PAYLOAD: "ipv6 extension headers ({b} bytes) exceed payload length {a}",
+        K.M_IPV4_OPTIONS_TRUNC: "ipv4 options truncated: {a} of {b} bytes captured",
+    }
+
 
 # Link types never handed to scapy: they carry no IP (Bluetooth, USB) and scapy is slow on them.
 NO_FALLBACK_LINK_TYPES = frozenset({186, 187, 189, 201, 220, 249, 251, 254, 255, 256, 272})
@@ -70,53 +81,34 @@ NO_FALLBACK_LINK_TYPES = frozenset({186, 187, 189, 201, 220, 249, 251, 254, 255,
 
 @dataclass(frozen=True)
 class PcapOptions:
-    """How to read captures. Times are epoch nanoseconds (UTC), inclusive bounds."""
+    """How to read captures: whole files (the analysis window is a dbt var, not an ingest one)."""
 
-    since_ns: int | None = None
-    until_ns: int | None = None
-    kafka_ports: tuple[int, ...] = (9092,)
     # called with the number of on-disk bytes consumed since the last call (tqdm.update style)
     progress: Callable[[int], None] | None = None
-    # called after each batch with that batch's TCP segments (see Segment), before the batch
-    # is yielded; lets another extractor (Kafka) share the single pass over the file
-    segment_hook: Callable[[Sequence[Segment]], None] | None = None
-    # optional vectorised pre-filter: (src_port, dst_port, first 8 payload bytes as an
-    # (n, 8) uint8 array, zero-padded) -> bool mask of the segments the hook must see;
-    # building a Segment object per TCP packet is the slow part of a load
-    segment_filter: Callable[[np.ndarray, np.ndarray, np.ndarray], np.ndarray] | None = None
     batch_size: int = BATCH_SIZE
-
-
-class Segment(NamedTuple):
-    """One TCP packet with payload or with SYN, FIN or RST set (connection bounds for the
-    Kafka extractor); payload holds only the captured bytes (empty for control packets)."""
-
-    frame_number: int
-    ts_ns: int
-    src_addr: str
-    src_port: int
-    dst_addr: str
-    dst_port: int
-    seq: int
-    ack: int
-    flags: int
-    payload: bytes
 
 
 @dataclass
 class PacketBatch:
-    """One batch of packets: the Arrow rows and (if asked for) the TCP segments among them.
+    """One batch of packets: the Arrow rows and the raw view extractors decode further.
 
-    ``buf`` with ``data_off``/``caplen`` (aligned with the table's rows) is the batch's raw
-    view: packet i is ``buf[data_off[i] : data_off[i] + caplen[i]]``, valid only until the
-    reader moves on to the next batch.
+    ``buf`` is the reader's byte buffer: it is overwritten by the next batch, so an extractor
+    copies what it keeps. ``data_off``/``caplen`` (int64, aligned with the table's rows) locate
+    each packet's captured bytes in ``buf`` (from the link-layer header on); ``link_type`` is
+    the LINKTYPE_* per row. ``fields`` is the dissection matrix: one int64 row per
+    ``_kernels.F_*`` field, one column per packet, -1 = null (e.g. ``F_PAYLOAD_OFF`` and
+    ``F_PAYLOAD_CAPLEN`` locate TCP/UDP payloads in ``buf``, ``F_L3_OFF`` the IP header,
+    ``F_ETHERTYPE`` the Ethernet/SLL type after VLAN tags).
     """
 
     table: pa.RecordBatch
-    segments: list[Segment]
-    buf: np.ndarray | None = None
-    data_off: np.ndarray | None = None
-    caplen: np.ndarray | None = None
+    buf: np.ndarray
+    data_off: np.ndarray
+    caplen: np.ndarray
+    link_type: np.ndarray
+    fields: np.ndarray
+    frame_number: np.ndarray
+    ts_ns: np.ndarray  # -1 for pcapng simple packet blocks (they carry no time)
 
 
 @dataclass
@@ -192,8 +184,12 @@ class _Input:
         return self.buf[pos : pos + n].tobytes()
 
 
-def _walk(inp: _Input, batch_size: int, report_cut: Callable[[str], None]) -> Iterator[_Records]:
-    """Yield the records of the file batch by batch; raises SourceError on damage."""
+def _walk(inp: _Input, batch_size: int, report: Extraction) -> Iterator[_Records]:
+    """Yield the records of the file batch by batch; raises SourceError on damage.
+
+    A capture cut short sets ``report.truncated``; facts about a good capture go to
+    ``report.notes``.
+    """
     inp.fill()
     if inp.available() == 0:
         raise SourceError("empty file")
@@ -201,41 +197,68 @@ def _walk(inp: _Input, batch_size: int, report_cut: Callable[[str], None]) -> It
         raise SourceError(f"truncated file header: {inp.available()} bytes")
     magic = inp.bytes_at(inp.start, 4)
     if magic in PCAP_MAGICS:
-        yield from _walk_pcap(inp, magic, batch_size, report_cut)
+        yield from _walk_pcap(inp, magic, batch_size, report)
     elif magic == PCAPNG_MAGIC:
-        yield from _walk_pcapng(inp, batch_size, report_cut)
+        yield from _walk_pcapng(inp, batch_size, report)
     else:
         raise SourceError(f"not a pcap or pcapng file (magic 0x{magic.hex()})")
     if inp.gzip_cut:
-        report_cut(f"gzip stream cut short after {inp.base + inp.end} bytes")
+        report.truncated = f"gzip stream cut short after {inp.base + inp.end} bytes"
 
 
 def _new_records(n: int) -> _Records:
     return _Records(*(np.empty(n, np.int64) for _ in range(6)))
 
 
+def plural(n: int, noun: str) -> str:
+    return f"{n:,} {noun}" + ("" if n == 1 else "s")
+
+
+def max_snaplen(link: int) -> int:
+    """libpcap's largest acceptable captured length for a link type (pcap-common.c)."""
+    return MAX_SNAPLEN.get(link, MAXIMUM_SNAPLEN)
+
+
+def snapshot_length(link: int, snaplen: int) -> int:
+    """A header's snapshot length as libpcap uses it: 0 or too large means the maximum."""
+    return max_snaplen(link) if snaplen == 0 or snaplen > max_snaplen(link) else snaplen
+
+
+def _pcap_length_swap(major: int, minor: int) -> int:
+    """How records store caplen/len (see K.walk_pcap); SourceError for versions libpcap refuses."""
+    if (major, minor) == (543, 0):  # DG/UX tcpdump: pre-2.3 layout
+        return 1
+    if major != 2 or minor > 4:
+        raise SourceError(f"unsupported pcap savefile version {major}.{minor} at byte 4")
+    return 1 if minor < 3 else 2 if minor == 3 else 0
+
+
 def _walk_pcap(
-    inp: _Input, magic: bytes, batch_size: int, report_cut: Callable[[str], None]
+    inp: _Input, magic: bytes, batch_size: int, report: Extraction
 ) -> Iterator[_Records]:
     big, frac_ns, hdr_len = PCAP_MAGICS[magic]
     if inp.available() < 24:
         raise SourceError(f"truncated file header: {inp.available()} of 24 bytes")
     e = ">" if big else "<"
-    major, minor, _zone, _sigfigs, _snaplen, linktype = struct.unpack(
+    major, minor, _zone, _sigfigs, snaplen, linktype = struct.unpack(
         e + "HHiIII", inp.bytes_at(inp.start + 4, 20)
     )
-    if major != 2:
-        raise SourceError(f"unsupported pcap version {major}.{minor}")
+    swap = _pcap_length_swap(major, minor)
     if linktype & 0x03FF0000:
         raise SourceError(f"link type reserved field not zero (0x{linktype & 0x03FF0000:08x})")
     link = linktype & 0xFFFF  # the upper bits carry the FCS length
+    snapshot = snapshot_length(link, snaplen)
+    stats = np.array([0, -1], np.int64)  # fraction fields >= 1 s: count, first position
+    first_bad: int | None = None
     inp.start += 24
     while True:
         rec = _new_records(batch_size)
         n, pos, status, arg = K.walk_pcap(
-            inp.buf, inp.start, inp.end, hdr_len, big, frac_ns, MAX_RECORD,
-            rec.data_off, rec.caplen, rec.origlen, rec.ts_ns,
+            inp.buf, inp.start, inp.end, hdr_len, big, frac_ns, swap, max_snaplen(link),
+            MAX_RECORD, rec.data_off, rec.caplen, rec.origlen, rec.ts_ns, stats,
         )  # fmt: skip
+        if stats[0] and first_bad is None:  # a buffer position: a file position before it moves
+            first_bad = inp.base + int(stats[1])
         if n:
             rec.iface[:n] = 0
             rec.link[:n] = link
@@ -246,16 +269,30 @@ def _walk_pcap(
         at = inp.base + pos
         if status == K.ERR_RECORD_TOO_BIG:
             raise SourceError(f"record length {arg} at byte {at} exceeds {MAX_RECORD} bytes")
+        if status == K.ERR_CAPLEN_TOO_BIG:
+            raise SourceError(
+                f"invalid packet capture length {arg} at byte {at}, bigger than snaplen of"
+                f" {snapshot}"
+            )
         # NEED_MORE: the record (or its header) continues past the buffer
         need = hdr_len
         if inp.available() >= hdr_len:
-            need += struct.unpack_from(e + "I", inp.bytes_at(pos + 8, 4))[0]
+            incl, orig = struct.unpack_from(e + "II", inp.bytes_at(pos + 8, 8))
+            need += orig if swap == 1 or (swap == 2 and incl > orig) else incl
         if not inp.ensure(need):
             if inp.available():
                 what = "record" if inp.available() >= hdr_len else "record header"
                 have = inp.available()
-                report_cut(f"cut short in {what} at byte {at} ({have} of {need} bytes present)")
-            return
+                report.truncated = (
+                    f"cut short in {what} at byte {at} ({have} of {need} bytes present)"
+                )
+            break
+    if stats[0]:
+        field = "ts_usec >= 1000000" if frac_ns == 1000 else "ts_nsec >= 1000000000"
+        report.notes.append(
+            f"{field} in {plural(int(stats[0]), 'packet')} (first record at byte {first_bad}):"
+            " kept, the excess carried into the seconds"
+        )
 
 
 @dataclass
@@ -263,20 +300,26 @@ class _Interfaces:
     """Per-interface facts of the current pcapng section, as arrays for the walker."""
 
     link: list[int]
-    snap: list[int]
+    snapshot: list[int]  # snaplen as libpcap adjusts it (0 or too large: the maximum)
     pow2: list[int]
     exp: list[int]
     offset_ns: list[int]
 
     def arrays(self) -> tuple[np.ndarray, ...]:
         k = max(len(self.link), 1)
-        cols = (self.link, self.snap, self.pow2, self.exp, self.offset_ns)
+        cols = (self.link, self.snapshot, self.pow2, self.exp, self.offset_ns)
         return tuple(np.array((c or [0])[:k], np.int64) for c in cols)
 
+    def max_block(self) -> int:
+        """libpcap's block size limit: 16 MiB, more for D-Bus (capped by our buffer)."""
+        return (
+            MAX_RECORD
+            if any(max_snaplen(k) > MAXIMUM_SNAPLEN for k in self.link)
+            else (PCAPNG_MAX_BLOCK)
+        )
 
-def _walk_pcapng(
-    inp: _Input, batch_size: int, report_cut: Callable[[str], None]
-) -> Iterator[_Records]:
+
+def _walk_pcapng(inp: _Input, batch_size: int, report: Extraction) -> Iterator[_Records]:
     big = False
     ifaces = _Interfaces([], [], [], [], [])
     arrays = ifaces.arrays()
@@ -284,7 +327,7 @@ def _walk_pcapng(
     while True:
         rec = _new_records(batch_size)
         n, pos, status, arg = K.walk_pcapng(
-            inp.buf, inp.start, inp.end, big, MAX_RECORD, *arrays, len(ifaces.link),
+            inp.buf, inp.start, inp.end, big, ifaces.max_block(), *arrays, len(ifaces.link),
             rec.data_off, rec.caplen, rec.origlen, rec.ts_ns, rec.iface, rec.link,
         )  # fmt: skip
         if n:
@@ -293,18 +336,8 @@ def _walk_pcapng(
         at = inp.base + pos
         if status == K.FULL:
             continue
-        if status == K.ERR_BLOCK_LEN_SMALL:
-            raise SourceError(f"pcapng block length {arg} at byte {at} is too small")
-        if status == K.ERR_BLOCK_LEN_MULT4:
-            raise SourceError(f"pcapng block length {arg} at byte {at} not a multiple of 4")
-        if status == K.ERR_RECORD_TOO_BIG:
-            raise SourceError(f"pcapng block length {arg} at byte {at} exceeds {MAX_RECORD}")
-        if status == K.ERR_BLOCK_TRAILER:
-            raise SourceError(f"pcapng block at byte {at}: trailing length {arg} differs")
-        if status == K.ERR_NO_IDB:
-            raise SourceError(f"pcapng packet block at byte {at} for undefined interface {arg}")
-        if status == K.ERR_CAPLEN_EXCEEDS_BLOCK:
-            raise SourceError(f"pcapng packet block at byte {at}: caplen {arg} overruns it")
+        if status != K.NEED_MORE and status != K.STOP_BLOCK:
+            raise SourceError(_pcapng_error(status, arg, at, inp, big, ifaces))
         if status == K.NEED_MORE:
             need = 8
             if inp.available() >= 8:
@@ -313,7 +346,7 @@ def _walk_pcapng(
                 if inp.available():
                     if at == 0:
                         raise SourceError(f"truncated pcapng section header at byte {at}")
-                    report_cut(f"cut short in block at byte {at}")
+                    report.truncated = f"cut short in block at byte {at}"
                 elif not seen_idb:
                     raise SourceError("pcapng file has no interface description block")
                 return
@@ -321,19 +354,7 @@ def _walk_pcapng(
         # STOP_BLOCK: a section header or interface description block at inp.start
         # (positions are re-read after each ensure(): filling moves the unread bytes)
         if inp.bytes_at(inp.start, 4) == PCAPNG_MAGIC:
-            if not inp.ensure(12):
-                raise SourceError(f"truncated pcapng section header at byte {at}")
-            big = _shb_byte_order(inp.bytes_at(inp.start + 8, 4), at)
-            blen = struct.unpack(">I" if big else "<I", inp.bytes_at(inp.start + 4, 4))[0]
-            _check_block_len(blen, at, 28)
-            if blen > SHB_MAX:
-                raise SourceError(f"pcapng section header length {blen} at byte {at} is insane")
-            if not inp.ensure(blen):
-                raise SourceError(f"truncated pcapng section header at byte {at}")
-            _check_trailer(inp.bytes_at(inp.start, blen), big, at)
-            major, minor = struct.unpack(">HH" if big else "<HH", inp.bytes_at(inp.start + 12, 4))
-            if major != 1:
-                raise SourceError(f"unsupported pcapng version {major}.{minor} at byte {at}")
+            big, blen = _section_header(inp, at)
             ifaces = _Interfaces([], [], [], [], [])
         else:
             blen = struct.unpack(">I" if big else "<I", inp.bytes_at(inp.start + 4, 4))[0]
@@ -341,12 +362,56 @@ def _walk_pcapng(
             if blen > SHB_MAX:
                 raise SourceError(f"pcapng interface block length {blen} at byte {at} is insane")
             if not inp.ensure(blen):
-                report_cut(f"cut short in block at byte {at}")
+                report.truncated = f"cut short in block at byte {at}"
                 return
             _parse_idb(inp.bytes_at(inp.start, blen), big, at, ifaces)
             seen_idb = True
         arrays = ifaces.arrays()
         inp.start += blen
+
+
+def _pcapng_error(
+    status: int, arg: int, at: int, inp: _Input, big: bool, ifaces: _Interfaces
+) -> str:
+    if status == K.ERR_BLOCK_LEN_SMALL:
+        return f"pcapng block length {arg} at byte {at} is too small"
+    if status == K.ERR_BLOCK_LEN_MULT4:
+        return f"pcapng block length {arg} at byte {at} not a multiple of 4"
+    if status == K.ERR_RECORD_TOO_BIG:
+        return f"pcapng block length {arg} at byte {at} exceeds {ifaces.max_block()}"
+    if status == K.ERR_BLOCK_TRAILER:
+        return f"pcapng block at byte {at}: trailing length {arg} differs"
+    if status == K.ERR_NO_IDB:
+        return f"pcapng packet block at byte {at} for undefined interface {arg}"
+    if status == K.ERR_CAPLEN_EXCEEDS_BLOCK:
+        return f"pcapng packet block at byte {at}: caplen {arg} overruns it"
+    # ERR_CAPLEN_TOO_BIG: an enhanced (6) or obsolete (2) packet block's interface
+    e = ">" if big else "<"
+    btype = struct.unpack(e + "I", inp.bytes_at(inp.start, 4))[0]
+    head = inp.bytes_at(inp.start + 8, 4)
+    ifid = struct.unpack(e + "I", head)[0] if btype == 6 else struct.unpack(e + "H", head[:2])[0]
+    return (
+        f"invalid packet capture length {arg} at byte {at}, bigger than snaplen of"
+        f" {ifaces.snapshot[ifid]}"
+    )
+
+
+def _section_header(inp: _Input, at: int) -> tuple[bool, int]:
+    """Check the section header block at inp.start; return (big endian, block length)."""
+    if not inp.ensure(12):
+        raise SourceError(f"truncated pcapng section header at byte {at}")
+    big = _shb_byte_order(inp.bytes_at(inp.start + 8, 4), at)
+    blen = struct.unpack(">I" if big else "<I", inp.bytes_at(inp.start + 4, 4))[0]
+    _check_block_len(blen, at, 28)
+    if blen > SHB_MAX:
+        raise SourceError(f"pcapng section header length {blen} at byte {at} is insane")
+    if not inp.ensure(blen):
+        raise SourceError(f"truncated pcapng section header at byte {at}")
+    _check_trailer(inp.bytes_at(inp.start, blen), big, at)
+    major, minor = struct.unpack(">HH" if big else "<HH", inp.bytes_at(inp.start + 12, 4))
+    if (major, minor) not in ((1, 0), (1, 2)):  # libpcap: 1.2 is read as 1.0
+        raise SourceError(f"unsupported pcapng savefile version {major}.{minor} at byte {at}")
+    return big, blen
 
 
 def _shb_byte_order(bom: bytes, at: int) -> bool:
@@ -370,39 +435,56 @@ def _check_trailer(block: bytes, big: bool, at: int) -> None:
         raise SourceError(f"pcapng block at byte {at}: trailing length {trailer} differs")
 
 
+# IDB options with a fixed length that libpcap reads (and refuses twice): code -> (name, len)
+TIMESTAMP_OPTIONS = {9: ("if_tsresol", 1), 14: ("if_tsoffset", 8)}
+
+
 def _parse_idb(block: bytes, big: bool, at: int, ifaces: _Interfaces) -> None:
+    """One interface description block, with libpcap's option checks (process_idb_options)."""
     e = ">" if big else "<"
     _check_trailer(block, big, at)
-    link, _reserved, snap = struct.unpack_from(e + "HHI", block, 8)
+    link, _reserved, snaplen = struct.unpack_from(e + "HHI", block, 8)
     pow2, exp, offset_s = 0, 6, 0
-    seen_tsresol = False
-    o, end = 16, len(block) - 4
-    while o + 4 <= end:
+    seen: set[int] = set()
+    o, end = 16, len(block) - 4  # the option area is a multiple of 4 bytes long
+    while o < end:
         code, olen = struct.unpack_from(e + "HH", block, o)
-        if code == 0:
-            break
-        if o + 4 + olen > end:
+        padded = (olen + 3) & ~3
+        if o + 4 + padded > end:
             raise SourceError(f"pcapng option at byte {at + o} overruns its block")
-        if code == 9 and olen >= 1:
-            if seen_tsresol:
-                raise SourceError(f"interface block at byte {at} has more than one if_tsresol")
-            seen_tsresol = True
-            value = block[o + 4]
-            pow2, exp = value >> 7, value & 0x7F
-            if exp > (62 if pow2 else 18):
-                raise SourceError(f"interface block at byte {at}: if_tsresol 0x{value:02x}")
-        elif code == 14 and olen == 8:
-            offset_s = struct.unpack_from(e + "q", block, o + 4)[0]
-        o += 4 + ((olen + 3) & ~3)
+        if code == 0:
+            if olen:
+                raise SourceError(
+                    f"interface block at byte {at} has opt_endofopt option with length {olen} != 0"
+                )
+            break
+        if code in TIMESTAMP_OPTIONS:
+            name, want = TIMESTAMP_OPTIONS[code]
+            if olen != want:
+                raise SourceError(
+                    f"interface block at byte {at} has {name} option with length {olen} != {want}"
+                )
+            if code in seen:
+                raise SourceError(f"interface block at byte {at} has more than one {name}")
+            seen.add(code)
+            if code == 9:
+                value = block[o + 4]
+                pow2, exp = value >> 7, value & 0x7F
+                if exp > (62 if pow2 else 18):  # finer than 1 ns cannot be held in int64
+                    raise SourceError(f"interface block at byte {at}: if_tsresol 0x{value:02x}")
+            else:
+                offset_s = struct.unpack_from(e + "q", block, o + 4)[0]
+        o += 4 + padded
     ifaces.link.append(link)
-    ifaces.snap.append(snap)
+    ifaces.snapshot.append(snapshot_length(link, snaplen))
     ifaces.pow2.append(pow2)
     ifaces.exp.append(exp)
     ifaces.offset_ns.append(offset_s * 1_000_000_000)
 
 
-# raw.pcap_packets: column -> (DuckDB type, Arrow type, dissection row or None)
-COLUMNS: dict[str, tuple[str, pa.DataType, int | None]] = {
+# raw.pcap_packets: column -> (DuckDB type, Arrow type, dissection row name in _kernels or None);
+# names, not numbers, so the table's schema is known without loading the compiled kernels
+COLUMNS: dict[str, tuple[str, pa.DataType, str | None]] = {
     "frame_number": ("BIGINT", pa.int64(), None),
     "captured_at": ("TIMESTAMP_NS", pa.timestamp("ns"), None),
     "ts_ns": ("BIGINT", pa.int64(), None),
@@ -411,76 +493,57 @@ COLUMNS: dict[str, tuple[str, pa.DataType, int | None]] = {
     "origlen": ("UINTEGER", pa.uint32(), None),
     "link_type": ("USMALLINT", pa.uint16(), None),
     "vlan_ids": ("USMALLINT[]", pa.list_(pa.uint16()), None),
-    "ip_version": ("UTINYINT", pa.uint8(), K.F_IP_VERSION),
+    "ip_version": ("UTINYINT", pa.uint8(), "F_IP_VERSION"),
     "src_addr": ("VARCHAR", pa.string(), None),
     "dst_addr": ("VARCHAR", pa.string(), None),
-    "ip_proto": ("UTINYINT", pa.uint8(), K.F_IP_PROTO),
-    "ttl": ("UTINYINT", pa.uint8(), K.F_TTL),
-    "ip_total_len": ("UINTEGER", pa.uint32(), K.F_IP_TOTAL_LEN),
-    "ip_id": ("UINTEGER", pa.uint32(), K.F_IP_ID),
-    "frag_offset": ("USMALLINT", pa.uint16(), K.F_FRAG_OFFSET),
-    "more_fragments": ("BOOLEAN", pa.bool_(), K.F_MORE_FRAGMENTS),
-    "dont_fragment": ("BOOLEAN", pa.bool_(), K.F_DONT_FRAGMENT),
-    "src_port": ("USMALLINT", pa.uint16(), K.F_SRC_PORT),
-    "dst_port": ("USMALLINT", pa.uint16(), K.F_DST_PORT),
-    "tcp_flags": ("USMALLINT", pa.uint16(), K.F_TCP_FLAGS),
-    "tcp_seq": ("UINTEGER", pa.uint32(), K.F_TCP_SEQ),
-    "tcp_ack": ("UINTEGER", pa.uint32(), K.F_TCP_ACK),
-    "tcp_window": ("USMALLINT", pa.uint16(), K.F_TCP_WINDOW),
-    "tcp_wscale": ("UTINYINT", pa.uint8(), K.F_TCP_WSCALE),
-    "tcp_mss": ("USMALLINT", pa.uint16(), K.F_TCP_MSS),
-    "tcp_sack_permitted": ("BOOLEAN", pa.bool_(), K.F_TCP_SACK_PERMITTED),
-    "tcp_tsval": ("UINTEGER", pa.uint32(), K.F_TCP_TSVAL),
-    "tcp_tsecr": ("UINTEGER", pa.uint32(), K.F_TCP_TSECR),
-    "tcp_header_len": ("UTINYINT", pa.uint8(), K.F_TCP_HEADER_LEN),
-    "payload_len": ("UINTEGER", pa.uint32(), K.F_PAYLOAD_LEN),
-    "icmp_type": ("UTINYINT", pa.uint8(), K.F_ICMP_TYPE),
-    "icmp_code": ("UTINYINT", pa.uint8(), K.F_ICMP_CODE),
+    "ip_proto": ("UTINYINT", pa.uint8(), "F_IP_PROTO"),
+    "ttl": ("UTINYINT", pa.uint8(), "F_TTL"),
+    "ip_total_len": ("UINTEGER", pa.uint32(), "F_IP_TOTAL_LEN"),
+    "ip_id": ("UINTEGER", pa.uint32(), "F_IP_ID"),
+    "frag_offset": ("USMALLINT", pa.uint16(), "F_FRAG_OFFSET"),
+    "more_fragments": ("BOOLEAN", pa.bool_(), "F_MORE_FRAGMENTS"),
+    "dont_fragment": ("BOOLEAN", pa.bool_(), "F_DONT_FRAGMENT"),
+    "src_port": ("USMALLINT", pa.uint16(), "F_SRC_PORT"),
+    "dst_port": ("USMALLINT", pa.uint16(), "F_DST_PORT"),
+    "tcp_flags": ("USMALLINT", pa.uint16(), "F_TCP_FLAGS"),
+    "tcp_seq": ("UINTEGER", pa.uint32(), "F_TCP_SEQ"),
+    "tcp_ack": ("UINTEGER", pa.uint32(), "F_TCP_ACK"),
+    "tcp_window": ("USMALLINT", pa.uint16(), "F_TCP_WINDOW"),
+    "tcp_wscale": ("UTINYINT", pa.uint8(), "F_TCP_WSCALE"),
+    "tcp_mss": ("USMALLINT", pa.uint16(), "F_TCP_MSS"),
+    "tcp_sack_permitted": ("BOOLEAN", pa.bool_(), "F_TCP_SACK_PERMITTED"),
+    "tcp_tsval": ("UINTEGER", pa.uint32(), "F_TCP_TSVAL"),
+    "tcp_tsecr": ("UINTEGER", pa.uint32(), "F_TCP_TSECR"),
+    "tcp_header_len": ("UTINYINT", pa.uint8(), "F_TCP_HEADER_LEN"),
+    "payload_len": ("UINTEGER", pa.uint32(), "F_PAYLOAD_LEN"),
+    "icmp_type": ("UTINYINT", pa.uint8(), "F_ICMP_TYPE"),
+    "icmp_code": ("UTINYINT", pa.uint8(), "F_ICMP_CODE"),
     "malformed": ("VARCHAR", pa.string(), None),
 }
 SCHEMA = pa.schema([(name, typ) for name, (_, typ, _) in COLUMNS.items()])
 
 
 def read_batches(
-    path: Path, options: PcapOptions, report_cut: Callable[[str], None] | None = None
+    path: Path, options: PcapOptions, report: Extraction | None = None
 ) -> Iterator[PacketBatch]:
-    """Stream the packets of one capture as Arrow batches (segments filled if segment_hook).
+    """Stream the packets of one capture as Arrow batches with their raw view.
 
-    Raises SourceError for a damaged container; a capture cut short calls ``report_cut`` with
-    the reason after its last complete packet (default: ignore).
+    Raises SourceError for a damaged container. A capture cut short sets
+    ``report.truncated`` after its last complete packet; facts about a good capture (a
+    clock field out of range) go to ``report.notes``.
     """
-    cut = report_cut or (lambda _reason: None)
     inp = _Input(path, CHUNK_BYTES, options.progress)
     frame = 1
     try:
-        for rec in _walk(inp, options.batch_size, cut):
+        for rec in _walk(inp, options.batch_size, report or Extraction()):
             frames = np.arange(frame, frame + len(rec.ts_ns), dtype=np.int64)
             frame += len(rec.ts_ns)
-            keep = _in_window(rec.ts_ns, options)
-            if keep is not None:
-                rec = _Records(*(a[keep] for a in vars(rec).values()))
-                frames = frames[keep]
-                if not len(frames):
-                    continue
-            yield _dissect_batch(inp.buf, rec, frames, options)
+            yield _dissect_batch(inp.buf, rec, frames)
     finally:
         inp.close()
 
 
-def _in_window(ts_ns: np.ndarray, options: PcapOptions) -> np.ndarray | None:
-    if options.since_ns is None and options.until_ns is None:
-        return None
-    keep = np.ones(len(ts_ns), bool)
-    if options.since_ns is not None:
-        keep &= ts_ns >= options.since_ns
-    if options.until_ns is not None:
-        keep &= ts_ns <= options.until_ns
-    return keep & (ts_ns >= 0)  # packets without a time (SPB) cannot be placed in a window
-
-
-def _dissect_batch(
-    buf: np.ndarray, rec: _Records, frames: np.ndarray, options: PcapOptions
-) -> PacketBatch:
+def _dissect_batch(buf: np.ndarray, rec: _Records, frames: np.ndarray) -> PacketBatch:
     n = len(frames)
     data_off, caplen, origlen, link = rec.data_off, rec.caplen, rec.origlen, rec.link
     slow = ~np.isin(link, list(K.FAST_LINK_TYPES)) & ~np.isin(link, list(NO_FALLBACK_LINK_TYPES))
@@ -514,10 +577,9 @@ def _dissect_batch(
     }
     for name, (_, typ, row) in COLUMNS.items():
         if row is not None:
-            cols[name] = _ints(out[row], typ)
+            cols[name] = _ints(out[getattr(K, row)], typ)
     table = pa.RecordBatch.from_arrays([cols[c] for c in SCHEMA.names], schema=SCHEMA)
-    segs = _segments(buf, table, out, options.segment_filter) if options.segment_hook else []
-    return PacketBatch(table, segs, buf, rec.data_off, rec.caplen)
+    return PacketBatch(table, buf, rec.data_off, rec.caplen, rec.link, out, frames, rec.ts_ns)
 
 
 def _ints(values: np.ndarray, typ: pa.DataType) -> pa.Array:
@@ -557,42 +619,8 @@ def _malformed(out: np.ndarray) -> pa.Array:
     texts = np.full(len(codes), None, object)
     for i in bad:
         a, b = int(out[K.F_MAL_A, i]), int(out[K.F_MAL_B, i])
-        texts[i] = MALFORMED[int(codes[i])].format(a=a, b=b)
+        texts[i] = malformed_texts()[int(codes[i])].format(a=a, b=b)
     return pa.array(texts, pa.string())
-
-
-def _segments(
-    buf: np.ndarray,
-    table: pa.RecordBatch,
-    out: np.ndarray,
-    want: Callable[[np.ndarray, np.ndarray, np.ndarray], np.ndarray] | None,
-) -> list[Segment]:
-    control = (out[K.F_TCP_FLAGS] >= 0) & (out[K.F_TCP_FLAGS] & 0x07 != 0)  # FIN, SYN, RST
-    rows = np.flatnonzero((out[K.F_IP_PROTO] == 6) & ((out[K.F_PAYLOAD_LEN] > 0) | control))
-    if want is not None and len(rows):
-        rows = rows[want(out[K.F_SRC_PORT, rows], out[K.F_DST_PORT, rows], _heads(buf, out, rows))]
-    if not len(rows):
-        return []
-    pick = pa.array(rows)
-    names = Segment._fields[:-1]  # every field but the payload is a column of the batch
-    renamed = {"seq": "tcp_seq", "ack": "tcp_ack", "flags": "tcp_flags"}
-    columns = [table.column(renamed.get(f, f)).take(pick).to_pylist() for f in names]
-    starts = out[K.F_PAYLOAD_OFF, rows].tolist()
-    ends = (out[K.F_PAYLOAD_OFF, rows] + out[K.F_PAYLOAD_CAPLEN, rows]).tolist()
-    return [
-        Segment(*values, buf[start:end].tobytes() if start >= 0 else b"")
-        for values, start, end in zip(zip(*columns, strict=True), starts, ends, strict=True)
-    ]
-
-
-def _heads(buf: np.ndarray, out: np.ndarray, rows: np.ndarray) -> np.ndarray:
-    """The first 8 captured payload bytes of each row, zero-padded (one gather, no loop)."""
-    start = out[K.F_PAYLOAD_OFF, rows]
-    have = np.where(start >= 0, np.minimum(out[K.F_PAYLOAD_CAPLEN, rows], 8), 0)
-    idx = np.clip(start, 0, None)[:, None] + np.arange(8)
-    heads = buf[np.clip(idx, 0, len(buf) - 1)]
-    heads[np.arange(8) >= have[:, None]] = 0
-    return heads
 
 
 def _locate_ip_with_scapy(
@@ -634,71 +662,10 @@ def first_packet_ns(path: Path) -> int | None:
     """Timestamp of the first packet (cheap: reads one small chunk); None if none/unreadable."""
     inp = _Input(path, 1 << 16, None)
     try:
-        for rec in _walk(inp, 1, lambda _reason: None):
+        for rec in _walk(inp, 1, Extraction()):
             return int(rec.ts_ns[0]) if rec.ts_ns[0] >= 0 else None
     except SourceError:
         return None
     finally:
         inp.close()
-    return None
-
-
-def last_packet_ns(path: Path) -> int | None:
-    """Timestamp of the last packet of an uncompressed single-section pcapng, else None.
-
-    pcapng blocks end with their length, so the last packet block is found by stepping back
-    from the end of the file. Its timestamp is decoded by the ordinary walker on a tiny file
-    made of the section's header blocks and that one block (same resolution and offset
-    rules). Classic pcap cannot be walked backwards: None, and the caller reads the file.
-    """
-    try:
-        with path.open("rb") as f:
-            head = f.read(1 << 20)
-            if head[:4] != PCAPNG_MAGIC or len(head) < 12:
-                return None
-            big = head[8:12] == b"\x1a\x2b\x3c\x4d"
-            e = ">" if big else "<"
-            header = _header_blocks(head, e)
-            size = f.seek(0, 2)
-            last = _last_packet_block(f, size, e)
-    except (OSError, struct.error):
-        return None
-    if header is None or last is None:
-        return None
-    with tempfile.NamedTemporaryFile(suffix=".pcapng") as tmp:
-        tmp.write(header + last)
-        tmp.flush()
-        return first_packet_ns(Path(tmp.name))
-
-
-def _header_blocks(head: bytes, e: str) -> bytes | None:
-    """The section header block and the interface blocks that follow it."""
-    pos = 0
-    while pos + 8 <= len(head):
-        btype, blen = struct.unpack_from(e + "II", head, pos)
-        if blen < 12 or blen % 4 or pos + blen > len(head):
-            return None
-        if pos and btype != 1:  # 1: interface description block
-            return head[:pos]
-        pos += blen
-    return None
-
-
-def _last_packet_block(f: BinaryIO, size: int, e: str, max_blocks: int = 64) -> bytes | None:
-    pos = size
-    for _ in range(max_blocks):
-        if pos < 12:
-            return None
-        f.seek(pos - 4)
-        (blen,) = struct.unpack(e + "I", f.read(4))
-        if blen < 12 or blen % 4 or blen > min(pos, MAX_RECORD):
-            return None
-        f.seek(pos - blen)
-        block = f.read(blen)
-        btype = struct.unpack_from(e + "I", block)[0]
-        if block[:4] == PCAPNG_MAGIC:
-            return None  # another section starts here: its interfaces are not the first ones
-        if btype in (6, 2):  # enhanced / obsolete packet block
-            return block
-        pos -= blen
     return None

@@ -2,6 +2,7 @@ with
 
 messages as (
     select * from {{ ref('stg_bitcoin_p2p__messages') }}
+    where is_plausible  -- the others are listed in fct_implausible_values
 ),
 
 message_types as (
@@ -27,6 +28,7 @@ transported as (
 
 final as (
     select
+        node_id,
         logged_at,
         peer_id,
         peer_conn_type,
@@ -44,7 +46,8 @@ final as (
             'address_family',
             transport='p2p_transport',
             has_short_id='has_short_id',
-        ) | indent(8) }}
+        ) | indent(8) }},
+        loaded_at
     from transported
 )
 

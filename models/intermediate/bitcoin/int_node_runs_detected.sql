@@ -1,19 +1,25 @@
+{{ config(materialized='table') }}
+
 with
 
 messages as (
     select * from {{ ref('stg_bitcoin_p2p__messages') }}
+    where is_plausible  -- the others are listed in fct_implausible_values
 ),
 
-data_start as (
-    -- no row at all when no messages were loaded (min() over nothing is null)
-    select min(logged_at) as started_at
+data_starts as (
+    -- a node's first run starts with its first message
+    select
+        node_id,
+        min(logged_at) as started_at
     from messages
-    having count(*) > 0
+    group by node_id
 ),
 
 handshakes as (
     -- connections whose start we saw: every connection opens with version
     select
+        node_id,
         peer_id,
         peer_addr,
         min(logged_at) as handshake_at
@@ -26,7 +32,7 @@ ordered as (
     select
         *,
         lag(peer_id) over (
-            order by handshake_at, peer_id
+            partition by node_id order by handshake_at, peer_id
         ) as previous_peer_id
     from handshakes
 ),
@@ -36,6 +42,7 @@ restarts as (
     -- connection whose id is well below the previous new connection's id
     -- means bitcoind restarted
     select
+        node_id,
         handshake_at as started_at,
         peer_id as first_peer_id
     from ordered
@@ -44,11 +51,13 @@ restarts as (
 
 starts as (
     select
+        node_id,
         started_at,
         null::bigint as first_peer_id
-    from data_start
+    from data_starts
     union all
     select
+        node_id,
         started_at,
         first_peer_id
     from restarts
@@ -56,9 +65,14 @@ starts as (
 
 final as (
     select
-        row_number() over (order by started_at)::integer as node_run_id,
+        node_id,
+        row_number() over (
+            partition by node_id order by started_at
+        )::integer as node_run_id,
         started_at,
-        lead(started_at) over (order by started_at) as ended_before,
+        lead(started_at) over (
+            partition by node_id order by started_at
+        ) as ended_before,
         first_peer_id
     from starts
 )

@@ -1,11 +1,19 @@
+{#- incremental (config in the YAML): as fct_peer_connections -#}
+{%- set connection_messages = ref('int_connection_messages_aggregated') -%}
+{%- set changes = nodes_changed(
+    [ref('stg_bitcoin_p2p__messages')], 'logged_at'
+) -%}
+
 with
 
 connection_messages as (
-    select * from {{ ref('int_connection_messages_aggregated') }}
+    select * from {{ connection_messages }}
+    where {{ rebuilt_connections(changes, connection_messages) }}
 ),
 
 connections as (
     select * from {{ ref('fct_peer_connections') }}
+    where {{ rebuilt_connections(changes, connection_messages) }}
 ),
 
 received_counts as (
@@ -40,6 +48,7 @@ classified as (
 final as (
     select
         connection_id::varchar as connection_id,
+        node_id::varchar as node_id,
         node_run_id::integer as node_run_id,
         peer_id::bigint as peer_id,
         peer_addr::varchar as peer_addr,
@@ -55,7 +64,8 @@ final as (
         in_inv_msgs::bigint as in_inv_msgs,
         in_bloom_filter_msgs::bigint as in_bloom_filter_msgs,
         is_spv_client::boolean as is_spv_client,
-        is_zero_inv_peer::boolean as is_zero_inv_peer
+        is_zero_inv_peer::boolean as is_zero_inv_peer,
+        loaded_at::timestamp as loaded_at
     from classified
 )
 

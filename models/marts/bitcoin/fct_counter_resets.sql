@@ -11,6 +11,7 @@ samples as (
 resets as (
     {%- for counter in counters %}
         select
+            node_id,
             sampled_at,
             previous_sampled_at,
             '{{ counter }}' as counter_name,
@@ -28,6 +29,7 @@ resets as (
 
 final as (
     select
+        node_id::varchar as node_id,
         sampled_at::timestamp as reset_at,
         previous_sampled_at::timestamp as previous_sampled_at,
         counter_name::varchar as counter_name,

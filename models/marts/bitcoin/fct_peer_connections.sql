@@ -1,15 +1,24 @@
 {%- set min_seconds = var('min_connection_seconds') -%}
+{#- incremental (config in the YAML): connections with messages in a day
+    that has new messages, recomputed from all their hours -#}
+{%- set connection_messages = ref('int_connection_messages_aggregated') -%}
+{%- set changes = nodes_changed(
+    [ref('stg_bitcoin_p2p__messages')], 'logged_at'
+) -%}
 
 with
 
 connection_messages as (
-    select * from {{ ref('int_connection_messages_aggregated') }}
-    where connection_id is not null
+    select * from {{ connection_messages }}
+    where
+        connection_id is not null
+        and {{ rebuilt_connections(changes, connection_messages) }}
 ),
 
 connections as (
     select
         connection_id,
+        node_id,
         node_run_id,
         peer_id,
         peer_addr,
@@ -29,7 +38,8 @@ connections as (
             ) as {{ flow }}_tcpip_bytes,
         {%- endfor %}
         min(first_logged_at) as first_message_at,
-        max(last_logged_at) as last_message_at
+        max(last_logged_at) as last_message_at,
+        max(loaded_at) as loaded_at
     from connection_messages
     group by all
 ),
@@ -67,6 +77,7 @@ rated as (
 final as (
     select
         connection_id::varchar as connection_id,
+        node_id::varchar as node_id,
         node_run_id::integer as node_run_id,
         peer_id::bigint as peer_id,
         peer_addr::varchar as peer_addr,
@@ -94,7 +105,8 @@ final as (
         {%- for side in ['in', 'out', 'total'] %}
             {{ side }}_msgs_per_hour::double as {{ side }}_msgs_per_hour,
         {%- endfor %}
-        in_out_msgs_ratio::double as in_out_msgs_ratio
+        in_out_msgs_ratio::double as in_out_msgs_ratio,
+        loaded_at::timestamp as loaded_at
     from rated
 )
 

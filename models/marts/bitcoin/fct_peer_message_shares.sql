@@ -1,11 +1,19 @@
+{#- incremental (config in the YAML): as fct_peer_connections -#}
+{%- set connection_messages = ref('int_connection_messages_aggregated') -%}
+{%- set changes = nodes_changed(
+    [ref('stg_bitcoin_p2p__messages')], 'logged_at'
+) -%}
+
 with
 
 connection_messages as (
-    select * from {{ ref('int_connection_messages_aggregated') }}
+    select * from {{ connection_messages }}
+    where {{ rebuilt_connections(changes, connection_messages) }}
 ),
 
 connections as (
     select * from {{ ref('fct_peer_connections') }}
+    where {{ rebuilt_connections(changes, connection_messages) }}
 ),
 
 received as (
@@ -14,7 +22,8 @@ received as (
         connection_messages.connection_id,
         connection_messages.msg_type,
         sum(connection_messages.msgs) as msgs,
-        sum(connection_messages.tcpip_bytes) as tcpip_bytes
+        sum(connection_messages.tcpip_bytes) as tcpip_bytes,
+        max(connection_messages.loaded_at) as loaded_at
     from connection_messages
     inner join connections
         on connection_messages.connection_id = connections.connection_id
@@ -37,6 +46,7 @@ shared as (
 final as (
     select
         shared.connection_id::varchar as connection_id,
+        connections.node_id::varchar as node_id,
         connections.node_run_id::integer as node_run_id,
         connections.peer_id::bigint as peer_id,
         connections.peer_addr::varchar as peer_addr,
@@ -45,7 +55,8 @@ final as (
         shared.msgs::bigint as msgs,
         shared.msg_share::double as msg_share,
         shared.tcpip_bytes::double as tcpip_bytes,
-        shared.tcpip_bytes_share::double as tcpip_bytes_share
+        shared.tcpip_bytes_share::double as tcpip_bytes_share,
+        shared.loaded_at::timestamp as loaded_at
     from shared
     inner join connections
         on shared.connection_id = connections.connection_id

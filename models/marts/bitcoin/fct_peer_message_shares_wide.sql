@@ -2,11 +2,18 @@
     the column set is fixed (and under contract), whatever the data holds. -#}
 -- depends_on: {{ ref('bitcoin_message_types') }}
 {%- set msg_types = bitcoin_message_types() %}
+{#- incremental (config in the YAML): as fct_peer_connections -#}
+{%- set changes = nodes_changed(
+    [ref('stg_bitcoin_p2p__messages')], 'logged_at'
+) %}
 
 with
 
 shares as (
     select * from {{ ref('fct_peer_message_shares') }}
+    where {{ rebuilt_connections(
+        changes, ref('int_connection_messages_aggregated')
+    ) }}
 ),
 
 typed as (
@@ -25,6 +32,7 @@ typed as (
 pivoted as (
     select
         connection_id,
+        node_id,
         node_run_id,
         peer_id,
         peer_addr,
@@ -43,7 +51,8 @@ pivoted as (
         coalesce(
             sum(msg_share) filter (where share_type = 'other'), 0
         ) as other_share,
-        sum(msgs) as msgs
+        sum(msgs) as msgs,
+        max(loaded_at) as loaded_at
     from typed
     group by all
 ),
@@ -51,6 +60,7 @@ pivoted as (
 final as (
     select
         connection_id::varchar as connection_id,
+        node_id::varchar as node_id,
         node_run_id::integer as node_run_id,
         peer_id::bigint as peer_id,
         peer_addr::varchar as peer_addr,
@@ -61,7 +71,8 @@ final as (
             {{ msg_type }}_share::double as {{ msg_type }}_share,
         {%- endfor %}
         other_count::bigint as other_count,
-        other_share::double as other_share
+        other_share::double as other_share,
+        loaded_at::timestamp as loaded_at
     from pivoted
 )
 

@@ -1,11 +1,18 @@
+{#- incremental (config in the YAML): the nodes and days with new messages -#}
+{%- set changes = nodes_changed(
+    [ref('stg_bitcoin_p2p__messages')], 'logged_at'
+) -%}
+
 with
 
 connection_messages as (
     select * from {{ ref('int_connection_messages_aggregated') }}
+    where {{ rebuilt_rows(changes, 'hour_at') }}
 ),
 
 rolled_up as (
     select
+        node_id,
         hour_at,
         flow,
         msg_type,
@@ -13,13 +20,15 @@ rolled_up as (
         sum(payload_bytes) as payload_bytes,
         sum(message_bytes) as message_bytes,
         sum(segments) as segments,
-        sum(tcpip_bytes) as tcpip_bytes
+        sum(tcpip_bytes) as tcpip_bytes,
+        max(loaded_at) as loaded_at
     from connection_messages
     group by all
 ),
 
 final as (
     select
+        node_id::varchar as node_id,
         hour_at::timestamp as hour_at,
         flow::varchar as flow,
         msg_type::varchar as msg_type,
@@ -27,7 +36,8 @@ final as (
         payload_bytes::bigint as payload_bytes,
         message_bytes::bigint as message_bytes,
         segments::bigint as segments,
-        tcpip_bytes::double as tcpip_bytes
+        tcpip_bytes::double as tcpip_bytes,
+        loaded_at::timestamp as loaded_at
     from rolled_up
 )
 

@@ -23,7 +23,7 @@ kafka as (
     select * from {{ ref('fct_kafka_requests') }}
 ),
 
-servers as (
+server_packets as (
     select
         resp_addr,
         resp_port,
@@ -34,6 +34,23 @@ servers as (
         max(ended_at) as last_packet_at
     from connections
     group by all
+),
+
+-- the window the vars name (in UTC), else the server's first to last packet
+servers as (
+    select
+        *,
+        {% if start is not none -%}
+            ('{{ start }}'::timestamptz at time zone 'UTC')
+        {%- else -%}
+            first_packet_at
+        {%- endif %}::timestamp as window_start_at,
+        {% if end is not none -%}
+            ('{{ end }}'::timestamptz at time zone 'UTC')
+        {%- else -%}
+            last_packet_at
+        {%- endif %}::timestamp as window_end_at
+    from server_packets
 ),
 
 server_health as (
@@ -89,16 +106,12 @@ final as (
     select
         servers.resp_addr::varchar as server_addr,
         servers.resp_port::integer as server_port,
-        {% if start is not none -%}
-            ('{{ start }}'::timestamptz at time zone 'UTC')
-        {%- else -%}
-            servers.first_packet_at
-        {%- endif %}::timestamp as window_start_at,
-        {% if end is not none -%}
-            ('{{ end }}'::timestamptz at time zone 'UTC')
-        {%- else -%}
-            servers.last_packet_at
-        {%- endif %}::timestamp as window_end_at,
+        servers.window_start_at::timestamp as window_start_at,
+        servers.window_end_at::timestamp as window_end_at,
+        {{ network_window_local('servers.window_start_at') }}::varchar
+            as window_start_local,
+        {{ network_window_local('servers.window_end_at') }}::varchar
+            as window_end_local,
         servers.connections::bigint as connections,
         servers.tcp_connections::bigint as tcp_connections,
         servers.packets::bigint as packets,

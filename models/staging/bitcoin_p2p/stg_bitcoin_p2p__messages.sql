@@ -33,8 +33,25 @@ addressed as (
     from source
 ),
 
+checked as (
+    select
+        *,
+        -- well-formed but impossible: kept out of every mart, listed in
+        -- fct_implausible_values
+        case
+            when not {{ plausible_time('timestamp') }}
+                then 'time outside the plausible range'
+            when size < 0 then 'negative size'
+            when size > {{ var('max_message_bytes') }}
+                then 'size above max_message_bytes'
+        end as implausible_reason
+    from addressed
+),
+
 final as (
     select
+        -- every row belongs to a node (rows loaded before nodes: default)
+        coalesce(_node, 'default') as node_id,
         timestamp as logged_at,
         peer_id,
         peer_conn_type,
@@ -48,9 +65,11 @@ final as (
         flow = 'in' as is_inbound,
         msg_type,
         size as payload_bytes,
+        implausible_reason is null as is_plausible,
+        implausible_reason,
         _source_file as source_file,
         _loaded_at as loaded_at
-    from addressed
+    from checked
 )
 
 select * from final

@@ -15,6 +15,7 @@ source as (
 
 final as (
     select
+        coalesce(_node, 'default') as node_id,
         timestamp as sampled_at,
         {%- for raw, name in counters.items() %}
             -- whole numbers only: a fraction of a byte is not a measurement
@@ -31,6 +32,7 @@ final as (
         coalesce(
             {{ counters.keys() | join(', ') }}
         ) is null as is_accounting_off,
+        coalesce({{ plausible_time('timestamp') }}, false) as is_plausible_time,
         _source_file as source_file,
         _loaded_at as loaded_at
     from source

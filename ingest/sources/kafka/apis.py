@@ -1,0 +1,128 @@
+"""The Kafka API table: which api_keys exist, their last version, when they became flexible.
+
+Kept in Python because header parsing needs it at import time; a pytest checks it against the
+seed ``seeds/kafka_api_keys.csv`` (the same apache/kafka commit), so the two cannot drift.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+# key -> (API name, highest valid version, first flexible version or None), from apache/kafka
+# commit 1eb7644 (FORMATS.md §4). Newer brokers add versions; only the strict heuristic cares.
+KAFKA_APIS: dict[int, tuple[str, int, int | None]] = {
+    0: ("Produce", 11, 9),
+    1: ("Fetch", 17, 12),
+    2: ("ListOffsets", 10, 6),
+    3: ("Metadata", 12, 9),
+    4: ("LeaderAndIsr", 7, 4),
+    5: ("StopReplica", 4, 2),
+    6: ("UpdateMetadata", 8, 6),
+    7: ("ControlledShutdown", 3, 3),
+    8: ("OffsetCommit", 9, 8),
+    9: ("OffsetFetch", 9, 6),
+    10: ("FindCoordinator", 6, 3),
+    11: ("JoinGroup", 9, 6),
+    12: ("Heartbeat", 4, 4),
+    13: ("LeaveGroup", 5, 4),
+    14: ("SyncGroup", 5, 4),
+    15: ("DescribeGroups", 5, 5),
+    16: ("ListGroups", 5, 3),
+    17: ("SaslHandshake", 1, None),
+    18: ("ApiVersions", 4, 3),
+    19: ("CreateTopics", 7, 5),
+    20: ("DeleteTopics", 6, 4),
+    21: ("DeleteRecords", 2, 2),
+    22: ("InitProducerId", 5, 2),
+    23: ("OffsetForLeaderEpoch", 4, 4),
+    24: ("AddPartitionsToTxn", 5, 3),
+    25: ("AddOffsetsToTxn", 4, 3),
+    26: ("EndTxn", 5, 3),
+    27: ("WriteTxnMarkers", 1, 1),
+    28: ("TxnOffsetCommit", 4, 3),
+    29: ("DescribeAcls", 3, 2),
+    30: ("CreateAcls", 3, 2),
+    31: ("DeleteAcls", 3, 2),
+    32: ("DescribeConfigs", 4, 4),
+    33: ("AlterConfigs", 2, 2),
+    34: ("AlterReplicaLogDirs", 2, 2),
+    35: ("DescribeLogDirs", 4, 2),
+    36: ("SaslAuthenticate", 2, 2),
+    37: ("CreatePartitions", 3, 2),
+    38: ("CreateDelegationToken", 3, 2),
+    39: ("RenewDelegationToken", 2, 2),
+    40: ("ExpireDelegationToken", 2, 2),
+    41: ("DescribeDelegationToken", 3, 2),
+    42: ("DeleteGroups", 2, 2),
+    43: ("ElectLeaders", 2, 2),
+    44: ("IncrementalAlterConfigs", 1, 1),
+    45: ("AlterPartitionReassignments", 0, 0),
+    46: ("ListPartitionReassignments", 0, 0),
+    47: ("OffsetDelete", 0, None),
+    48: ("DescribeClientQuotas", 1, 1),
+    49: ("AlterClientQuotas", 1, 1),
+    50: ("DescribeUserScramCredentials", 0, 0),
+    51: ("AlterUserScramCredentials", 0, 0),
+    52: ("Vote", 1, 0),
+    53: ("BeginQuorumEpoch", 1, 1),
+    54: ("EndQuorumEpoch", 1, 1),
+    55: ("DescribeQuorum", 2, 0),
+    56: ("AlterPartition", 3, 0),
+    57: ("UpdateFeatures", 2, 0),
+    58: ("Envelope", 0, 0),
+    59: ("FetchSnapshot", 1, 0),
+    60: ("DescribeCluster", 1, 0),
+    61: ("DescribeProducers", 0, 0),
+    62: ("BrokerRegistration", 4, 0),
+    63: ("BrokerHeartbeat", 1, 0),
+    64: ("UnregisterBroker", 0, 0),
+    65: ("DescribeTransactions", 0, 0),
+    66: ("ListTransactions", 1, 0),
+    67: ("AllocateProducerIds", 0, 0),
+    68: ("ConsumerGroupHeartbeat", 1, 0),
+    69: ("ConsumerGroupDescribe", 0, 0),
+    70: ("ControllerRegistration", 0, 0),
+    71: ("GetTelemetrySubscriptions", 0, 0),
+    72: ("PushTelemetry", 0, 0),
+    73: ("AssignReplicasToDirs", 0, 0),
+    74: ("ListClientMetricsResources", 0, 0),
+    75: ("DescribeTopicPartitions", 0, 0),
+    76: ("ShareGroupHeartbeat", 0, 0),
+    77: ("ShareGroupDescribe", 0, 0),
+    78: ("ShareFetch", 0, 0),
+    79: ("ShareAcknowledge", 0, 0),
+    80: ("AddRaftVoter", 0, 0),
+    81: ("RemoveRaftVoter", 0, 0),
+    82: ("UpdateRaftVoter", 0, 0),
+    83: ("InitializeShareGroupState", 0, 0),
+    84: ("ReadShareGroupState", 0, 0),
+    85: ("WriteShareGroupState", 0, 0),
+    86: ("DeleteShareGroupState", 0, 0),
+    87: ("ReadShareGroupStateSummary", 0, 0),
+}
+API_VERSIONS_KEY = 18
+
+# highest known version per api_key, -1 for unknown keys (the last slot catches key >= 88)
+MAX_VERSION = np.full(max(KAFKA_APIS) + 2, -1, np.int64)
+for _key, (_, _max, _) in KAFKA_APIS.items():
+    MAX_VERSION[_key] = _max
+
+
+def request_header_version(api_key: int, api_version: int) -> int | None:
+    """0, 1 or 2 (RequestHeader.json); None for an api_key we do not know."""
+    api = KAFKA_APIS.get(api_key)
+    if api is None:
+        return None
+    if api_key == 7 and api_version == 0:  # ControlledShutdown v0 predates client_id
+        return 0
+    flexible_from = api[2]
+    return 2 if flexible_from is not None and api_version >= flexible_from else 1
+
+
+def response_header_version(api_key: int, api_version: int) -> int | None:
+    api = KAFKA_APIS.get(api_key)
+    if api is None:
+        return None
+    if api_key == API_VERSIONS_KEY:  # KIP-511: always v0 so any client can read it
+        return 0
+    return 1 if api[2] is not None and api_version >= api[2] else 0

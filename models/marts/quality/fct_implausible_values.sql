@@ -1,0 +1,101 @@
+{%- set counters = [
+    'ingress_bytes', 'egress_bytes', 'ingress_packets', 'egress_packets'
+] -%}
+
+with
+
+messages as (
+    select * from {{ ref('stg_bitcoin_p2p__messages') }}
+    where not is_plausible
+),
+
+samples as (
+    select * from {{ ref('stg_systemd_ip_accounting__samples') }}
+    where not is_plausible_time
+),
+
+intervals as (
+    select * from {{ ref('stg_systemd_ip_accounting__intervals') }}
+    where not is_plausible_time
+),
+
+counter_samples as (
+    select * from {{ ref('int_counter_samples_differenced') }}
+),
+
+flagged as (
+    select
+        'tracepoints' as source_kind,
+        node_id,
+        source_file,
+        logged_at as observed_at,
+        case
+            when implausible_reason like 'time%' then 'timestamp' else 'size'
+        end as column_name,
+        implausible_reason as check_name,
+        case
+            when implausible_reason like 'time%' then logged_at::varchar
+            else payload_bytes::varchar
+        end as observed_value
+    from messages
+    {%- for model in ['samples', 'intervals'] %}
+        union all
+        select
+            'systemd' as source_kind,
+            node_id,
+            source_file,
+            sampled_at as observed_at,
+            'timestamp' as column_name,
+            'time outside the plausible range' as check_name,
+            sampled_at::varchar as observed_value
+        from {{ model }}
+    {%- endfor %}
+    {%- for counter in counters %}
+        union all
+        select
+            'systemd' as source_kind,
+            node_id,
+            source_file,
+            sampled_at as observed_at,
+            '{{ counter }}' as column_name,
+            case
+                when {{ counter }}_as_logged < 0 then 'negative counter'
+                when is_{{ counter }}_glitch then 'counter glitch'
+                else 'step faster than the link'
+            end as check_name,
+            coalesce(
+                {{ counter }}_as_logged, {{ counter }}_raw_diff
+            )::varchar as observed_value
+        from counter_samples
+        where is_{{ counter }}_glitch or is_{{ counter }}_implausible_step
+    {%- endfor %}
+),
+
+counted as (
+    select
+        source_kind,
+        node_id,
+        source_file,
+        observed_at,
+        column_name,
+        check_name,
+        observed_value,
+        count(*) as row_count
+    from flagged
+    group by all
+),
+
+final as (
+    select
+        source_kind::varchar as source_kind,
+        node_id::varchar as node_id,
+        source_file::varchar as source_file,
+        observed_at::timestamp as observed_at,
+        column_name::varchar as column_name,
+        check_name::varchar as check_name,
+        observed_value::varchar as observed_value,
+        row_count::bigint as row_count
+    from counted
+)
+
+select * from final
