@@ -15,6 +15,14 @@ def _capture_color() -> alt.Color:
     )
 
 
+def _capture_rows() -> alt.Row:
+    return alt.Row(
+        "capture_id:N",
+        title=None,
+        header=alt.Header(labelExpr=PATH_TAIL, labelAngle=0, labelAlign="left"),
+    )
+
+
 def _per_period(period: str) -> Chart:
     unit = "hour" if period == "hourly" else "minute"
     table = f"marts.fct_packet_traffic_{period}"
@@ -145,13 +153,7 @@ def _draw_size_pdf(marts: Marts) -> alt.TopLevelMixin:
             ],
         )
         .properties(width=700, height=90)
-        .facet(
-            row=alt.Row(
-                "capture_id:N",
-                title=None,
-                header=alt.Header(labelExpr=PATH_TAIL, labelAngle=0, labelAlign="left"),
-            )
-        )
+        .facet(row=_capture_rows())
         .resolve_scale(x="independent")
     )
 
@@ -212,13 +214,7 @@ def _draw_talkers(marts: Marts) -> alt.TopLevelMixin:
             ],
         )
         .properties(width=620)
-        .facet(
-            row=alt.Row(
-                "capture_id:N",
-                title=None,
-                header=alt.Header(labelExpr=PATH_TAIL, labelAngle=0, labelAlign="left"),
-            )
-        )
+        .facet(row=_capture_rows())
         .resolve_scale(y="independent", x="independent")
     )
 
