@@ -241,7 +241,9 @@ def run_dpkt(path: Path, limit: int) -> int:
 
     n = 0
     with path.open("rb") as f:
-        reader = dpkt.pcapng.Reader(f) if path.suffix == ".pcapng" else dpkt.pcap.Reader(f)
+        pcapng = f.read(4) == b"\x0a\x0d\x0d\x0a"  # by magic: the small copies are *.pcap
+        f.seek(0)
+        reader = dpkt.pcapng.Reader(f) if pcapng else dpkt.pcap.Reader(f)
         for _ts, buf in reader:
             eth = dpkt.ethernet.Ethernet(buf)
             ip = eth.data
