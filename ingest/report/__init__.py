@@ -11,11 +11,11 @@ from pathlib import Path
 
 import duckdb
 
-from ingest.report import bitcoin, kafka
+from ingest.report import bitcoin, bluetooth, kafka, packets
 from ingest.report.base import Marts, Section
 from ingest.report.page import ReportResult, SectionResult, ShownChart, render
 
-SECTION_MODULES = (bitcoin, kafka)  # page order
+SECTION_MODULES = (bitcoin, packets, bluetooth, kafka)  # page order
 SECTIONS: tuple[Section, ...] = tuple(module.SECTION for module in SECTION_MODULES)
 
 __all__ = [

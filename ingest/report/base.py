@@ -110,6 +110,11 @@ def _json_value(value: object) -> object:
     return value
 
 
+# Vega expression for a legend or axis label that is a file or folder path: its last part
+# (tooltips keep the whole path).
+PATH_TAIL = "peek(split(datum.label, '/'))"
+
+
 def utc_time(field_name: str, title: str, fmt: str = "%b %d %H:%M", unit: str = "") -> alt.X:
     """An x axis of UTC timestamps, labelled in UTC whatever the viewer's time zone (a utc
     scale formats its labels in UTC). With unit ("day", "hour"), each value is that period:

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 from pathlib import Path
 
 import duckdb
+import pytest
 import sqlglot
 import yaml
 from click.testing import CliRunner
@@ -15,11 +17,53 @@ from sqlglot import exp
 from ingest.cli import main
 from ingest.query import connect_reader
 from ingest.report import SECTIONS, write_report
-from ingest.report.base import Marts
-from ingest.tests.conftest import REPO, DemoWarehouse
+from ingest.report.base import Marts, Section
+from ingest.tests.conftest import REPO, DemoWarehouse, dbt, wirehouse
 
 ALL_CHARTS = [c.chart_id for s in SECTIONS for c in s.charts]
 BITCOIN_CHARTS = [c.chart_id for s in SECTIONS if s.section_id == "bitcoin" for c in s.charts]
+
+
+def build_every_kind(demo_warehouse: DemoWarehouse, base: Path) -> Path:
+    """The demo warehouse plus an hourly tshark export and the Bluetooth demo sniff: every
+    kind of data `make demo` loads. Built once per session under `base`, whichever test
+    module asks first."""
+    from ingest import demo_bluetooth, demo_pcap, demo_tshark
+
+    work = base / "every-kind-warehouse"
+    db = work / "warehouse.duckdb"
+    if db.exists():
+        return db
+    work.mkdir(exist_ok=True)  # a failed build earlier in the session is redone
+    shutil.copy(demo_warehouse.db, work / "building.duckdb")
+    capture = demo_warehouse.work / "data" / "captures" / "kafka-broker.pcap"
+    # hours 0, 1, 2 and 4 (replayed 1, 2, 3, 2 times): hour 3 is a gap
+    demo_tshark.generate(
+        work / "tshark", capture, first_hour=int(demo_pcap.T0) - 6 * 3600, hours=5, missing=(3,)
+    )
+    demo_bluetooth.generate(work / "bluetooth", seed=5, seconds=30)
+    for kind, path in (("tshark", work / "tshark"), ("pcap", work / "bluetooth")):
+        result = wirehouse("ingest", kind, path, "--db", work / "building.duckdb")
+        assert result.returncode == 0, result.stderr
+    # the capture marts read every packet table, so rebuild them and what they read
+    run = dbt(
+        work / "building.duckdb",
+        work,
+        "build",
+        "--resource-type",
+        "model",
+        "--select",
+        "+path:models/marts/traffic",
+        "+path:models/marts/bluetooth",
+    )
+    assert run.returncode == 0, run.output
+    (work / "building.duckdb").rename(db)
+    return db
+
+
+@pytest.fixture
+def every_kind_db(demo_warehouse: DemoWarehouse, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return build_every_kind(demo_warehouse, tmp_path_factory.getbasetemp())
 
 
 def _copy_marts(source: Path, target: Path, names: list[str]) -> None:
@@ -31,8 +75,8 @@ def _copy_marts(source: Path, target: Path, names: list[str]) -> None:
             con.execute(f"create table marts.{name} as from src.marts.{name}")
 
 
-def test_demo_warehouse_shows_every_chart(demo_warehouse: DemoWarehouse, tmp_path: Path) -> None:
-    with connect_reader(demo_warehouse.db) as con:
+def test_every_kind_of_data_shows_every_chart(every_kind_db: Path, tmp_path: Path) -> None:
+    with connect_reader(every_kind_db) as con:
         result = write_report(con, tmp_path)
     assert [c.chart_id for c in result.charts] == ALL_CHARTS
     assert all(c.rows > 0 for c in result.charts), result.charts
@@ -46,10 +90,8 @@ def test_demo_warehouse_shows_every_chart(demo_warehouse: DemoWarehouse, tmp_pat
     assert sorted(specs) == sorted(vega)
 
 
-def test_bitcoin_user_sees_what_is_missing_for_captures(
-    demo_warehouse: DemoWarehouse, tmp_path: Path
-) -> None:
-    db = tmp_path / "bitcoin.duckdb"
+def bitcoin_only_db(demo_warehouse: DemoWarehouse, db: Path) -> Path:
+    """A node operator's warehouse: the marts the Bitcoin charts read, nothing else."""
     needs = {
         t.split(".")[1]
         for s in SECTIONS
@@ -58,14 +100,29 @@ def test_bitcoin_user_sees_what_is_missing_for_captures(
         for t in c.needs
     }
     _copy_marts(demo_warehouse.db, db, sorted(needs))
+    return db
+
+
+def missing_lines(section: Section) -> list[str]:
+    """What the page says for each chart of a section whose marts are all empty."""
+    return [f"{c.title}: no rows in {', '.join(c.needs)}" for c in section.charts]
+
+
+def test_bitcoin_user_sees_what_is_missing_for_captures_and_bluetooth(
+    demo_warehouse: DemoWarehouse, tmp_path: Path
+) -> None:
+    db = bitcoin_only_db(demo_warehouse, tmp_path / "bitcoin.duckdb")
     with connect_reader(db) as con:
         result = write_report(con, tmp_path / "out")
     assert [c.chart_id for c in result.charts] == BITCOIN_CHARTS
-    kafka = next(s for s in result.sections if s.section_id == "kafka_tcp")
-    assert kafka.charts == [] and len(kafka.missing) == 3
     html = result.path.read_text()
+    for section in (s for s in SECTIONS if s.section_id != "bitcoin"):
+        shown = next(s for s in result.sections if s.section_id == section.section_id)
+        assert shown.charts == [] and shown.missing == missing_lines(section)
+        assert f"Load the data with {section.load_hint}" in html
+    assert "Nothing to show yet: no rows in marts.fct_packet_traffic_hourly" in html
+    assert "Nothing to show yet: no rows in marts.dim_bluetooth_devices" in html
     assert "Nothing to show yet: no rows in marts.fct_server_window_summary" in html
-    assert "wirehouse ingest pcap DIR" in html
 
 
 def test_empty_warehouse_still_writes_a_page(tmp_path: Path) -> None:
@@ -94,6 +151,28 @@ def test_zero_inv_chart_says_when_there_are_no_such_peers(
     assert "No zero-inv peers" in result.path.read_text()
 
 
+def test_bluetooth_charts_say_when_only_one_offs_and_id_packets_were_seen(
+    every_kind_db: Path, tmp_path: Path
+) -> None:
+    """A sniff that caught only ID packets, each device once (no piconet heard)."""
+    db = tmp_path / "id-only.duckdb"
+    _copy_marts(every_kind_db, db, ["dim_bluetooth_devices", "fct_bluetooth_device_packet_types"])
+    with duckdb.connect(str(db)) as con:
+        con.execute("delete from marts.dim_bluetooth_devices where is_seen_more_than_once")
+        con.execute(
+            "delete from marts.fct_bluetooth_device_packet_types where not is_id_packet_type"
+        )
+    with connect_reader(db) as con:
+        result = write_report(con, tmp_path / "out")
+    assert result.charts == []
+    bluetooth = next(s for s in result.sections if s.section_id == "bluetooth")
+    said = [line.split(": ", 1)[1] for line in bluetooth.missing[:4]]
+    assert said[0].startswith("Every device was seen only once")
+    assert said[1] == "No device sent anything but ID packets."
+    assert said[2] == said[3] == "Only ID packets were seen (access codes, nothing after them)."
+    assert "Every device was seen only once" in result.path.read_text()
+
+
 class RecordingMarts(Marts):
     """Marts that remember which tables each chart's SQL reads."""
 
@@ -113,11 +192,11 @@ class RecordingMarts(Marts):
 
 
 def test_charts_read_only_the_marts_they_declare_and_the_exposure_lists(
-    demo_warehouse: DemoWarehouse, tmp_path: Path
+    every_kind_db: Path,
 ) -> None:
     """Each chart's SQL reads only the marts in its `needs` (so the page says the right
     thing is missing), and the report exposure in models/exposures.yml lists them all."""
-    with connect_reader(demo_warehouse.db) as con:
+    with connect_reader(every_kind_db) as con:
         for section in SECTIONS:
             for chart in section.charts:
                 marts = RecordingMarts(con)
