@@ -232,7 +232,10 @@ def dbt_build(project: Project, plan: BuildPlan) -> BuildResult:
     if project.vars:
         args += ["--vars", json.dumps(project.vars, sort_keys=True)]
     os.environ["WIREHOUSE_DB"] = str(project.warehouse)
-    outcome = dbtRunner().invoke(args)
+    try:
+        outcome = dbtRunner().invoke(args)
+    finally:
+        _close_dbt_connection()
     if outcome.exception is not None or outcome.result is None:
         return _failed(plan, started, outcome.exception)
     counts: dict[str, int] = {}
@@ -266,6 +269,18 @@ def _failed(plan: BuildPlan, started: float, exc: BaseException | None) -> Build
         failures=[f"dbt: {message}"],
         busy="Could not set lock" in message or "Conflicting lock" in message,
     )
+
+
+def _close_dbt_connection() -> None:
+    """dbt-duckdb keeps its DuckDB instance open in this process after a build (1.11: a class
+    attribute); close it, so publish and the report can open the file read-only, and other
+    processes (BI readers) are not locked out while the run finishes."""
+    from dbt.adapters.duckdb.connections import DuckDBConnectionManager as Manager
+
+    with Manager._LOCK:
+        env, Manager._ENV = Manager._ENV, None
+    if env is not None:
+        env.close()
 
 
 def _line(value: object) -> str:
