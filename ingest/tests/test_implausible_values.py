@@ -66,7 +66,7 @@ def build(tmp: Path, name: str, faulty: bool) -> Path:
         inject_faults(demo)
     db = tmp / f"{name}.duckdb"
     for kind in ("tracepoints", "systemd"):
-        loaded = wirehouse("ingest", kind, demo, "--db", db)
+        loaded = wirehouse("ingest", kind, demo, "--db", db, "--node", "tau")  # one node name
         assert loaded.returncode == 0, loaded.stderr  # well-formed: loaded, judged in SQL
     run = dbt(db, tmp / name, "build", "--exclude-resource-type", "unit_test")
     assert run.returncode == 0 and not run.not_passing(), run.not_passing() or run.output
@@ -87,7 +87,8 @@ def table(db: Path, sql: str) -> list[tuple]:
 @pytest.mark.parametrize("mart", MARTS)
 def test_faulty_values_change_no_mart(builds: tuple[Path, Path], mart: str) -> None:
     clean, faulty = builds
-    sql = f"select * from marts.{mart} order by all"
+    # every column but the build time of incremental marts
+    sql = f"select columns(lambda c: c <> 'loaded_at') from marts.{mart} order by all"
     assert table(faulty, sql) == table(clean, sql)
 
 

@@ -109,5 +109,12 @@ def test_project_file_errors_name_the_setting(tmp_path: Path, body: str, message
 
 def test_the_repo_project_file_is_the_demo() -> None:
     project = load_project(Path(__file__).resolve().parents[2] / "wirehouse.toml")
-    assert [s.kind for s in project.sources] == ["tracepoints", "systemd", "pcap"]
-    assert project.sources[2].node == "kafka-broker"
+    assert [(s.kind, s.node) for s in project.sources] == [
+        ("tracepoints", None),  # alpha and beta, by their folders
+        ("systemd", None),
+        ("pcap", "kafka-broker"),
+        ("pcap", "alpha"),  # the Bitcoin peer's capture beside node alpha
+        ("tshark", "kafka-broker"),
+        ("pcap", "sniffer"),
+    ]
+    assert project.publish_dir is not None and project.report_dir is not None

@@ -41,7 +41,7 @@ def build(tmp: Path, name: str, source: Path, *ingest_args: str) -> dict[str, di
         with duckdb.connect(str(db), read_only=True) as con:
             for mart in MARTS[:2]:
                 rows = con.execute(
-                    f"select * exclude (sample_count, gap_sample_count, loaded_at)"
+                    f"select * exclude (node_id, sample_count, gap_sample_count, loaded_at)"
                     f" from marts.{mart} order by all"
                 ).fetchall()
                 tables[f"{mode} {mart}"] = rows
