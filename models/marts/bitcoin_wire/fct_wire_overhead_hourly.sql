@@ -6,10 +6,6 @@ wire as (
     select * from {{ ref('int_wire_messages_measured') }}
 ),
 
-logged as (
-    select * from {{ ref('int_messages_estimated') }}
-),
-
 -- each captured connection's endpoints written the way the tracepoints
 -- write a peer
 streams as (
@@ -22,6 +18,17 @@ streams as (
         max(last_seen_at) + to_seconds({{ lag }}) as covered_until
     from wire
     group by all
+),
+
+-- only the peers a capture saw (a node without captures reads nothing)
+logged as (
+    select * from {{ ref('int_messages_estimated') }}
+    where
+        peer_addr in (
+            select streams.orig_peer from streams
+            union all
+            select streams.resp_peer from streams
+        )
 ),
 
 logged_peers as (
