@@ -123,26 +123,26 @@ glitch_checked as (
     -- that is not a restart); its value is left out, the series goes on
     select
         *,
-        {%- for counter, bound in counters.items() %}
-            counter_form = 'cumulative' and (
-                {{ counter }} < 0
-                or (
-                    not {{ counter_can_step(
+    {%- for counter, bound in counters.items() %}
+        counter_form = 'cumulative' and (
+            {{ counter }} < 0
+            or (
+                not {{ counter_can_step(
                         'before_' ~ counter, counter,
                         'before_sampled_at', 'sampled_at', bound
                     ) }}
-                    and not {{ counter_can_step(
+                and not {{ counter_can_step(
                         counter, 'after_' ~ counter,
                         'sampled_at', 'after_sampled_at', bound
                     ) }}
-                    and {{ counter_can_step(
+                and {{ counter_can_step(
                         'before_' ~ counter, 'after_' ~ counter,
                         'before_sampled_at', 'after_sampled_at', bound
                     ) }}
-                )
-            ) as is_{{ counter }}_glitch
-            {{- ',' if not loop.last }}
-        {%- endfor %}
+            )
+        ) as is_{{ counter }}_glitch
+        {{- ',' if not loop.last }}
+    {%- endfor %}
     from neighboured
 ),
 
@@ -202,17 +202,17 @@ bounded as (
     -- kept out of every sum (seed and exact) and listed
     select
         *,
-        {%- for counter, bound in counters.items() %}
-            coalesce({{ counter }}_step > {{ bound }} * greatest(
-                date_diff(
-                    'second',
-                    coalesce(previous_{{ counter }}_at, previous_sampled_at),
-                    sampled_at
-                ),
-                1
+    {%- for counter, bound in counters.items() %}
+        coalesce({{ counter }}_step > {{ bound }} * greatest(
+            date_diff(
+                'second',
+                coalesce(previous_{{ counter }}_at, previous_sampled_at),
+                sampled_at
+            ),
+            1
             ), false) as is_{{ counter }}_implausible_step
-            {{- ',' if not loop.last }}
-        {%- endfor %}
+        {{- ',' if not loop.last }}
+    {%- endfor %}
     from stepped
 ),
 
