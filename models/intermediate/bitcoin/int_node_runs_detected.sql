@@ -13,7 +13,7 @@ data_starts as (
         node_id,
         min(logged_at) as started_at
     from messages
-    group by node_id
+    group by all
 ),
 
 handshakes as (

@@ -14,7 +14,7 @@ rolled_up as (
     -- sums of the hourly sums: the same numbers as summing the messages
     select
         node_id,
-        cast(hour_at as date) as traffic_date,
+        hour_at::date as traffic_date,
         flow,
         msg_type,
         sum(msgs) as msgs,

@@ -50,7 +50,8 @@ final as (
         ack_packets::bigint as ack_packets,
         ack_ip_bytes::bigint as ack_ip_bytes,
         tcpip_bytes::bigint as tcpip_bytes,
-        (tcpip_bytes / nullif(payload_bytes, 0))::double as tcpip_per_payload_byte,
+        (tcpip_bytes / nullif(payload_bytes, 0))::double
+            as tcpip_per_payload_byte,
         first_seen_at::timestamp as first_seen_at,
         last_seen_at::timestamp as last_seen_at
     from grouped
