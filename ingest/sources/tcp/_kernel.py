@@ -762,12 +762,17 @@ def _new_conn(C, D, G, L, index, slot, k0, k1, k2, k3, k4, seqno, port_map, spor
 
 @jit
 def _flush_dir(arena, D, d, C, H, S, M, OH, heads, G):
-    """End of a direction: held segments delivered across their holes, a cut message out."""
-    _drop_probe(D, d, H, G)
+    """End of a direction: held segments delivered across their holes, a cut message out.
+
+    Resumable (a verdict or a full M stops it): a probe made while delivering the held
+    segments must survive the next call, so only an undecided probe left at the end is
+    dropped (one before a hole is dropped by _hunt itself).
+    """
     while D[d, D_OOO] >= 0:
         status = _skip_to_held(arena, D, d, C, H, S, M, OH, heads, G)
         if status:
             return status
+    _drop_probe(D, d, H, G)
     if D[d, D_ACTIVE]:
         if not _room(M, G):
             return OUT_FULL
