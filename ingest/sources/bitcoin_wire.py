@@ -26,7 +26,12 @@ import numpy as np
 
 from ingest.sources.base import Data, RawTable, arrow_rows
 from ingest.sources.ports import BITCOIN_PORTS
-from ingest.sources.tcp.streams import Connection, FramerSpec, Messages
+from ingest.sources.tcp.streams import (
+    MESSAGE_SPAN_COLUMNS,
+    Connection,
+    FramerSpec,
+    Messages,
+)
 
 MAX_SIZE = 0x02000000  # Bitcoin Core's MAX_SIZE: a longer length field is not a message
 HEADER_BYTES = 24
@@ -56,16 +61,7 @@ BITCOIN_MESSAGES = RawTable(
         "message_bytes": "BIGINT NOT NULL",
         "ip_bytes": "BIGINT NOT NULL",
         "frame_bytes": "BIGINT NOT NULL",
-        "first_frame_number": "BIGINT NOT NULL",
-        "last_frame_number": "BIGINT NOT NULL",
-        "first_ts_ns": "BIGINT NOT NULL",
-        "last_ts_ns": "BIGINT NOT NULL",
-        "first_seen_at": "TIMESTAMP_NS NOT NULL",
-        "last_seen_at": "TIMESTAMP_NS NOT NULL",
-        "message_packets": "INTEGER NOT NULL",
-        "is_complete": "BOOLEAN NOT NULL",
-        "has_gap_before": "BOOLEAN NOT NULL",
-        "detected_by": "VARCHAR NOT NULL",
+        **MESSAGE_SPAN_COLUMNS,
     },
     comment=(
         "One row per Bitcoin P2P v1 message found in a reassembled TCP direction"
@@ -74,11 +70,6 @@ BITCOIN_MESSAGES = RawTable(
     ),
     unit="Bitcoin messages",
 )
-
-
-def _fmt(endpoint: tuple[str, int]) -> str:
-    addr, port = endpoint
-    return f"[{addr}]:{port}" if ":" in addr else f"{addr}:{port}"
 
 
 def command_of(header: bytes) -> str | None:
@@ -141,7 +132,7 @@ class BitcoinProtocol:
         return header_ok(data, conn.state.get("magic"))
 
     def on_connect(self, conn: Connection) -> None:
-        conn.state["stream_id"] = f"{_fmt(conn.client)}-{_fmt(conn.server)}#{conn.seqno}"
+        conn.state["stream_id"] = conn.stream_id
 
     def on_messages(self, conns: dict[int, Connection], messages: Messages) -> None:
         columns = (

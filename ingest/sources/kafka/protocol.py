@@ -43,7 +43,12 @@ from ingest.sources.kafka.headers import (
     parse_response,
 )
 from ingest.sources.ports import KAFKA_PORTS
-from ingest.sources.tcp.streams import Connection, FramerSpec, Messages
+from ingest.sources.tcp.streams import (
+    MESSAGE_SPAN_COLUMNS,
+    Connection,
+    FramerSpec,
+    Messages,
+)
 
 HEAD_BYTES = 256  # of each message: enough for the header and the body fields we read
 MAX_PENDING_REQUESTS = 4096  # per connection, for response -> request matching
@@ -67,16 +72,7 @@ KAFKA_MESSAGES = RawTable(
         "client_id": "VARCHAR",
         "fetch_max_wait_ms": "INTEGER",
         "produce_acks": "SMALLINT",
-        "first_frame_number": "BIGINT NOT NULL",
-        "last_frame_number": "BIGINT NOT NULL",
-        "first_ts_ns": "BIGINT NOT NULL",
-        "last_ts_ns": "BIGINT NOT NULL",
-        "first_seen_at": "TIMESTAMP_NS NOT NULL",
-        "last_seen_at": "TIMESTAMP_NS NOT NULL",
-        "message_packets": "INTEGER NOT NULL",
-        "is_complete": "BOOLEAN NOT NULL",
-        "has_gap_before": "BOOLEAN NOT NULL",
-        "detected_by": "VARCHAR NOT NULL",
+        **MESSAGE_SPAN_COLUMNS,
     },
     comment=(
         "One row per Kafka request or response header found in a reassembled TCP direction"
@@ -85,11 +81,6 @@ KAFKA_MESSAGES = RawTable(
     ),
     unit="Kafka messages",
 )
-
-
-def _fmt(endpoint: tuple[str, int]) -> str:
-    addr, port = endpoint
-    return f"[{addr}]:{port}" if ":" in addr else f"{addr}:{port}"
 
 
 def _be(heads: np.ndarray, start: int, n: int) -> np.ndarray:
@@ -156,7 +147,7 @@ class KafkaProtocol:
 
     def on_connect(self, conn: Connection) -> None:
         conn.state["pending"] = {}  # correlation id -> (api_key, api_version)
-        conn.state["stream_id"] = f"{_fmt(conn.client)}-{_fmt(conn.server)}#{conn.seqno}"
+        conn.state["stream_id"] = conn.stream_id
 
     def on_messages(self, conns: dict[int, Connection], messages: Messages) -> None:
         columns = (

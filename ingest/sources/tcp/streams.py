@@ -73,6 +73,32 @@ class Connection:
     detected_by: str  # port | heuristic
     state: dict[str, Any] = field(default_factory=dict)
 
+    @property
+    def stream_id(self) -> str:
+        """client-server#seqno, addresses written as peers are ([v6]:port, v4:port)."""
+        return f"{_endpoint(self.client)}-{_endpoint(self.server)}#{self.seqno}"
+
+
+def _endpoint(endpoint: tuple[str, int]) -> str:
+    addr, port = endpoint
+    return f"[{addr}]:{port}" if ":" in addr else f"{addr}:{port}"
+
+
+# The columns every stream protocol's message table ends with: where the message sat in
+# the capture (frames, times, packets) and how it was framed.
+MESSAGE_SPAN_COLUMNS = {
+    "first_frame_number": "BIGINT NOT NULL",
+    "last_frame_number": "BIGINT NOT NULL",
+    "first_ts_ns": "BIGINT NOT NULL",
+    "last_ts_ns": "BIGINT NOT NULL",
+    "first_seen_at": "TIMESTAMP_NS NOT NULL",
+    "last_seen_at": "TIMESTAMP_NS NOT NULL",
+    "message_packets": "INTEGER NOT NULL",
+    "is_complete": "BOOLEAN NOT NULL",
+    "has_gap_before": "BOOLEAN NOT NULL",
+    "detected_by": "VARCHAR NOT NULL",
+}
+
 
 @dataclass
 class Messages:
