@@ -37,9 +37,11 @@ aggregated as (
         node_run_id,
         peer_id,
         peer_addr,
-        peer_host,
-        address_family,
-        is_loopback,
+        -- functions of peer_addr: carried along, not grouped by (as group
+        -- keys they tripled the cost of this step)
+        any_value(peer_host) as peer_host,
+        any_value(address_family) as address_family,
+        bool_or(is_loopback) as is_loopback,
         peer_conn_type,
         flow,
         msg_type,
