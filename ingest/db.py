@@ -561,7 +561,9 @@ class Warehouse:
         pending: dict[str, list[pa.RecordBatch | pa.Table]] = {}
         for table_name, data in source.extract(path, self.con, report):
             if isinstance(data, str):
-                rows[table_name] += self._insert(table_name, data, key, node)
+                rows[table_name] += self._insert(
+                    table_name, data, key, node, any_order=source.any_row_order
+                )
                 report.rows = rows.total()
                 continue
             # Arrow batches are gathered into large inserts: DuckDB's per-statement cost
@@ -588,7 +590,9 @@ class Warehouse:
         ).fetchall()
         return bool(count)
 
-    def _insert(self, table: str, data: object, key: str, node: str | None) -> int:
+    def _insert(
+        self, table: str, data: object, key: str, node: str | None, any_order: bool = False
+    ) -> int:
         if isinstance(data, pa.RecordBatch | pa.Table):
             if data.num_rows == 0:
                 return 0
@@ -596,12 +600,14 @@ class Warehouse:
             relation = "_wirehouse_batch"
         else:
             relation = f"({data})"
-        count = self.con.execute(
+        order = "false" if any_order else "true"
+        self.con.execute(f"set preserve_insertion_order = {order}")
+        [(count,)] = self.con.execute(
             f"insert into raw.{table} by name"
             f" select *, $file as _source_file, $run as _ingest_run_id,"
             f" $at as _loaded_at, $node as _node from {relation}",
             {"file": key, "run": self.run_id, "at": self.loaded_at, "node": node},
-        ).fetchone()[0]
+        ).fetchall()
         if relation == "_wirehouse_batch":
             self.con.unregister("_wirehouse_batch")
         return count

@@ -134,6 +134,9 @@ class SourceKind:
     # The file name is data (tshark hourly files: the capture start), so the same bytes
     # under another name are another file, not a copy (idle hours are header-only twins).
     name_is_data: bool = False
+    # Rows carry everything that orders them (times, not line positions): DuckDB's parallel
+    # reader may land them in any order, a quarter faster than keeping the file's order.
+    any_row_order: bool = False
 
 
 def unreadable_directories(directory: Path) -> list[str]:

@@ -96,6 +96,7 @@ def csv_source(
         layouts=layouts,
         line_based=True,
         careful_mode=True,
+        any_row_order=True,
     )
 
 
