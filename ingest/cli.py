@@ -16,7 +16,6 @@ import duckdb
 
 from ingest import load, project, run
 from ingest.db import FileResult, Warehouse, WarehouseBusy, WarehouseError, default_db_path
-from ingest.query import UnsafeQuery, check_read_only, connect_reader, tables_sql
 from ingest.sources import registry
 from ingest.sources.base import SourceKind, unreadable_directories
 from ingest.sources.ports import BITCOIN_PORTS, KAFKA_PORTS
@@ -358,6 +357,8 @@ format_option = click.option(
 def query(sql: str, db_path: Path | None, published_dir: Path | None, live: bool, fmt: str) -> None:
     """Run one read-only statement (SELECT, FROM, SHOW, DESCRIBE, SUMMARIZE, ...) against the
     published copy of the marts, or the warehouse with --live."""
+    from ingest.query import UnsafeQuery, check_read_only  # sqlglot: only for queries
+
     try:
         check_read_only(sql)
     except UnsafeQuery as exc:
@@ -379,6 +380,8 @@ def query(sql: str, db_path: Path | None, published_dir: Path | None, live: bool
 @format_option
 def tables(db_path: Path | None, published_dir: Path | None, live: bool, fmt: str) -> None:
     """List the marts and lookup tables with their grain and row count."""
+    from ingest.query import tables_sql
+
     with _reader(db_path, published_dir, live) as con:
         _render(con.sql(tables_sql(con)), fmt, max_rows=1000)
 
@@ -478,6 +481,8 @@ def _reader(
             raise click.UsageError(
                 f"no published copy at {path}: run `wirehouse publish` (or add --live)"
             )
+    from ingest.query import connect_reader
+
     # a busy or unusable file ends in one line (_Commands)
     with connect_reader(path) as con:
         yield con

@@ -554,8 +554,9 @@ class Warehouse:
         self, path: Path, key: str, source: SourceKind, report: Extraction, node: str | None
     ) -> dict[str, int]:
         """Inside the open transaction: replace the rows of `key` with the file's rows."""
-        for table in source.tables:
-            self.con.execute(f"delete from raw.{table.name} where _source_file = ?", [key])
+        if self._loaded_version(key, "true", []):  # a new file has no rows to replace
+            for table in source.tables:
+                self.con.execute(f"delete from raw.{table.name} where _source_file = ?", [key])
         rows: Counter[str] = Counter()
         # Arrow data streams into one INSERT per table while the source produces it (few
         # large statements: DuckDB writes full row groups as they fill, keeps nothing of the

@@ -218,12 +218,10 @@ def extract_csv(
     careful = report.careful or path.name.endswith((".gz", ".bz2"))
     with _careful_copy(path, report, table, head.names) if careful else _as_is(path) as readable:
         before = report.rows
-        yield table.name, _select(readable.path, table, head.names)
-        rejected = collect_rejects(con)
-        if rejected and not careful:
-            # DuckDB's verdict on a raw file can come from line endings or quotes that
-            # merged lines: only the careful read's normalised copy is judged line by line
-            raise CarefulRetry(f"{len(rejected)} lines rejected by the fast read")
+        # the fast read keeps no rejects (they cost a third of the read): its first bad
+        # line is an error, and the careful read judges the normalised copy line by line
+        yield table.name, _select(readable.path, table, head.names, rejects=careful)
+        rejected = collect_rejects(con) if careful else []
         loaded = report.rows - before
         lines = readable.data_lines if careful else _data_lines(report)
         accounted = loaded + len(rejected) + len(readable.issues) + readable.blank_lines
@@ -246,9 +244,10 @@ def _data_lines(report: Extraction) -> int:
     return read.newlines - 1 + (0 if read.ends_with_newline or not read.size else 1)
 
 
-def _select(readable: Path, table: RawTable, header: list[str]) -> str:
+def _select(readable: Path, table: RawTable, header: list[str], rejects: bool) -> str:
     """SELECT over DuckDB's reader: integers as text checked strictly (a mismatch stops the
-    fast read, the careful read finds the line), timestamps parsed with their offset."""
+    fast read, the careful read finds the line), timestamps parsed with their offset; with
+    `rejects`, bad lines go to the rejects table instead of failing the read."""
     read_types = {name: _read_type(table.columns[name]) for name in header}
     types = ", ".join(f"'{name}': '{typ}'" for name, typ in read_types.items())
     columns = ", ".join(
@@ -259,7 +258,7 @@ def _select(readable: Path, table: RawTable, header: list[str]) -> str:
     return (
         f"select {columns} from read_csv('{literal}', header = true, columns = {{{types}}},"
         " auto_detect = false, delim = ',', quote = '\"', escape = '\"',"
-        f" max_line_size = {MAX_LINE_CHARS}, {REJECTS})"
+        f" max_line_size = {MAX_LINE_CHARS}{', ' + REJECTS if rejects else ''})"
     )
 
 

@@ -17,10 +17,10 @@ from __future__ import annotations
 import functools
 import struct
 
-import pyarrow as pa
 from scapy.layers.l2 import Ether
 
 from ingest.sources.bluetooth.layers import BTBB, BTBREDR_RF, hec_ok
+from ingest.sources.bluetooth.schema import BREDR_COLUMNS, ETHER_BYTES
 
 # pseudo-header flag bits (layers.BREDR_FLAGS)
 DEWHITENED, SIGNAL_POWER_VALID, NOISE_POWER_VALID = 0x0001, 0x0002, 0x0004
@@ -28,37 +28,11 @@ REF_UAP_VALID, HEC_CHECKED, HEC_VALID = 0x0080, 0x0100, 0x0200
 
 PSEUDO_HEADER_BYTES = 22
 RF_BYTES = 4  # rf_channel, signal_power, noise_power, access_code_offenses
-ETHER_BYTES = 14
 BTBB_META_BYTES = 9  # clock (4), channel, known bits, packet header (3)
 INQUIRY_LAPS = range(0x9E8B00, 0x9E8B40)
 FHS = 2
 
-# raw.bluetooth_bredr_packets, after frame_number / captured_at / ts_ns / link_type
-COLUMNS: dict[str, tuple[str, pa.DataType]] = {
-    "rf_channel": ("UTINYINT", pa.uint8()),
-    "signal_dbm": ("TINYINT", pa.int8()),
-    "noise_dbm": ("TINYINT", pa.int8()),
-    "access_code_offenses": ("UTINYINT", pa.uint8()),
-    "transport": ("UTINYINT", pa.uint8()),
-    "rate": ("UTINYINT", pa.uint8()),
-    "corrected_header_bits": ("UTINYINT", pa.uint8()),
-    "corrected_payload_bits": ("SMALLINT", pa.int16()),
-    "lap": ("UINTEGER", pa.uint32()),
-    "uap": ("UTINYINT", pa.uint8()),
-    "nap": ("USMALLINT", pa.uint16()),
-    "lt_addr": ("UTINYINT", pa.uint8()),
-    "type_code": ("UTINYINT", pa.uint8()),
-    "flow": ("BOOLEAN", pa.bool_()),
-    "arqn": ("BOOLEAN", pa.bool_()),
-    "seqn": ("BOOLEAN", pa.bool_()),
-    "hec": ("UTINYINT", pa.uint8()),
-    "hec_valid": ("BOOLEAN", pa.bool_()),
-    "payload_len": ("UINTEGER", pa.uint32()),
-    "clock": ("UINTEGER", pa.uint32()),
-    "clock_bits": ("UTINYINT", pa.uint8()),
-    "flags": ("USMALLINT", pa.uint16()),
-    "malformed": ("VARCHAR", pa.string()),
-}
+COLUMNS = BREDR_COLUMNS
 
 
 def _empty() -> dict[str, object]:

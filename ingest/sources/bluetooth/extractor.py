@@ -10,12 +10,23 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pyarrow as pa
 
+from ingest.lazy import lazy_module
 from ingest.sources.base import Data, Extraction, RawTable
-from ingest.sources.bluetooth import bredr, le
-from ingest.sources.bluetooth.layers import BTBB_ETHERTYPE, DLT_BLUETOOTH_BREDR_BB
+from ingest.sources.bluetooth.schema import (
+    BREDR_COLUMNS,
+    BTBB_ETHERTYPE,
+    DLT_BLUETOOTH_BREDR_BB,
+    ETHER_BYTES,
+    LE_COLUMNS,
+    LE_LINK_TYPES,
+)
 
 if TYPE_CHECKING:  # the pcap package imports this module
     from ingest.sources.pcap.reader import PacketBatch
+
+# the decoders import scapy (a third of a second): only when a capture has Bluetooth packets
+bredr = lazy_module("ingest.sources.bluetooth.bredr")
+le = lazy_module("ingest.sources.bluetooth.le")
 
 DLT_EN10MB = 1
 ROWS_PER_CHUNK = 8192
@@ -41,14 +52,14 @@ def _table(
 
 BREDR_PACKETS = _table(
     "bluetooth_bredr_packets",
-    bredr.COLUMNS,
+    BREDR_COLUMNS,
     "One row per Bluetooth BR/EDR baseband packet (source file, frame_number): libbtbb"
     " DLT 255 records and legacy Kismet/libbtbb 0xfff0 Ethernet frames.",
     "BR/EDR packets",
 )
 LE_PACKETS = _table(
     "bluetooth_le_packets",
-    le.COLUMNS,
+    LE_COLUMNS,
     "One row per Bluetooth Low Energy link-layer packet (source file, frame_number):"
     " DLT 256, DLT 251 and PPI-wrapped captures.",
     "BLE packets",
@@ -61,20 +72,20 @@ class BluetoothExtractor:
     tables = (BREDR_PACKETS, LE_PACKETS)
     # link types whose packets this extractor decodes; legacy BR/EDR frames arrive as
     # Ethernet (1) and are picked by their ethertype
-    link_types = frozenset({DLT_BLUETOOTH_BREDR_BB, *le.LINK_TYPES})
+    link_types = frozenset({DLT_BLUETOOTH_BREDR_BB, *LE_LINK_TYPES})
     ethertypes = frozenset({BTBB_ETHERTYPE})  # so the pcap source notes no undecoded frames
 
     def __init__(self) -> None:
-        self.le = le.LeDecoder()
+        self.le: le.LeDecoder | None = None  # made by the file's first BLE packet
         self.malformed = {BREDR_PACKETS.name: 0, LE_PACKETS.name: 0}
 
     def feed(self, batch: PacketBatch) -> Iterator[tuple[str, Data]]:
         link = batch.table.column("link_type").to_numpy(zero_copy_only=False)
         bredr_rows = np.flatnonzero((link == DLT_BLUETOOTH_BREDR_BB) | _legacy(batch, link))
-        le_rows = np.flatnonzero(np.isin(link, list(le.LINK_TYPES)))
+        le_rows = np.flatnonzero(np.isin(link, list(LE_LINK_TYPES)))
         for table, rows, columns, decode in (
-            (BREDR_PACKETS, bredr_rows, bredr.COLUMNS, _decode_bredr),
-            (LE_PACKETS, le_rows, le.COLUMNS, self.le.decode),
+            (BREDR_PACKETS, bredr_rows, BREDR_COLUMNS, _decode_bredr),
+            (LE_PACKETS, le_rows, LE_COLUMNS, self._decode_le),
         ):
             # Python rows are built a chunk at a time: a batch's worth of dicts would dwarf
             # the Arrow columns they become
@@ -84,6 +95,11 @@ class BluetoothExtractor:
                 if out.num_rows:
                     self.malformed[table.name] += out.num_rows - out["malformed"].null_count
                     yield table.name, out
+
+    def _decode_le(self, raw: bytes, link_type: int) -> dict[str, object] | None:
+        if self.le is None:
+            self.le = le.LeDecoder()
+        return self.le.decode(raw, link_type)
 
     def finish(self, report: Extraction) -> Iterator[tuple[str, Data]]:
         for name, count in self.malformed.items():
@@ -126,7 +142,7 @@ def _decode_bredr(raw: bytes, link_type: int) -> dict[str, object]:
 
 def _legacy(batch: PacketBatch, link: np.ndarray) -> np.ndarray:
     """Ethernet rows whose ethertype is libbtbb's 0xfff0 (one gather, no loop)."""
-    eth = (link == DLT_EN10MB) & (batch.caplen >= bredr.ETHER_BYTES)
+    eth = (link == DLT_EN10MB) & (batch.caplen >= ETHER_BYTES)
     if not eth.any():
         return eth
     at = np.where(eth, batch.data_off + 12, 0)

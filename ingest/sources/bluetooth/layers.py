@@ -40,8 +40,7 @@ from scapy.layers.bluetooth4LE import BTLE_ADV, BDAddrField
 from scapy.layers.l2 import Ether
 from scapy.packet import Packet, bind_layers
 
-DLT_BLUETOOTH_BREDR_BB = 255
-BTBB_ETHERTYPE = 0xFFF0
+from ingest.sources.bluetooth.schema import BTBB_ETHERTYPE
 
 # pcap_bluetooth_bredr_bb_header.flags, bit 0 first (libbtbb pcap-common.h)
 BREDR_FLAGS = [

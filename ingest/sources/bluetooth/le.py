@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import functools
 
-import pyarrow as pa
 from scapy.layers.bluetooth4LE import (
     BTLE,
     BTLE_ADV,
@@ -37,51 +36,23 @@ from scapy.layers.bluetooth4LE import (
 from scapy.layers.ppi import PPI
 
 from ingest.sources.bluetooth.layers import BTLE_EXT_ADV
+from ingest.sources.bluetooth.schema import (
+    DLT_BLUETOOTH_LE_LL,
+    DLT_BLUETOOTH_LE_LL_WITH_PHDR,
+    DLT_PPI,
+    LE_COLUMNS,
+)
 
 ADVERTISING_AA = 0x8E89BED6
 ADVERTISING_CRC_INIT = 0x555555
 AIR_MIN_BYTES = 4 + 2 + 3  # access address, PDU header, CRC
 RF_HEADER_BYTES = 10
-DLT_BLUETOOTH_LE_LL = 251
-DLT_BLUETOOTH_LE_LL_WITH_PHDR = 256
-DLT_PPI = 192
 PPI_BTLE_MIN_MHZ = 2402
 CONNECT_IND = 5
 LLID_CONTROL = 3
 MAX_CONNECTIONS = 65_536  # CRC inits remembered per file (oldest forgotten first)
 
-# raw.bluetooth_le_packets, after frame_number / captured_at / ts_ns / link_type
-COLUMNS: dict[str, tuple[str, pa.DataType]] = {
-    "rf_channel": ("UTINYINT", pa.uint8()),
-    "signal_dbm": ("TINYINT", pa.int8()),
-    "noise_dbm": ("TINYINT", pa.int8()),
-    "rssi_min": ("TINYINT", pa.int8()),
-    "rssi_max": ("TINYINT", pa.int8()),
-    "rssi_avg": ("TINYINT", pa.int8()),
-    "rssi_count": ("UTINYINT", pa.uint8()),
-    "access_address": ("UINTEGER", pa.uint32()),
-    "pdu_type_code": ("UTINYINT", pa.uint8()),
-    "ch_sel": ("BOOLEAN", pa.bool_()),
-    "tx_add": ("BOOLEAN", pa.bool_()),
-    "rx_add": ("BOOLEAN", pa.bool_()),
-    "llid": ("UTINYINT", pa.uint8()),
-    "nesn": ("BOOLEAN", pa.bool_()),
-    "sn": ("BOOLEAN", pa.bool_()),
-    "md": ("BOOLEAN", pa.bool_()),
-    "pdu_len": ("UTINYINT", pa.uint8()),
-    "control_opcode": ("UTINYINT", pa.uint8()),
-    "advertiser_addr": ("VARCHAR", pa.string()),
-    "advertiser_addr_random": ("BOOLEAN", pa.bool_()),
-    "target_addr": ("VARCHAR", pa.string()),
-    "target_addr_random": ("BOOLEAN", pa.bool_()),
-    "connection_access_address": ("UINTEGER", pa.uint32()),
-    "crc_checked": ("BOOLEAN", pa.bool_()),
-    "crc_valid": ("BOOLEAN", pa.bool_()),
-    "flags": ("USMALLINT", pa.uint16()),
-    "malformed": ("VARCHAR", pa.string()),
-}
-
-LINK_TYPES = frozenset({DLT_BLUETOOTH_LE_LL, DLT_BLUETOOTH_LE_LL_WITH_PHDR, DLT_PPI})
+COLUMNS = LE_COLUMNS
 
 
 class LeDecoder:
