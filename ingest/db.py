@@ -591,12 +591,13 @@ class Warehouse:
         return dict(rows)
 
     def _loaded_version(self, key: str, condition: str, params: list) -> bool:
+        # fetchall: a result left unfinished makes DuckDB refuse the next register()
         return bool(
             self.con.execute(
                 f"select count(*) from raw.ingest_files where path = ? and {condition}"
                 " and status in ('loaded', 'partial')",
                 [key, *params],
-            ).fetchone()[0]
+            ).fetchall()[0][0]
         )
 
     def _insert(self, table: str, data: object, key: str, node: str | None) -> int:
