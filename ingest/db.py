@@ -591,14 +591,13 @@ class Warehouse:
         return dict(rows)
 
     def _loaded_version(self, key: str, condition: str, params: list) -> bool:
-        # fetchall: a result left unfinished makes DuckDB refuse the next register()
-        return bool(
-            self.con.execute(
-                f"select count(*) from raw.ingest_files where path = ? and {condition}"
-                " and status in ('loaded', 'partial')",
-                [key, *params],
-            ).fetchall()[0][0]
-        )
+        # fetchall: a result left unfinished blocks register() on this connection
+        [(count,)] = self.con.execute(
+            f"select count(*) from raw.ingest_files where path = ? and {condition}"
+            " and status in ('loaded', 'partial')",
+            [key, *params],
+        ).fetchall()
+        return bool(count)
 
     def _insert(self, table: str, data: object, key: str, node: str | None) -> int:
         if isinstance(data, pa.RecordBatch | pa.Table | pa.RecordBatchReader):

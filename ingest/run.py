@@ -54,7 +54,7 @@ class BuildResult:
     reason: str
     ok: bool
     seconds: float
-    selected: list[str] = field(default_factory=list)  # dbt selectors; empty = everything
+    selected: list[str] = field(default_factory=list)  # the models and seeds built
     counts: dict[str, int] = field(default_factory=dict)  # models / tests / seeds that ran
     failures: list[str] = field(default_factory=list)  # one line per node that did not pass
     busy: bool = False  # dbt could not lock the warehouse
@@ -159,7 +159,8 @@ def _is_glob(path: Path) -> bool:
 class BuildPlan:
     mode: str  # incremental | full
     reason: str
-    select: list[str]  # dbt selectors
+    rebuild: list[str]  # raw tables whose downstream models are built
+    new: list[str] = field(default_factory=list)  # of those, the ones never built before
     views: bool = True  # also (re)create views (their SQL changed, or a kind is new)
 
 
@@ -180,18 +181,43 @@ def _plan(
     elif relabelled:
         reason = "files moved to another node"
     if reason:
-        kinds = wh.kinds_loaded_since(None)
-        # @: the models reading these tables, and everything those models read
-        select = [f"@source:*.{table}" for table in _tables(kinds)]
-        return BuildPlan("full", reason, select) if select else None
+        tables = _tables(wh.kinds_loaded_since(None))
+        return BuildPlan("full", reason, tables, new=tables) if tables else None
     changed = wh.kinds_loaded_since(last[1])
     if not changed:
         return None
-    new = changed - wh.kinds_loaded_until(last[1])
-    select = [f"source:*.{table}+" for table in _tables(changed - new)]
-    select += [f"@source:*.{table}" for table in _tables(new)]
+    new = _tables(changed - wh.kinds_loaded_until(last[1]))
     # views only change with the project (then the build is full) unless a kind is new
-    return BuildPlan("incremental", "new data: " + ", ".join(sorted(changed)), select, bool(new))
+    reason = "new data: " + ", ".join(sorted(changed))
+    return BuildPlan("incremental", reason, _tables(changed), new=new, views=bool(new))
+
+
+def selection(manifest: object, plan: BuildPlan) -> list[str]:
+    """The models and seeds the plan builds: everything downstream of its raw tables and, for
+    tables never built before, what those models read. Computed here rather than with dbt's
+    ``@`` operator, whose ancestors-of-descendants walk goes through the exposures (they
+    list every mart) and so selects every model of every kind."""
+    manifest.build_parent_and_child_maps()
+    children, parents = manifest.child_map, manifest.parent_map
+    buildable = ("model.", "seed.")
+
+    def walk(start: list[str], edges: dict[str, list[str]]) -> set[str]:
+        found: set[str] = set()
+        todo = list(start)
+        while todo:
+            for node in edges.get(todo.pop(), []):
+                if node.startswith(buildable) and node not in found:
+                    found.add(node)
+                    todo.append(node)
+        return found
+
+    def downstream(tables: list[str]) -> set[str]:
+        ids = [uid for uid, src in manifest.sources.items() if src.name in tables]
+        return walk(ids, children)
+
+    chosen = downstream(plan.rebuild)
+    chosen |= walk(sorted(downstream(plan.new)), parents)
+    return sorted(manifest.nodes[uid].name for uid in chosen)
 
 
 def _tables(kinds: set[str]) -> list[str]:
@@ -212,28 +238,38 @@ def build_fingerprint(variables: dict[str, object]) -> str:
 
 
 def dbt_build(project: Project, plan: BuildPlan) -> BuildResult:
-    """`dbt build` of the plan's selection in this process (no unit tests)."""
+    """`dbt build` of the plan's selection in this process (no unit tests): dbt parses the
+    project once, the selection is computed from that manifest, the build reuses it."""
     from dbt.cli.main import dbtRunner  # ~1 s to import: only when there is work
 
     started = time.perf_counter()
     target = project.target_path or DBT_PROJECT / "target"
-    args = [
-        *("--quiet", "--no-use-colors", "--log-level-file", "info", "build"),
+    common = [
+        *("--quiet", "--no-use-colors", "--log-level-file", "info"),
         *("--project-dir", str(DBT_PROJECT), "--profiles-dir", str(DBT_PROJECT)),
         *("--target-path", str(target), "--log-path", str(target.parent / "logs")),
-        *("--select", *plan.select, "--exclude-resource-type", "unit_test"),
     ]
+    if project.vars:
+        common += ["--vars", json.dumps(project.vars, sort_keys=True)]
+    # buildable: the tests of what is built, also those reading its upstream models (not
+    # those reading a model outside the selection, which may not exist in this warehouse)
+    args = ["build", *common, "--exclude-resource-type", "unit_test"]
+    args += ["--indirect-selection", "buildable"]
     if not project.data_tests:
         args += ["--exclude-resource-type", "test"]
     if not plan.views:
         args += ["--exclude", "config.materialized:view"]
     if plan.mode == "full":
         args.append("--full-refresh")
-    if project.vars:
-        args += ["--vars", json.dumps(project.vars, sort_keys=True)]
     os.environ["WIREHOUSE_DB"] = str(project.warehouse)
     try:
-        outcome = dbtRunner().invoke(args)
+        parsed = dbtRunner().invoke(["parse", *common])
+        if parsed.exception is not None or parsed.result is None:
+            return _failed(plan, started, parsed.exception)
+        selected = selection(parsed.result, plan)
+        if not selected:
+            return BuildResult(plan.mode, plan.reason, True, time.perf_counter() - started)
+        outcome = dbtRunner(manifest=parsed.result).invoke([*args, "--select", *selected])
     finally:
         _close_dbt_connection()
     if outcome.exception is not None or outcome.result is None:
@@ -252,7 +288,7 @@ def dbt_build(project: Project, plan: BuildPlan) -> BuildResult:
         plan.reason,
         outcome.success and not failures,
         time.perf_counter() - started,
-        plan.select,
+        selected,
         counts,
         failures,
         busy=any("Could not set lock" in f for f in failures),

@@ -118,3 +118,31 @@ def test_the_repo_project_file_is_the_demo() -> None:
         ("pcap", "sniffer"),
     ]
     assert project.publish_dir is not None and project.report_dir is not None
+
+
+def test_a_build_selects_what_the_loaded_kinds_need(tmp_path: Path) -> None:
+    from dbt.cli.main import dbtRunner
+
+    from ingest.run import DBT_PROJECT, BuildPlan, selection
+
+    parsed = dbtRunner().invoke(
+        [
+            *("parse", "--quiet", "--project-dir", str(DBT_PROJECT)),
+            *("--profiles-dir", str(DBT_PROJECT), "--target-path", str(tmp_path / "target")),
+            *("--log-path", str(tmp_path / "logs")),
+        ]
+    )
+    assert parsed.success, parsed.exception
+    first = selection(parsed.result, BuildPlan("full", "first build", ["bitcoin_p2p_messages"]))
+    first_new = selection(
+        parsed.result,
+        BuildPlan("full", "first build", ["bitcoin_p2p_messages"], new=["bitcoin_p2p_messages"]),
+    )
+    # downstream of the tracepoints, and (new kind) the views and seed those models read:
+    # the wire overhead mart reads the capture staging views, empty here
+    assert {"stg_bitcoin_p2p__messages", "fct_peer_connections", "fct_wire_overhead_hourly"} <= (
+        set(first)
+    )
+    assert {"stg_pcap__packets", "bitcoin_message_types"} <= set(first_new) - set(first)
+    # no mart of a kind without data (the exposures list every mart: dbt's @ took them all)
+    assert not {"fct_tcp_health", "fct_connections", "dim_bluetooth_devices"} & set(first_new)

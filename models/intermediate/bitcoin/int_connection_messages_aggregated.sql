@@ -20,7 +20,10 @@ assigned as (
     -- join on the hour built its hash table on the messages: 19 GB at 100 M)
     select
         messages.*,
-        node_runs.node_run_id
+        node_runs.node_run_id,
+        date_trunc('hour', messages.logged_at) as hour_at,
+        -- a message without an address (preprocessed logs) keys by family
+        coalesce(messages.peer_addr, messages.address_family) as peer_key
     from messages
     inner join node_runs
         on
@@ -32,18 +35,21 @@ assigned as (
 ),
 
 aggregated as (
+    -- peer_addr and what derives from it are carried along, grouped by
+    -- peer_key: as group keys they tripled the cost of this step
     select
         node_id,
         node_run_id,
         peer_id,
-        peer_addr,
-        peer_host,
-        address_family,
-        is_loopback,
+        peer_key,
+        any_value(peer_addr) as peer_addr,
+        any_value(peer_host) as peer_host,
+        any_value(address_family) as address_family,
+        bool_or(is_loopback) as is_loopback,
         peer_conn_type,
         flow,
         msg_type,
-        date_trunc('hour', logged_at) as hour_at,
+        hour_at,
         count(*) as msgs,
         sum(payload_bytes) as payload_bytes,
         sum(message_bytes) as message_bytes,
@@ -64,7 +70,25 @@ final as (
             when peer_id is not null
                 then concat_ws('-', node_id, node_run_id, peer_id, peer_addr)
         end as connection_id,
-        *
+        node_id,
+        node_run_id,
+        peer_id,
+        peer_addr,
+        peer_host,
+        address_family,
+        is_loopback,
+        peer_conn_type,
+        flow,
+        msg_type,
+        hour_at,
+        msgs,
+        payload_bytes,
+        message_bytes,
+        segments,
+        tcpip_bytes,
+        first_logged_at,
+        last_logged_at,
+        loaded_at
     from aggregated
 )
 
