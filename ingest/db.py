@@ -21,7 +21,7 @@ import shutil
 import time
 import uuid
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -558,25 +558,36 @@ class Warehouse:
             for table in source.tables:
                 self.con.execute(f"delete from raw.{table.name} where _source_file = ?", [key])
         rows: Counter[str] = Counter()
-        pending: dict[str, list[pa.RecordBatch | pa.Table]] = {}
-        for table_name, data in source.extract(path, self.con, report):
-            if isinstance(data, str):
-                rows[table_name] += self._insert(
-                    table_name, data, key, node, any_order=source.any_row_order
-                )
+        # Arrow data streams into one INSERT per table while the source produces it (few
+        # large statements: DuckDB writes full row groups as they fill, keeps nothing of the
+        # file in memory, and its checkpoint has no small row groups to merge); the other
+        # tables' batches wait in `pending`, at most ARROW_INSERT_ROWS rows each.
+        pending: dict[str, list[pa.RecordBatch]] = {}
+        items = iter(source.extract(path, self.con, report))
+        try:
+            item = next(items, None)
+            while item is not None or pending:
+                if item is None:  # the file ended: what waits goes in, a table at a time
+                    name = next(iter(pending))
+                    item = name, _as_table(pending.pop(name))
+                table_name, data = item
+                if isinstance(data, str):
+                    rows[table_name] += self._insert(
+                        table_name, data, key, node, any_order=source.any_row_order
+                    )
+                    report.rows = rows.total()  # the source may check it when it resumes
+                    item = next(items, None)
+                elif head := _batches(_as_table([*pending.pop(table_name, []), data])):
+                    stream = _ArrowStream(table_name, head, items, pending)
+                    rows[table_name] += self._insert(table_name, stream.reader, key, node)
+                    stream.raise_held()
+                    item = stream.rest
+                else:
+                    item = next(items, None)
                 report.rows = rows.total()
-                continue
-            # Arrow batches are gathered into large inserts: DuckDB's per-statement cost
-            # dominates for batches of a few thousand rows.
-            batches = pending.setdefault(table_name, [])
-            batches.append(data)
-            if sum(b.num_rows for b in batches) >= ARROW_INSERT_ROWS:
-                rows[table_name] += self._insert(
-                    table_name, _as_table(pending.pop(table_name)), key, node
-                )
-                report.rows = rows.total()
-        for table_name, batches in pending.items():
-            rows[table_name] += self._insert(table_name, _as_table(batches), key, node)
+        finally:
+            if hasattr(items, "close"):
+                items.close()  # stop a source thread at once when the load failed
         if rows.total() == 0 and not (report.empty_ok or report.truncated):
             raise SourceError("; ".join(filter(None, ["no data rows", _summary(report)])))
         return dict(rows)
@@ -593,8 +604,8 @@ class Warehouse:
     def _insert(
         self, table: str, data: object, key: str, node: str | None, any_order: bool = False
     ) -> int:
-        if isinstance(data, pa.RecordBatch | pa.Table):
-            if data.num_rows == 0:
+        if isinstance(data, pa.RecordBatch | pa.Table | pa.RecordBatchReader):
+            if not isinstance(data, pa.RecordBatchReader) and data.num_rows == 0:
                 return 0
             self.con.register("_wirehouse_batch", data)
             relation = "_wirehouse_batch"
@@ -624,6 +635,65 @@ class Warehouse:
             ],
         )
         return FileResult(key, kind, "failed", message=_cap(error))
+
+
+class _ArrowStream:
+    """The Arrow batches of one table as a reader that pulls them from the source on demand.
+
+    It ends where one INSERT cannot go on: at the end of the file, a SELECT, a batch of
+    another schema, or another table's pending batches reaching ARROW_INSERT_ROWS (that
+    item is ``rest``: it starts the next statement). Other tables' batches go to
+    ``pending``. An error of the source is held (DuckDB would turn it into its own) and
+    raised by ``raise_held`` once the INSERT is done.
+    """
+
+    def __init__(
+        self,
+        table: str,
+        head: list[pa.RecordBatch],
+        items: Iterator[tuple[str, object]],
+        pending: dict[str, list[pa.RecordBatch]],
+    ) -> None:
+        self.table, self.items, self.pending = table, items, pending
+        self.rest: tuple[str, object] | None = None
+        self.error: BaseException | None = None
+        schema = head[0].schema
+        self.reader = pa.RecordBatchReader.from_batches(schema, self._batches(head, schema))
+
+    def _batches(self, head: list[pa.RecordBatch], schema: pa.Schema) -> Iterator[pa.RecordBatch]:
+        yield from head
+        try:
+            for item in self.items:
+                table_name, data = item
+                if isinstance(data, str):
+                    self.rest = item
+                    return
+                batches = _batches(data)
+                if table_name == self.table:
+                    if any(b.schema != schema for b in batches):
+                        self.rest = item
+                        return
+                    yield from batches
+                    continue
+                waiting = self.pending.setdefault(table_name, [])
+                waiting.extend(batches)
+                if sum(b.num_rows for b in waiting) >= ARROW_INSERT_ROWS:
+                    self.rest = table_name, _as_table(self.pending.pop(table_name))
+                    return
+        except GeneratorExit:
+            raise  # the INSERT failed and let go of the reader
+        except BaseException as exc:  # re-raised by raise_held
+            self.error = exc
+
+    def raise_held(self) -> None:
+        if self.error is not None:
+            raise self.error
+
+
+def _batches(data: object) -> list[pa.RecordBatch]:
+    """The non-empty record batches of an Arrow table or batch."""
+    batches = data.to_batches() if isinstance(data, pa.Table) else [data]
+    return [b for b in batches if b.num_rows]
 
 
 def _as_table(batches: list[pa.RecordBatch | pa.Table]) -> pa.Table:

@@ -31,9 +31,11 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 
 import numpy as np
+import pyarrow as pa
 
-from ingest.sources.base import Data, RawTable, arrow_rows
-from ingest.sources.kafka.apis import MAX_VERSION, response_header_version
+from ingest.lazy import lazy_module
+from ingest.sources.base import Data, RawTable, arrow_schema
+from ingest.sources.kafka.apis import API_VERSIONS_KEY, MAX_VERSION
 from ingest.sources.kafka.headers import (
     MAX_MESSAGE_BYTES,
     Buffer,
@@ -82,6 +84,9 @@ KAFKA_MESSAGES = RawTable(
     unit="Kafka messages",
 )
 
+SCHEMA = arrow_schema(KAFKA_MESSAGES)
+KK = lazy_module("ingest.sources.kafka._kernel")  # numba loads when a capture is read
+
 
 def _be(heads: np.ndarray, start: int, n: int) -> np.ndarray:
     """Big-endian unsigned integers from heads[:, start:start+n]."""
@@ -108,7 +113,8 @@ class KafkaProtocol:
 
     def __init__(self, kafka_ports: Iterable[int] = KAFKA_PORTS) -> None:
         self.ports = frozenset(kafka_ports)
-        self._rows: list[tuple] = []
+        self._parts: list[tuple] = []  # numpy columns of each on_messages call
+        self._conns: dict[int, tuple] = {}  # gen -> the connection's columns
 
     def probe(self, heads: np.ndarray, lengths: np.ndarray) -> np.ndarray:
         """Could a request or response start here? The cheap half of the strict tests."""
@@ -150,66 +156,106 @@ class KafkaProtocol:
         conn.state["stream_id"] = conn.stream_id
 
     def on_messages(self, conns: dict[int, Connection], messages: Messages) -> None:
-        columns = (
-            messages.gen, messages.from_client, messages.index, messages.length,
-            messages.first_frame, messages.last_frame, messages.first_ts, messages.last_ts,
-            messages.packets, messages.complete, messages.gap_before, messages.head_len,
+        """One row per message whose header is complete; request heads read in compiled
+        code, responses matched to their request in capture order (per connection)."""
+        is_request = messages.from_client.astype(bool)
+        keep = np.flatnonzero(messages.head_len >= np.where(is_request, 12, 8))
+        if not len(keep):
+            return  # cut before its header was complete: nothing to say about it
+        heads, head_len = messages.heads[keep], messages.head_len[keep]
+        gens, is_request = messages.gen[keep], is_request[keep]
+        F = np.full((KK.N_R, len(keep)), KK.NONE, np.int64)
+        req = np.flatnonzero(is_request)
+        F[:, req] = KK.request_fields(heads[req], head_len[req], KK.KNOWN, KK.FLEX_FROM)
+        resp = np.flatnonzero(~is_request)
+        F[KK.R_CORR, resp] = _be(heads[resp], 4, 4)
+        F[KK.R_CORR] = np.where(F[KK.R_CORR] >= 1 << 31, F[KK.R_CORR] - (1 << 32), F[KK.R_CORR])
+        client_ids: list[str | None] = [None] * len(keep)
+        for i in req[F[KK.R_PYTHON, req] == 1].tolist():  # negative or unknown api: as before
+            h = parse_request(heads[i, : head_len[i]].tobytes(), partial=True)
+            hv, wait, acks = h.header_version, h.fetch_max_wait_ms, h.produce_acks
+            F[KK.R_HV, i] = KK.NONE if hv is None else hv
+            F[KK.R_MAX_WAIT, i] = KK.NONE if wait is None else wait
+            F[KK.R_ACKS, i] = KK.NONE if acks is None else acks
+            client_ids[i] = h.client_id
+        offs, lens = F[KK.R_CID_OFF], F[KK.R_CID_LEN]
+        for i in np.flatnonzero(offs >= 0).tolist():
+            raw = heads[i, offs[i] : offs[i] + lens[i]].tobytes()
+            client_ids[i] = raw.decode("utf-8", errors="backslashreplace")
+        self._match(conns, gens, is_request, F)
+        for gen in np.unique(gens).tolist():  # what the rows say of it, even once it closed
+            c = conns[gen]
+            self._conns[gen] = (c.state["stream_id"], c.seqno, *c.client, *c.server, c.detected_by)
+        ft, lt = messages.first_ts[keep], messages.last_ts[keep]
+        self._parts.append(
+            (
+                gens, is_request, messages.index[keep], messages.length[keep], F,
+                client_ids, messages.first_frame[keep], messages.last_frame[keep], ft, lt,
+                messages.packets[keep], messages.complete[keep], messages.gap_before[keep],
+            )
         )  # fmt: skip
-        for k, (
-            gen,
-            is_request,
-            index,
-            size,
-            ff,
-            lf,
-            ft,
-            lt,
-            packets,
-            complete,
-            gap,
-            n,
-        ) in enumerate(zip(*(c.tolist() for c in columns), strict=True)):
-            conn = conns[gen]
-            head = messages.heads[k, :n].tobytes()
-            key = version = hv = client_id = max_wait = acks = None
-            if n < (12 if is_request else 8):
-                continue  # cut before its header was complete: nothing to say about it
-            if is_request:
-                h = parse_request(head, partial=True)
-                key, version, hv, corr = (
-                    h.api_key,
-                    h.api_version,
-                    h.header_version,
-                    h.correlation_id,
-                )
-                client_id, max_wait, acks = h.client_id, h.fetch_max_wait_ms, h.produce_acks
+
+    def _match(
+        self, conns: dict[int, Connection], gens: np.ndarray, is_request: np.ndarray, F: np.ndarray
+    ) -> None:
+        """Responses get the api_key/api_version of the pending request they answer."""
+        keys, versions, corrs = F[KK.R_KEY], F[KK.R_VERSION], F[KK.R_CORR]
+        for i, (gen, request, key, version, corr, acks) in enumerate(
+            zip(gens.tolist(), is_request.tolist(), keys.tolist(), versions.tolist(),
+                corrs.tolist(), F[KK.R_ACKS].tolist(), strict=True)
+        ):  # fmt: skip
+            pending = conns[gen].state["pending"]
+            if request:
                 if not (acks == 0 and key == 0):  # acks=0: the broker will not answer
-                    pending = conn.state["pending"]
                     pending[corr] = (key, version)
                     if len(pending) > MAX_PENDING_REQUESTS:
                         del pending[next(iter(pending))]
-            else:
-                corr = parse_response(head).correlation_id
-                matched = conn.state["pending"].pop(corr, None)
-                if matched is not None:
-                    key, version = matched
-                    hv = response_header_version(key, version)
-            self._rows.append(
-                (
-                    conn.state["stream_id"], conn.seqno, *conn.client, *conn.server,
-                    bool(is_request), index, size, key, version, hv, corr, client_id, max_wait,
-                    acks, ff, lf, ft, lt, ft, lt, packets, bool(complete), bool(gap),
-                    conn.detected_by,
-                )
-            )  # fmt: skip
+            elif (matched := pending.pop(corr, None)) is not None:
+                keys[i], versions[i] = matched
+        answered = ~is_request & (keys != KK.NONE)
+        known = answered & (keys >= 0) & (keys < len(KK.KNOWN))
+        known[known] = KK.KNOWN[keys[known]] == 1
+        flexible = versions >= KK.FLEX_FROM[np.clip(keys, 0, len(KK.KNOWN) - 1)]
+        hv = np.where(keys == API_VERSIONS_KEY, 0, flexible.astype(np.int64))
+        F[KK.R_HV] = np.where(is_request, F[KK.R_HV], np.where(known, hv, KK.NONE))
+
+    def _table(self) -> pa.Table:
+        """The messages gathered since the last call as one Arrow table."""
+        parts = list(zip(*self._parts, strict=True))
+        (gens, is_request, index, length, F, _, ff, lf, ft, lt, packets, complete, gap) = (
+            np.concatenate(p, axis=-1) if i != 5 else None for i, p in enumerate(parts)
+        )
+        client_ids = [c for chunk in parts[5] for c in chunk]
+        unique, at = np.unique(gens, return_inverse=True)
+        per_conn = list(zip(*(self._conns[g] for g in unique.tolist()), strict=True))
+        take = pa.array(at)
+        stream_id, seqno, client_addr, client_port, server_addr, server_port, detected = (
+            pa.array(values).take(take) for values in per_conn
+        )
+
+        def col(values: np.ndarray, typ: pa.DataType) -> pa.Array:
+            return pa.array(values, mask=values == KK.NONE).cast(typ)
+
+        arrays = [
+            stream_id, seqno.cast(pa.int32()), client_addr, client_port.cast(pa.int32()),
+            server_addr, server_port.cast(pa.int32()), pa.array(is_request), pa.array(index),
+            pa.array(length), col(F[KK.R_KEY], pa.int16()), col(F[KK.R_VERSION], pa.int16()),
+            col(F[KK.R_HV], pa.int8()), col(F[KK.R_CORR], pa.int32()),
+            pa.array(client_ids, pa.string()), col(F[KK.R_MAX_WAIT], pa.int32()),
+            col(F[KK.R_ACKS], pa.int16()), pa.array(ff), pa.array(lf), pa.array(ft),
+            pa.array(lt), pa.array(ft).cast(pa.timestamp("ns")),
+            pa.array(lt).cast(pa.timestamp("ns")), pa.array(packets).cast(pa.int32()),
+            pa.array(complete.astype(bool)), pa.array(gap.astype(bool)), detected,
+        ]  # fmt: skip
+        self._parts, self._conns = [], {}
+        return pa.Table.from_arrays(arrays, schema=SCHEMA)
 
     def on_close(self, conn: Connection) -> None:
         conn.state.clear()
 
     def rows(self) -> Iterator[tuple[str, Data]]:
-        if self._rows:
-            yield KAFKA_MESSAGES.name, arrow_rows(KAFKA_MESSAGES, self._rows)
-            self._rows = []
+        if self._parts:
+            yield KAFKA_MESSAGES.name, self._table()
 
 
 def _response_or_short(data: Buffer) -> bool:

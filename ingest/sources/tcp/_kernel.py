@@ -28,6 +28,7 @@ import numba
 import numpy as np
 
 jit = numba.njit(cache=True, nogil=True, boundscheck=False)
+hot = numba.njit(cache=True, nogil=True, boundscheck=False, inline="always")
 
 SEQ_MOD = 1 << 32
 FIN, SYN, RST, ACK = 1, 2, 4, 16
@@ -553,7 +554,7 @@ def _hunt(src, off, n, seq0, seg_start, probe, frame, ts, ipb, fb, arena, D, d, 
     return DONE, True, head
 
 
-@jit
+@hot
 def _deliver(src, off, seq, caplen, wire, frame, ts, ipb, fb, probe,
              arena, D, d, C, H, S, M, OH, heads, G):  # fmt: skip
     """One segment (at src[off:off+caplen], sequence number seq) at or before next_seq.
@@ -579,7 +580,7 @@ def _deliver(src, off, seq, caplen, wire, frame, ts, ipb, fb, probe,
     return 0
 
 
-@jit
+@hot
 def _drain(arena, D, d, C, H, S, M, OH, heads, G):
     """Deliver held out-of-order segments that are now in order; status as _frame."""
     while D[d, D_OOO] >= 0:
@@ -816,7 +817,7 @@ def _reuse(c, C, D, H, arena, S, M, OH, heads, G, X, L, index, port_map, sport, 
     return nc, 0
 
 
-@jit
+@hot
 def _capacity(C, D, G, L, X, M, index):
     """Room for the worst case of one packet's connection work, else the status to return."""
     if G[G_NCONN] + 1 >= index.shape[0] // 2 or (G[G_CFREE] < 0 and G[G_CTOP] >= C.shape[0]):
@@ -999,7 +1000,7 @@ def _adopt_held(C, D, H, G, c, other):
     C[c, C_NHELD] = 0
 
 
-@jit
+@hot
 def _segment(buf, P, i, seq, caplen, wire, probe, a_is_src, arena,
              D, d, C, H, S, M, OH, heads, G):  # fmt: skip
     """Packet i's payload into claimed direction d: in order, held, or across a gap."""

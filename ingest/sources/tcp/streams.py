@@ -381,14 +381,18 @@ def _probe_bits(
     protocols: Sequence[StreamProtocol], buf: np.ndarray, off: np.ndarray, caplen: np.ndarray
 ) -> np.ndarray:
     """Bit k set where protocol k's probe passes on the segment's first payload bytes."""
+    bits = np.zeros(len(off), np.int64)
+    rows = np.flatnonzero(caplen > 0)  # only payload segments can start a message
+    if not len(rows):
+        return bits
+    off, caplen = off[rows], caplen[rows]
     have = np.where(off >= 0, np.minimum(caplen, PROBE_BYTES), 0)
     idx = np.clip(off, 0, None)[:, None] + np.arange(PROBE_BYTES)
-    heads = buf[np.clip(idx, 0, len(buf) - 1)]  # buf is never empty
+    heads = buf[np.minimum(idx, len(buf) - 1)]  # buf is never empty
     heads[np.arange(PROBE_BYTES) >= have[:, None]] = 0
-    bits = np.zeros(len(off), np.int64)
     for k, proto in enumerate(protocols):
-        bits |= proto.probe(heads, caplen).astype(np.int64) << k
-    return np.where(caplen > 0, bits, 0)
+        bits[rows] |= proto.probe(heads, caplen).astype(np.int64) << k
+    return bits
 
 
 def _from_batch(batch: PacketBatch, protocols: Sequence[StreamProtocol]) -> _Input:
