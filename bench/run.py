@@ -274,6 +274,7 @@ def explain(directory: Path, model: str) -> str:
     if compiled is None:
         return f"{model}: no compiled SQL"
     con = duckdb.connect(str(directory / "warehouse.duckdb"), read_only=True)
+    con.execute("set enable_progress_bar = false")
     con.execute("set enable_profiling = 'json'")
     con.execute(f"set profiling_output = '{directory / 'explain.json'}'")
     con.execute(compiled.read_text()).fetchall()
@@ -282,17 +283,19 @@ def explain(directory: Path, model: str) -> str:
     ops: list[tuple[float, str]] = []
 
     def walk(node: dict) -> None:
-        name = node.get("operator_type") or node.get("operator_name")
+        # DuckDB 2.0: {"type", "timing", "children"} under "operator"; 1.x: operator_* keys
+        name = node.get("type") or node.get("operator_type") or node.get("operator_name")
         if name:
-            ops.append((node.get("operator_timing", 0.0), name.strip()))
-        for child in node.get("children", []):
+            ops.append((node.get("timing", node.get("operator_timing", 0.0)), name.strip()))
+        for child in node.get("operator", []) + node.get("children", []):
             walk(child)
 
     walk(tree)
     total = sum(t for t, _ in ops) or 1.0
+    latency = tree.get("query", {}).get("total_time", tree.get("latency", total))
     ops.sort(reverse=True)
     return (
-        f"EXPLAIN ANALYZE {model} (total {tree.get('latency', total):.2f} s): "
+        f"EXPLAIN ANALYZE {model} (total {latency:.2f} s): "
         + ", ".join(f"{name} {t / total:.0%}" for t, name in ops[:3])
         + "."
     )
