@@ -17,7 +17,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -165,21 +165,20 @@ class Results:
 
     def write(self, md: Path, csv_path: Path, titles: dict[str, str], goals: list[str]) -> None:
         with csv_path.open("w", newline="") as f:
-            writer = csv.DictWriter(f, fieldnames=list(asdict(self.rows[0])))
+            writer = csv.DictWriter(f, fieldnames=[column.name for column in fields(Row)])
             writer.writeheader()
             writer.writerows(asdict(r) for r in self.rows)
         lines = ["# wirehouse benchmarks", "", *machine_lines(self), "", "## Goals", "", *goals]
         for suite, title in titles.items():
             rows = [r for r in self.rows if r.suite == suite]
-            if not rows:
+            if not rows and not self.notes.get(suite):
                 continue
-            lines += [
-                "",
-                f"## {title}",
-                "",
-                "| size | contender | wall s | peak RSS MB | vs | ratio |",
-                "|---|---|---:|---:|---|---:|",
-            ]
+            lines += ["", f"## {title}", ""]
+            if rows:  # (profiles are notes only)
+                lines += [
+                    "| size | contender | wall s | peak RSS MB | vs | ratio |",
+                    "|---|---|---:|---:|---|---:|",
+                ]
             for r in rows:
                 ratio = f"{r.ratio:.2f}x" if r.ratio else ""
                 label = r.contender + (f" ({r.note})" if r.note else "")
