@@ -161,7 +161,9 @@ class Results:
         return row
 
     def note(self, suite: str, text: str) -> None:
-        self.notes.setdefault(suite, []).append(text)
+        notes = self.notes.setdefault(suite, [])
+        if text not in notes:  # a suite run at several sizes says its goal once
+            notes.append(text)
 
     def write(self, md: Path, csv_path: Path, titles: dict[str, str], goals: list[str]) -> None:
         with csv_path.open("w", newline="") as f:
@@ -202,7 +204,8 @@ def machine_lines(results: Results) -> list[str]:
         except Exception:
             versions[package] = "-"
     tshark = subprocess.run(["tshark", "--version"], capture_output=True, text=True)
-    versions["tshark"] = tshark.stdout.split("\n")[0].split()[-1] if tshark.returncode == 0 else "-"
+    first = tshark.stdout.split("\n")[0].split() if tshark.returncode == 0 else ["-"]
+    versions["tshark"] = first[-1].rstrip(").")
     cpu = next(
         (
             line.split(":", 1)[1].strip()
