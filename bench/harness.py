@@ -188,7 +188,7 @@ class Results:
                     f"| {r.size} | {label} | {r.wall_s:.2f} | {r.peak_rss_mb:,.0f} |"
                     f" {r.reference} | {ratio} |"
                 )
-            lines += ["", *self.notes.get(suite, [])]
+            lines += [""] * bool(rows) + self.notes.get(suite, [])
         md.write_text("\n".join(lines).rstrip() + "\n")
 
 
