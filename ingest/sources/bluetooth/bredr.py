@@ -32,11 +32,9 @@ BTBB_META_BYTES = 9  # clock (4), channel, known bits, packet header (3)
 INQUIRY_LAPS = range(0x9E8B00, 0x9E8B40)
 FHS = 2
 
-COLUMNS = BREDR_COLUMNS
-
 
 def _empty() -> dict[str, object]:
-    return dict.fromkeys(COLUMNS)
+    return dict.fromkeys(BREDR_COLUMNS)
 
 
 def decode_bredr(raw: bytes) -> dict[str, object]:

@@ -52,8 +52,6 @@ CONNECT_IND = 5
 LLID_CONTROL = 3
 MAX_CONNECTIONS = 65_536  # CRC inits remembered per file (oldest forgotten first)
 
-COLUMNS = LE_COLUMNS
-
 
 class LeDecoder:
     """Decodes the BLE packets of one capture, in file order."""
@@ -63,7 +61,7 @@ class LeDecoder:
 
     def decode(self, raw: bytes, link_type: int) -> dict[str, object] | None:
         """A row for the packet, or None when it is not BLE (a PPI frame of another kind)."""
-        row: dict[str, object] = dict.fromkeys(COLUMNS)
+        row: dict[str, object] = dict.fromkeys(LE_COLUMNS)
         if link_type == DLT_BLUETOOTH_LE_LL_WITH_PHDR:
             if len(raw) < RF_HEADER_BYTES:
                 row["malformed"] = f"rf header truncated: {len(raw)} of {RF_HEADER_BYTES} bytes"
