@@ -30,8 +30,8 @@ from stat import S_ISREG
 from typing import BinaryIO
 
 import duckdb
-import pyarrow as pa
 
+from ingest.lazy import lazy_module
 from ingest.sources.base import (
     CarefulRetry,
     Digest,
@@ -41,6 +41,8 @@ from ingest.sources.base import (
     SourceKind,
 )
 
+pa = lazy_module("pyarrow")  # only sources that yield Arrow data need it
+
 DEFAULT_DB = "warehouse.duckdb"
 MAX_ISSUES_STORED = 1000  # per file; the count is always exact
 MAX_TEXT_CHARS = 300  # reasons, notes and positions stored and printed
@@ -48,14 +50,16 @@ READ_CHUNK = 4 << 20
 RECENT_WRITE_NS = 5_000_000_000  # written this recently (the 5-s poll): may still grow
 ARROW_INSERT_ROWS = 262_144  # rows per insert from Arrow batches (bounded memory)
 
+# Per row: which file version it came from (raw.ingest_files.file_id: path, node, run) and
+# when it was loaded (what incremental models and source freshness read). Per-file facts
+# live in the manifest, not in every row: a constant text column costs about 0.2 s per
+# 3 M rows to store, an integer almost nothing.
 BOOKKEEPING = {
-    "_source_file": "VARCHAR NOT NULL",
-    "_ingest_run_id": "VARCHAR NOT NULL",
+    "_file_id": "BIGINT NOT NULL",
     "_loaded_at": "TIMESTAMP NOT NULL",
-    # the node (a Bitcoin node, a capture point) the file belongs to; NULL in rows loaded
-    # before wirehouse knew nodes
-    "_node": "VARCHAR",
 }
+# What rows carried before file ids (moved to the manifest when such a warehouse is opened)
+PER_ROW_BEFORE_FILE_IDS = ("_source_file", "_ingest_run_id", "_node")
 
 MANIFEST_DDL = """
 create table if not exists raw.ingest_files (
@@ -72,12 +76,19 @@ create table if not exists raw.ingest_files (
     loaded_at timestamp not null,
     note varchar,
     file_ctime_ns bigint,
+    node varchar,
+    file_id bigint,
     primary key (path, sha256)
 );
 -- columns added after the first release; older warehouses gain them on the next ingest
 alter table raw.ingest_files add column if not exists note varchar;
 alter table raw.ingest_files add column if not exists node varchar;
 alter table raw.ingest_files add column if not exists file_ctime_ns bigint;
+alter table raw.ingest_files add column if not exists file_id bigint;
+-- versions recorded before file ids get theirs (unique, after any id already given)
+update raw.ingest_files
+set file_id = rowid + 1 + (select coalesce(max(file_id), 0) from raw.ingest_files)
+where file_id is null;
 create table if not exists raw.ingest_issues (
     path varchar not null,
     sha256 varchar not null,
@@ -112,7 +123,7 @@ comment on table raw.wirehouse_runs is
 
 MANIFEST_COLUMNS = (
     "path, sha256, size_bytes, file_mtime_ns, kind, rows, issues, status, error,"
-    " ingest_run_id, loaded_at, note, node, file_ctime_ns"
+    " ingest_run_id, loaded_at, note, node, file_ctime_ns, file_id"
 )
 
 
@@ -283,8 +294,10 @@ class Warehouse:
     def ensure_tables(self, tables: Iterable[RawTable]) -> None:
         """Create missing raw tables and add columns a newer wirehouse knows (schema evolution).
 
-        Columns are only ever added, never dropped or retyped: rows loaded by an older
-        version keep their values and read NULL in the new columns.
+        Columns are added, never retyped: rows loaded by an older version keep their values
+        and read NULL in the new columns. The one exception is the per-row file facts of
+        warehouses made before file ids (PER_ROW_BEFORE_FILE_IDS): they move to the
+        manifest, and each row gets its file's id instead.
         """
         for table in tables:
             cols = {**table.columns, **BOOKKEEPING}
@@ -302,9 +315,33 @@ class Warehouse:
                 if name not in have:
                     nullable = typ.replace(" NOT NULL", "")  # old rows have no value for it
                     self.con.execute(f'alter table raw.{table.name} add column "{name}" {nullable}')
+            if "_source_file" in have:
+                self._move_file_facts_to_manifest(table.name, have)
             if table.comment:
                 comment = table.comment.replace("'", "''")
                 self.con.execute(f"comment on table raw.{table.name} is '{comment}'")
+
+    def _move_file_facts_to_manifest(self, table: str, have: set[str]) -> None:
+        """Rows of a warehouse made before file ids: each gets the id of the manifest row of
+        its file (node and run are already there); then the per-row copies go."""
+        self.con.begin()
+        self.con.execute(
+            f"update raw.{table} as t set _file_id = f.file_id from raw.ingest_files as f"
+            " where f.path = t._source_file and f.status in ('loaded', 'partial')"
+        )
+        [(lost,)] = self.con.execute(
+            f"select count(*) from raw.{table} where _file_id is null"
+        ).fetchall()
+        if lost:
+            self.con.rollback()
+            raise WarehouseError(
+                f"raw.{table}: {lost:,} rows belong to no loaded file of raw.ingest_files"
+                " (added by hand?): cannot give them file ids; delete them or load their files"
+            )
+        for name in PER_ROW_BEFORE_FILE_IDS:
+            if name in have:
+                self.con.execute(f'alter table raw.{table} drop column "{name}"')
+        self.con.commit()
 
     def ingest_file(self, path: Path, source: SourceKind, node: str | None = None) -> FileResult:
         """Load one file as one transaction; never raises for a bad file.
@@ -315,7 +352,7 @@ class Warehouse:
         frozen copy of its prefix (cut after its last complete line for CSV), so rows
         appended meanwhile are loaded next time, never lost.
 
-        ``node`` labels every row (``_node``) and the manifest row.
+        ``node`` labels the manifest row, and so every row of the file (``_file_id``).
         """
         key = str(path.resolve())
         try:
@@ -347,9 +384,10 @@ class Warehouse:
                 pending = pool.submit(digest_of, readable, size)
                 report = Extraction(careful=careful, digest=pending.result, tmp_dir=self.tmp_dir)
                 self.con.begin()
+                file_id = self._next_file_id()
                 failure, retry = None, False
                 try:
-                    by_table = self._load(readable, key, source, report, node)
+                    by_table = self._load(readable, key, source, report, file_id)
                     rows = sum(by_table.values())
                 except SourceError as exc:
                     failure = str(exc)  # the file itself is wrong: no second attempt
@@ -430,6 +468,7 @@ class Warehouse:
                 note,
                 node,
                 stat.st_ctime_ns,
+                file_id,
             ],
         )
         if report.issues:
@@ -482,20 +521,20 @@ class Warehouse:
         )
 
     def _unchanged(self, key: str, source: SourceKind, node: str | None) -> FileResult:
-        """An unchanged file; asked for under another node, its rows are relabelled (with a
+        """An unchanged file; asked for under another node, it is relabelled (its rows get a
         new _loaded_at, so incremental models see them again)."""
-        loaded_as = self.con.execute(
-            "select node from raw.ingest_files where path = ?"
+        loaded_as, file_id = self.con.execute(
+            "select node, file_id from raw.ingest_files where path = ?"
             " and status in ('loaded', 'partial') order by loaded_at desc limit 1",
             [key],
-        ).fetchone()[0]
+        ).fetchone()
         if node is None or loaded_as == node:
             return FileResult(key, source.kind, "skipped", message="already loaded")
         self.con.begin()
         for table in source.tables:
             self.con.execute(
-                f"update raw.{table.name} set _node = ?, _loaded_at = ? where _source_file = ?",
-                [node, self.loaded_at, key],
+                f"update raw.{table.name} set _loaded_at = ? where _file_id = ?",
+                [self.loaded_at, file_id],
             )
         self.con.execute(
             "update raw.ingest_files set node = ?, loaded_at = ? where path = ?",
@@ -529,7 +568,9 @@ class Warehouse:
             rows = 0
             for table in tables:
                 rows += self.con.execute(
-                    f"delete from raw.{table.name} where _source_file = ?", [file]
+                    f"delete from raw.{table.name} where _file_id in"
+                    " (select file_id from raw.ingest_files where path = ?)",
+                    [file],
                 ).fetchone()[0]
             self.con.execute("delete from raw.ingest_issues where path = ?", [file])
             self.con.execute("delete from raw.ingest_files where path = ?", [file])
@@ -551,12 +592,16 @@ class Warehouse:
         return copy, size - cut
 
     def _load(
-        self, path: Path, key: str, source: SourceKind, report: Extraction, node: str | None
+        self, path: Path, key: str, source: SourceKind, report: Extraction, file_id: int
     ) -> dict[str, int]:
         """Inside the open transaction: replace the rows of `key` with the file's rows."""
         if self._loaded_version(key, "true", []):  # a new file has no rows to replace
             for table in source.tables:
-                self.con.execute(f"delete from raw.{table.name} where _source_file = ?", [key])
+                self.con.execute(
+                    f"delete from raw.{table.name} where _file_id in (select file_id"
+                    " from raw.ingest_files where path = ? and status in ('loaded', 'partial'))",
+                    [key],
+                )
         rows: Counter[str] = Counter()
         # Arrow data streams into one INSERT per table while the source produces it (few
         # large statements: DuckDB writes full row groups as they fill, keeps nothing of the
@@ -573,13 +618,13 @@ class Warehouse:
                 table_name, data = item
                 if isinstance(data, str):
                     rows[table_name] += self._insert(
-                        table_name, data, key, node, any_order=source.any_row_order
+                        table_name, data, file_id, any_order=source.any_row_order
                     )
                     report.rows = rows.total()  # the source may check it when it resumes
                     item = next(items, None)
                 elif head := _batches(_as_table([*pending.pop(table_name, []), data])):
                     stream = _ArrowStream(table_name, head, items, pending)
-                    rows[table_name] += self._insert(table_name, stream.reader, key, node)
+                    rows[table_name] += self._insert(table_name, stream.reader, file_id)
                     stream.raise_held()
                     item = stream.rest
                 else:
@@ -601,23 +646,25 @@ class Warehouse:
         ).fetchall()
         return bool(count)
 
-    def _insert(
-        self, table: str, data: object, key: str, node: str | None, any_order: bool = False
-    ) -> int:
-        if isinstance(data, pa.RecordBatch | pa.Table | pa.RecordBatchReader):
+    def _next_file_id(self) -> int:
+        """An id no manifest row has (the write lock makes max + 1 safe)."""
+        [(last,)] = self.con.execute("select max(file_id) from raw.ingest_files").fetchall()
+        return (last or 0) + 1
+
+    def _insert(self, table: str, data: object, file_id: int, any_order: bool = False) -> int:
+        if isinstance(data, str):  # a SELECT (tested first: CSV kinds never load pyarrow)
+            relation = f"({data})"
+        else:  # Arrow data
             if not isinstance(data, pa.RecordBatchReader) and data.num_rows == 0:
                 return 0
             self.con.register("_wirehouse_batch", data)
             relation = "_wirehouse_batch"
-        else:
-            relation = f"({data})"
         order = "false" if any_order else "true"
         self.con.execute(f"set preserve_insertion_order = {order}")
         [(count,)] = self.con.execute(
             f"insert into raw.{table} by name"
-            f" select *, $file as _source_file, $run as _ingest_run_id,"
-            f" $at as _loaded_at, $node as _node from {relation}",
-            {"file": key, "run": self.run_id, "at": self.loaded_at, "node": node},
+            f" select *, $file_id as _file_id, $at as _loaded_at from {relation}",
+            {"file_id": file_id, "at": self.loaded_at},
         ).fetchall()
         if relation == "_wirehouse_batch":
             self.con.unregister("_wirehouse_batch")
@@ -631,7 +678,7 @@ class Warehouse:
             f" values ({_marks(MANIFEST_COLUMNS)})",
             [
                 *(key, sha, size, None, kind, 0, 0, "failed", _cap(error)),
-                *(self.run_id, self.loaded_at, None, node, None),
+                *(self.run_id, self.loaded_at, None, node, None, self._next_file_id()),
             ],
         )
         return FileResult(key, kind, "failed", message=_cap(error))

@@ -12,8 +12,14 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from typing import TypeAlias
+
 import duckdb
-import pyarrow as pa
+
+from ingest.lazy import lazy_module
+
+# CSV kinds never touch Arrow: importing it (and numpy) would add 0.2 s to every ingest
+pa = lazy_module("pyarrow")
 
 
 class SourceError(Exception):
@@ -45,27 +51,26 @@ class RawTable:
     unit: str = "rows"  # what one row is, for messages to users ("packets", "Kafka messages")
 
 
-# DuckDB column types of raw tables -> the Arrow types sources build them with
-ARROW_TYPES = {
-    "VARCHAR": pa.string(),
-    "BOOLEAN": pa.bool_(),
-    "TINYINT": pa.int8(),
-    "SMALLINT": pa.int16(),
-    "INTEGER": pa.int32(),
-    "BIGINT": pa.int64(),
-    "UTINYINT": pa.uint8(),
-    "USMALLINT": pa.uint16(),
-    "UINTEGER": pa.uint32(),
-    "DOUBLE": pa.float64(),
-    "TIMESTAMP_NS": pa.timestamp("ns"),
-}
+def arrow_type(duckdb_type: str) -> pa.DataType:
+    """The Arrow type sources build a raw column of this DuckDB type with."""
+    return {
+        "VARCHAR": pa.string,
+        "BOOLEAN": pa.bool_,
+        "TINYINT": pa.int8,
+        "SMALLINT": pa.int16,
+        "INTEGER": pa.int32,
+        "BIGINT": pa.int64,
+        "UTINYINT": pa.uint8,
+        "USMALLINT": pa.uint16,
+        "UINTEGER": pa.uint32,
+        "DOUBLE": pa.float64,
+        "TIMESTAMP_NS": lambda: pa.timestamp("ns"),
+    }[duckdb_type.removesuffix(" NOT NULL")]()
 
 
 def arrow_schema(table: RawTable) -> pa.Schema:
     """The Arrow schema of a raw table, from its one column spec."""
-    return pa.schema(
-        (name, ARROW_TYPES[typ.removesuffix(" NOT NULL")]) for name, typ in table.columns.items()
-    )
+    return pa.schema((name, arrow_type(typ)) for name, typ in table.columns.items())
 
 
 def arrow_rows(table: RawTable, rows: list[tuple]) -> pa.Table:
@@ -111,7 +116,7 @@ class Extraction:
     rows: int = 0  # rows landed so far from this file (kept by the loader after each insert)
 
 
-Data = str | pa.RecordBatch | pa.Table  # str: a SELECT statement
+Data: TypeAlias = "str | pa.RecordBatch | pa.Table"  # str: a SELECT statement
 # extract(path, con, report) yields (raw table name, data); it appends to report as it goes.
 Extractor = Callable[[Path, duckdb.DuckDBPyConnection, Extraction], Iterator[tuple[str, Data]]]
 

@@ -202,9 +202,10 @@ def test_demo_sniff_loads_every_packet(tmp_path: Path) -> None:
     with ingest(sorted((tmp_path / "bt").glob("*.pcap")), tmp_path / "w.duckdb") as wh:
         counts = dict(
             wh.con.execute(
-                "select regexp_extract(_source_file, '[^/]+$'), count(*) from ("
-                " select _source_file from raw.bluetooth_bredr_packets union all"
-                " select _source_file from raw.bluetooth_le_packets) group by all"
+                "select regexp_extract(path, '[^/]+$'), count(*) from ("
+                " select _file_id from raw.bluetooth_bredr_packets union all"
+                " select _file_id from raw.bluetooth_le_packets)"
+                " join raw.ingest_files on file_id = _file_id group by all"
             ).fetchall()
         )
         notes = wh.con.execute("select count(note) from raw.ingest_files").fetchone()[0]

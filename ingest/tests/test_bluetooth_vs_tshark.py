@@ -122,7 +122,8 @@ def ours(con: duckdb.DuckDBPyConnection, model: str, path: Path) -> dict[int, di
 
 def by_link_type(con: duckdb.DuckDBPyConnection, path: Path) -> set[int]:
     rows = con.execute(
-        "select distinct link_type from raw.pcap_packets where _source_file = ?",
+        "select distinct link_type from raw.pcap_packets"
+        " join raw.ingest_files on file_id = _file_id where path = ?",
         [str(path.resolve())],
     ).fetchall()
     return {r[0] for r in rows}

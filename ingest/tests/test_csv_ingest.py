@@ -39,8 +39,9 @@ def test_tracepoints_land_typed_with_bookkeeping(tmp_path: Path) -> None:
     assert "3 rows" in out
     rows = query(
         tmp_path / "w.duckdb",
-        "select timestamp, peer_id, peer_addr, size, _source_file, _ingest_run_id"
-        " from raw.bitcoin_p2p_messages order by size",
+        "select timestamp, peer_id, peer_addr, size, path, ingest_run_id"
+        " from raw.bitcoin_p2p_messages join raw.ingest_files on file_id = _file_id"
+        " order by size",
     )
     assert [r[3] for r in rows] == [0, 8, 102]
     assert str(rows[0][0]) == "2025-01-22 14:00:04"
@@ -83,7 +84,11 @@ def test_changed_file_replaces_exactly_its_rows(tmp_path: Path) -> None:
     code, out, _ = ingest("tracepoints", db, tmp_path)
     assert code == 0 and "1 unchanged" in out
     per_file = dict(
-        query(db, "select _source_file, count(*) from raw.bitcoin_p2p_messages group by 1")
+        query(
+            db,
+            "select path, count(*) from raw.bitcoin_p2p_messages"
+            " join raw.ingest_files on file_id = _file_id group by 1",
+        )
     )
     assert per_file == {str(today.resolve()): 4, str(other.resolve()): 1}
     manifest = query(db, "select path, rows, status from raw.ingest_files order by path")

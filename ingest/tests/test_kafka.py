@@ -512,7 +512,7 @@ def test_pcap_ingest_lands_kafka_messages(tmp_path: Path):
         result = wh.ingest_file(NDPI, SOURCE)
         assert result.ok, result.message
         count, files = wh.con.execute(
-            "select count(*), count(distinct _source_file) from raw.pcap_kafka_messages"
+            "select count(*), count(distinct _file_id) from raw.pcap_kafka_messages"
         ).fetchone()
     assert (count, files) == (28, 1)
 

@@ -24,7 +24,8 @@ def ingest(kind: str, db: Path, *args: str | Path) -> tuple[int, str]:
 def nodes(db: Path, table: str = "bitcoin_p2p_messages") -> list[tuple]:
     with duckdb.connect(str(db), read_only=True) as con:
         return con.execute(
-            f"select _node, count(*) from raw.{table} group by all order by 1"
+            f"select node, count(*) from raw.{table} join raw.ingest_files on file_id = _file_id"
+            " group by all order by 1"
         ).fetchall()
 
 

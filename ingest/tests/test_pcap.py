@@ -548,7 +548,8 @@ def test_loader_rows_status_and_progress(tmp_path: Path) -> None:
         partial = wh.ingest_file(cut, source)
         count, v6, vlans = wh.con.execute(
             "select count(*), count(*) filter (ip_version = 6), max(len(vlan_ids))"
-            " from raw.pcap_packets where _source_file = ?", [str(path.resolve())]
+            " from raw.pcap_packets join raw.ingest_files on file_id = _file_id"
+            " where path = ?", [str(path.resolve())]
         ).fetchone()  # fmt: skip
     assert (ok.status, ok.rows) == ("loaded", 200)
     assert (count, v6, vlans) == (200, 50, 2)

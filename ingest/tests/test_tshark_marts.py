@@ -42,7 +42,8 @@ def warehouse(tmp_path_factory: pytest.TempPathFactory) -> duckdb.DuckDBPyConnec
         assert wirehouse("ingest", "pcap", pcap, "--db", db).returncode == 0
         with duckdb.connect(str(db), read_only=True) as con:
             first_ns = con.execute(
-                "select min(ts_ns) from raw.pcap_packets where _source_file = ?",
+                "select min(ts_ns) from raw.pcap_packets"
+                " join raw.ingest_files on file_id = _file_id where path = ?",
                 [str(pcap.resolve())],
             ).fetchone()[0]
         start = f"{first_ns // 10**9}.{first_ns % 10**9:09d}"

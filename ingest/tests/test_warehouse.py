@@ -45,13 +45,27 @@ def test_a_warehouse_of_the_previous_layout_loads_and_builds(tmp_path: Path) -> 
     assert loaded.returncode == 0, loaded.stderr
     with duckdb.connect(str(db), read_only=True) as con:
         rows = con.execute(
-            "select peer_id, ipv6 from raw.bitcoin_p2p_messages order by peer_id"
+            "select peer_id, ipv6, f.path from raw.bitcoin_p2p_messages as m"
+            " join raw.ingest_files as f on f.file_id = m._file_id order by peer_id"
         ).fetchall()
-        notes = con.execute("select count(*) from raw.ingest_files where note is null")
-        assert rows == [(1, None), (2, None)]  # old rows kept, new column NULL
-        assert notes.fetchone()[0] == 2
+        [(notes,)] = con.execute(
+            "select count(*) from raw.ingest_files where note is null"
+        ).fetchall()
+        columns = con.execute(
+            "select column_name from information_schema.columns"
+            " where table_name = 'bitcoin_p2p_messages' and column_name like '\\_%' escape '\\'"
+        ).fetchall()
+        # old rows kept, new column NULL; their file path moved to the manifest
+        assert rows == [(1, None, "/old/2025-01-01.csv"), (2, None, str(day.resolve()))]
+        assert notes == 2
+        assert sorted(columns) == [("_file_id",), ("_loaded_at",)]
     run = dbt(db, tmp_path, "build", "--exclude-resource-type", "unit_test")
     assert run.returncode == 0, run.not_passing() or run.output[-2000:]
+    with duckdb.connect(str(db), read_only=True) as con:
+        files = con.execute(
+            "select source_file, count(*) from staging.stg_bitcoin_p2p__messages group by 1"
+        ).fetchall()
+    assert sorted(files) == [("/old/2025-01-01.csv", 1), (str(day.resolve()), 1)]
 
 
 def test_a_busy_warehouse_is_one_line_naming_the_holder(tmp_path: Path) -> None:

@@ -5,7 +5,7 @@ each direction and cuts it at the size fields, so this module sees only message 
 
 Columns downstream models rely on (``raw.pcap_kafka_messages``):
 - ``stream_id`` ("client:port-broker:port#connection_seq") identifies one TCP connection in
-  the file; pair requests and responses on (``_source_file``, ``stream_id``, correlation_id).
+  the file; pair requests and responses on (``_file_id``, ``stream_id``, correlation_id).
 - ``message_size_bytes`` is the size field (the 4-byte prefix excluded), as Kafka counts it.
 - ``first_*``/``last_*``: the first and last packet carrying the message's bytes, so latency
   is response ``first_ts_ns`` - request ``last_ts_ns``.

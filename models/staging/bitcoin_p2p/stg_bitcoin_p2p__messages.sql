@@ -1,7 +1,7 @@
 with
 
 source as (
-    select * from {{ source('bitcoin_p2p', 'bitcoin_p2p_messages') }}
+    {{ raw_rows('bitcoin_p2p', 'bitcoin_p2p_messages') }}
 ),
 
 addressed as (

@@ -1,7 +1,7 @@
 with
 
 source as (
-    select * from {{ source('bluetooth', 'bluetooth_bredr_packets') }}
+    {{ raw_rows('bluetooth', 'bluetooth_bredr_packets') }}
 ),
 
 final as (

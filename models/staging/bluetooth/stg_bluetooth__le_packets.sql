@@ -1,7 +1,7 @@
 with
 
 source as (
-    select * from {{ source('bluetooth', 'bluetooth_le_packets') }}
+    {{ raw_rows('bluetooth', 'bluetooth_le_packets') }}
 ),
 
 final as (

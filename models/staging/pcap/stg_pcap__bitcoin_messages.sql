@@ -1,7 +1,7 @@
 with
 
 source as (
-    select * from {{ source('pcap', 'pcap_bitcoin_messages') }}
+    {{ raw_rows('pcap', 'pcap_bitcoin_messages') }}
 ),
 
 final as (

@@ -1,7 +1,7 @@
 with
 
 source as (
-    select * from {{ source('pcap', 'pcap_kafka_messages') }}
+    {{ raw_rows('pcap', 'pcap_kafka_messages') }}
 ),
 
 final as (

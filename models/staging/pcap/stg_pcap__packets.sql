@@ -1,7 +1,7 @@
 with
 
 source as (
-    select * from {{ source('pcap', 'pcap_packets') }}
+    {{ raw_rows('pcap', 'pcap_packets') }}
 ),
 
 final as (

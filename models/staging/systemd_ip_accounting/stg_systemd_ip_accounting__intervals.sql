@@ -8,9 +8,7 @@
 with
 
 source as (
-    select *
-    from
-        {{ source('systemd_ip_accounting', 'systemd_ip_accounting_intervals') }}
+    {{ raw_rows('systemd_ip_accounting', 'systemd_ip_accounting_intervals') }}
 ),
 
 final as (

@@ -1,8 +1,7 @@
 with
 
 source as (
-    select *
-    from {{ source('systemd_ip_accounting', 'systemd_ip_accounting_samples') }}
+    {{ raw_rows('systemd_ip_accounting', 'systemd_ip_accounting_samples') }}
 ),
 
 final as (

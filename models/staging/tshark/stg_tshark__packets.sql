@@ -1,7 +1,7 @@
 with
 
 source as (
-    select * from {{ source('tshark', 'tshark_packets') }}
+    {{ raw_rows('tshark', 'tshark_packets') }}
 ),
 
 timed as (
