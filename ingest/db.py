@@ -565,13 +565,7 @@ class Warehouse:
         ).fetchall()
         removed = []
         for (file,) in files:
-            rows = 0
-            for table in tables:
-                rows += self.con.execute(
-                    f"delete from raw.{table.name} where _file_id in"
-                    " (select file_id from raw.ingest_files where path = ?)",
-                    [file],
-                ).fetchone()[0]
+            rows = self._delete_rows(file, tables)
             self.con.execute("delete from raw.ingest_issues where path = ?", [file])
             self.con.execute("delete from raw.ingest_files where path = ?", [file])
             removed.append((file, rows))
@@ -596,12 +590,7 @@ class Warehouse:
     ) -> dict[str, int]:
         """Inside the open transaction: replace the rows of `key` with the file's rows."""
         if self._loaded_version(key, "true", []):  # a new file has no rows to replace
-            for table in source.tables:
-                self.con.execute(
-                    f"delete from raw.{table.name} where _file_id in (select file_id"
-                    " from raw.ingest_files where path = ? and status in ('loaded', 'partial'))",
-                    [key],
-                )
+            self._delete_rows(key, source.tables)
         rows: Counter[str] = Counter()
         # Arrow data streams into one INSERT per table while the source produces it (few
         # large statements: DuckDB writes full row groups as they fill, keeps nothing of the
@@ -645,6 +634,18 @@ class Warehouse:
             [key, *params],
         ).fetchall()
         return bool(count)
+
+    def _delete_rows(self, key: str, tables: Iterable[RawTable]) -> int:
+        """Delete the raw rows of every version of the file `key`; how many there were."""
+        deleted = 0
+        for table in tables:
+            [(count,)] = self.con.execute(
+                f"delete from raw.{table.name} where _file_id in"
+                " (select file_id from raw.ingest_files where path = ?)",
+                [key],
+            ).fetchall()
+            deleted += count
+        return deleted
 
     def _next_file_id(self) -> int:
         """An id no manifest row has (the write lock makes max + 1 safe)."""
