@@ -27,8 +27,14 @@ from __future__ import annotations
 import numba
 import numpy as np
 
-jit = numba.njit(cache=True, nogil=True, boundscheck=False)
-hot = numba.njit(cache=True, nogil=True, boundscheck=False, inline="always")
+from ingest.sources.pcap import _kernels as F  # the reader's field rows
+
+# No NRT (numba's reference counting): with it every call between these functions
+# increments and decrements each array argument atomically, which cost ~0.8 us per segment.
+# Without it nothing here may allocate: copies are explicit loops.
+jit = numba.njit(cache=True, nogil=True, boundscheck=False, _nrt=False)
+hot = numba.njit(cache=True, nogil=True, boundscheck=False, inline="always", _nrt=False)
+jit_alloc = numba.njit(cache=True, nogil=True, boundscheck=False)  # rare calls that allocate
 
 SEQ_MOD = 1 << 32
 FIN, SYN, RST, ACK = 1, 2, 4, 16
@@ -322,7 +328,8 @@ def _emit(D, d, C, M, OH, heads, G):
     M[M_FB, k] = D[d, D_FB]
     n = min(D[d, D_HLEN], OH.shape[1])
     M[M_HLEN, k] = n
-    OH[k, :n] = heads[d, :n]
+    for j in range(n):
+        OH[k, j] = heads[d, j]
     G[G_NM] = k + 1
     D[d, D_INDEX] += 1
     D[d, D_ACTIVE] = 0
@@ -445,7 +452,8 @@ def _frame_bytes(src, off, n, frame, ts, wire, ipb, fb, pos0, D, d, C, S, M, OH,
         if D[d, D_TOTAL] < 0:
             h = D[d, D_HLEN]
             take = min(prefix - h, n - pos)
-            heads[d, h : h + take] = src[off + pos : off + pos + take]
+            for j in range(take):
+                heads[d, h + j] = src[off + pos + j]
             D[d, D_HLEN] = h + take
             D[d, D_CONSUMED] += take
             pos += take
@@ -473,7 +481,8 @@ def _frame_bytes(src, off, n, frame, ts, wire, ipb, fb, pos0, D, d, C, S, M, OH,
         if want > 0:
             h = D[d, D_HLEN]
             take = min(want, n - pos)
-            heads[d, h : h + take] = src[off + pos : off + pos + take]
+            for j in range(take):
+                heads[d, h + j] = src[off + pos + j]
             D[d, D_HLEN] = h + take
             D[d, D_CONSUMED] += take
             pos += take
@@ -645,7 +654,8 @@ def _hold(buf, off, seq, caplen, wire, frame, ts, ipb, fb, probe, from_a,
     if e < 0:
         return head, -2
     a = G[G_ATOP]
-    arena[a : a + caplen] = buf[off : off + caplen]
+    for j in range(caplen):
+        arena[a + j] = buf[off + j]
     G[G_ATOP] = a + caplen
     H[e, H_NEXT] = -1
     H[e, H_SEQ] = seq
@@ -668,7 +678,7 @@ def _hold(buf, off, seq, caplen, wire, frame, ts, ipb, fb, probe, from_a,
     return head, e
 
 
-@jit
+@jit_alloc
 def compact(H, arena, new_arena, G):
     """Copy live held segments to the front of new_arena (may be arena); new top."""
     order = np.argsort(np.where(H[: G[G_HTOP], H_INUSE] == 1, H[: G[G_HTOP], H_OFF], -1))
@@ -677,7 +687,8 @@ def compact(H, arena, new_arena, G):
         if H[e, H_INUSE] != 1:
             continue
         a, n = H[e, H_OFF], H[e, H_LEN]
-        new_arena[top : top + n] = arena[a : a + n]
+        for j in range(n):
+            new_arena[top + j] = arena[a + j]
         H[e, H_OFF] = top
         top += n
     G[G_ATOP] = top
@@ -1079,7 +1090,7 @@ def evict(C, D, H, arena, S, M, OH, heads, G, X):
     return DONE
 
 
-@jit
+@hot
 def _word(buf, p):
     w = np.int64(0)
     for k in range(8):
@@ -1088,22 +1099,49 @@ def _word(buf, p):
 
 
 @jit
-def addresses(buf, l3off, ver, P):
-    """Source and destination addresses of each packet as two 64-bit words (IPv4: 0, addr)."""
-    for i in range(l3off.shape[0]):
-        p = l3off[i]
-        if ver[i] == 6:
+def segment_matrix(buf, fields, rows, frames, ts, origlen, P):
+    """Fill P for the reader's batch rows ``rows`` (fields: the reader's F_* matrix)."""
+    for i in range(rows.shape[0]):
+        r = rows[i]
+        P[P_ROW, i] = r
+        P[P_FRAME, i] = frames[r]
+        P[P_TS, i] = ts[r]
+        ver = fields[F.F_IP_VERSION, r]
+        p = fields[F.F_L3_OFF, r]
+        if ver == 6:  # addresses as two 64-bit words (IPv4: 0 and the address)
             P[P_SRC_HI, i] = _word(buf, p + 8)
             P[P_SRC_LO, i] = _word(buf, p + 16)
             P[P_DST_HI, i] = _word(buf, p + 24)
             P[P_DST_LO, i] = _word(buf, p + 32)
         else:
-            P[P_SRC_HI, i] = 0
-            P[P_DST_HI, i] = 0
-            s = np.int64(0)
-            t = np.int64(0)
+            src = np.int64(0)
+            dst = np.int64(0)
             for k in range(4):
-                s = (s << 8) | np.int64(buf[p + 12 + k])
-                t = (t << 8) | np.int64(buf[p + 16 + k])
-            P[P_SRC_LO, i] = s
-            P[P_DST_LO, i] = t
+                src = (src << 8) | np.int64(buf[p + 12 + k])
+                dst = (dst << 8) | np.int64(buf[p + 16 + k])
+            P[P_SRC_HI, i] = 0
+            P[P_SRC_LO, i] = src
+            P[P_DST_HI, i] = 0
+            P[P_DST_LO, i] = dst
+        P[P_SPORT, i] = fields[F.F_SRC_PORT, r]
+        P[P_DPORT, i] = fields[F.F_DST_PORT, r]
+        P[P_VER, i] = ver
+        P[P_SEQ, i] = fields[F.F_TCP_SEQ, r]
+        P[P_FLAGS, i] = fields[F.F_TCP_FLAGS, r]
+        P[P_OFF, i] = fields[F.F_PAYLOAD_OFF, r]
+        P[P_CAPLEN, i] = max(fields[F.F_PAYLOAD_CAPLEN, r], 0)
+        P[P_WIRELEN, i] = max(fields[F.F_PAYLOAD_LEN, r], 0)
+        P[P_IPBYTES, i] = fields[F.F_IP_TOTAL_LEN, r]
+        P[P_FRAMEBYTES, i] = origlen[r]
+
+
+@jit
+def gather_heads(buf, off, caplen, heads):
+    """The first heads.shape[1] payload bytes of each segment, zero-padded."""
+    width = heads.shape[1]
+    for i in range(off.shape[0]):
+        n = min(caplen[i], width) if off[i] >= 0 else 0
+        for k in range(n):
+            heads[i, k] = buf[off[i] + k]
+        for k in range(n, width):
+            heads[i, k] = 0

@@ -377,44 +377,25 @@ def _messages(M: np.ndarray, heads: np.ndarray) -> Messages:
     )  # fmt: skip
 
 
-def _probe_bits(
-    protocols: Sequence[StreamProtocol], buf: np.ndarray, off: np.ndarray, caplen: np.ndarray
-) -> np.ndarray:
+def _probe_bits(protocols: Sequence[StreamProtocol], buf: np.ndarray, P: np.ndarray) -> np.ndarray:
     """Bit k set where protocol k's probe passes on the segment's first payload bytes."""
-    bits = np.zeros(len(off), np.int64)
-    rows = np.flatnonzero(caplen > 0)  # only payload segments can start a message
-    if not len(rows):
-        return bits
-    off, caplen = off[rows], caplen[rows]
-    have = np.where(off >= 0, np.minimum(caplen, PROBE_BYTES), 0)
-    idx = np.clip(off, 0, None)[:, None] + np.arange(PROBE_BYTES)
-    heads = buf[np.minimum(idx, len(buf) - 1)]  # buf is never empty
-    heads[np.arange(PROBE_BYTES) >= have[:, None]] = 0
+    heads = np.empty((P.shape[1], PROBE_BYTES), np.uint8)
+    K.gather_heads(buf, P[K.P_OFF], P[K.P_CAPLEN], heads)
+    caplen = P[K.P_CAPLEN]
+    bits = np.zeros(len(caplen), np.int64)
     for k, proto in enumerate(protocols):
-        bits[rows] |= proto.probe(heads, caplen).astype(np.int64) << k
+        bits |= proto.probe(heads, caplen).astype(np.int64) << k
+    bits[caplen <= 0] = 0  # only payload segments can start a message
     return bits
 
 
 def _from_batch(batch: PacketBatch, protocols: Sequence[StreamProtocol]) -> _Input:
     rows = segment_rows(batch)
-    f = batch.fields
     P = np.empty((K.N_P, len(rows)), np.int64)
-    P[K.P_ROW] = rows
-    P[K.P_FRAME] = batch.frame_number[rows]
-    P[K.P_TS] = batch.ts_ns[rows]
-    K.addresses(batch.buf, f[PK.F_L3_OFF, rows], f[PK.F_IP_VERSION, rows], P)
-    P[K.P_SPORT] = f[PK.F_SRC_PORT, rows]
-    P[K.P_DPORT] = f[PK.F_DST_PORT, rows]
-    P[K.P_VER] = f[PK.F_IP_VERSION, rows]
-    P[K.P_SEQ] = f[PK.F_TCP_SEQ, rows]
-    P[K.P_FLAGS] = f[PK.F_TCP_FLAGS, rows]
-    P[K.P_OFF] = f[PK.F_PAYLOAD_OFF, rows]
-    P[K.P_CAPLEN] = np.maximum(f[PK.F_PAYLOAD_CAPLEN, rows], 0)
-    P[K.P_WIRELEN] = np.maximum(f[PK.F_PAYLOAD_LEN, rows], 0)
-    P[K.P_IPBYTES] = f[PK.F_IP_TOTAL_LEN, rows]
-    P[K.P_FRAMEBYTES] = batch.table.column("origlen").to_numpy()[rows]
-    P[K.P_PROBE] = _probe_bits(protocols, batch.buf, P[K.P_OFF], P[K.P_CAPLEN])
-    table = batch.table
+    origlen = batch.table.column("origlen").to_numpy()
+    K.segment_matrix(batch.buf, batch.fields, rows, batch.frame_number, batch.ts_ns, origlen, P)
+    P[K.P_PROBE] = _probe_bits(protocols, batch.buf, P)
+    table, f = batch.table, batch.fields
 
     def endpoints(row: int) -> tuple[str, int, str, int]:
         return (
@@ -443,7 +424,7 @@ def _from_segments(segments: list[Segment], protocols: Sequence[StreamProtocol])
         P[K.P_CAPLEN, i] = P[K.P_WIRELEN, i] = length
         P[K.P_IPBYTES, i] = P[K.P_FRAMEBYTES, i] = length + 40
     P[K.P_ROW] = np.arange(n)
-    P[K.P_PROBE] = _probe_bits(protocols, buf, P[K.P_OFF], P[K.P_CAPLEN])
+    P[K.P_PROBE] = _probe_bits(protocols, buf, P)
 
     def endpoints(row: int) -> tuple[str, int, str, int]:
         s = segments[row]
