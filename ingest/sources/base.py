@@ -36,7 +36,7 @@ class Digest:
 
     sha256: str
     size: int  # bytes read (the loaded prefix of a file that was still growing)
-    newlines: int  # b"\n" bytes among them
+    newlines: int  # b"\n" bytes among them (counted for line-based kinds only, else 0)
     ends_with_newline: bool
 
 

@@ -74,6 +74,7 @@ from ingest.sources.pcap.reader import (
     PacketBatch,
     PcapOptions,
     first_packet_ns,
+    link_in,
     plural,
     read_batches,
 )
@@ -144,7 +145,7 @@ class _Undecoded:
         self.by_ethertype: Counter[int] = Counter()
 
     def count(self, batch: PacketBatch) -> None:
-        other = ~np.isin(batch.link_type, list(self.link_types))
+        other = ~link_in(batch.link_type, self.link_types)
         if other.any():
             links = batch.link_type[other]
             has_ip = batch.fields[K.F_IP_VERSION][other] >= 0
@@ -283,7 +284,10 @@ def make_source(
         return extract(path, con, report, extractors, options)
 
     tables = (PACKETS, *(t for ex in extractors for t in ex.tables))
-    return SourceKind(kind="pcap", tables=tables, extract=extract_file, find=find)
+    # every row carries its frame number (and messages their first/last frames)
+    return SourceKind(
+        kind="pcap", tables=tables, extract=extract_file, find=find, any_row_order=True
+    )
 
 
 def find(directory: Path) -> list[Path]:

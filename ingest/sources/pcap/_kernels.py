@@ -98,17 +98,17 @@ FAST_LINK_TYPES = frozenset(
     {LT_NULL, LT_ETHERNET, LT_RAW_12, LT_RAW_14, LT_RAW, LT_LOOP, LT_SLL, LT_IPV4, LT_IPV6, LT_SLL2}
 )
 
-jit = numba.njit(cache=True, nogil=True, boundscheck=False)
+jit = numba.njit(cache=True, nogil=True, boundscheck=False, _nrt=False)  # see tcp/_kernel.py
 
 
-@numba.njit(cache=True, inline="always")
+@numba.njit(cache=True, inline="always", _nrt=False)
 def _u16(buf, o, big):
     a = np.int64(buf[o])
     b = np.int64(buf[o + 1])
     return (a << 8) | b if big else (b << 8) | a
 
 
-@numba.njit(cache=True, inline="always")
+@numba.njit(cache=True, inline="always", _nrt=False)
 def _u32(buf, o, big):
     a = np.int64(buf[o])
     b = np.int64(buf[o + 1])

@@ -14,7 +14,7 @@ import functools
 import gzip
 import struct
 import zlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
@@ -29,7 +29,7 @@ K = lazy_module("ingest.sources.pcap._kernels")  # numba loads when a capture is
 
 
 BATCH_SIZE = 131_072
-CHUNK_BYTES = 4 << 20  # small enough that walk and dissection find the bytes in cache
+CHUNK_BYTES = 32 << 20  # per-batch Python costs vanish in batches this large (tens of k packets)
 MAX_RECORD = 64 << 20  # a record/block claiming more is damage, not a packet
 MAXIMUM_SNAPLEN = 262_144  # libpcap: the largest captured length for most link types
 MAX_SNAPLEN = {231: 128 << 20, 279: 8 << 20, 249: 1 << 20}  # D-Bus, EBHSCR, USBPcap
@@ -546,7 +546,7 @@ def read_batches(
 def _dissect_batch(buf: np.ndarray, rec: _Records, frames: np.ndarray) -> PacketBatch:
     n = len(frames)
     data_off, caplen, origlen, link = rec.data_off, rec.caplen, rec.origlen, rec.link
-    slow = ~np.isin(link, list(K.FAST_LINK_TYPES)) & ~np.isin(link, list(NO_FALLBACK_LINK_TYPES))
+    slow = ~link_in(link, K.FAST_LINK_TYPES | NO_FALLBACK_LINK_TYPES)
     if slow.any():
         data_off, caplen, origlen, link = _locate_ip_with_scapy(buf, rec, slow)
     out = np.full((K.N_FIELDS, n), -1, np.int64)
@@ -583,16 +583,22 @@ def _dissect_batch(buf: np.ndarray, rec: _Records, frames: np.ndarray) -> Packet
 
 
 def _ints(values: np.ndarray, typ: pa.DataType) -> pa.Array:
-    """int64 with -1 as null -> an Arrow array of ``typ``."""
+    """int64 with -1 as null -> an Arrow array of ``typ`` (what a null slot holds is
+    never read, so the -1s are cast along with the rest)."""
     mask = values < 0
+    mask = mask if mask.any() else None
     if pa.types.is_boolean(typ):
-        return pa.array(values == 1, mask=mask if mask.any() else None)
+        return pa.array(values == 1, mask=mask)
     if pa.types.is_timestamp(typ):
-        return pa.array(values, type=pa.int64(), mask=mask if mask.any() else None).cast(typ)
-    np_type = typ.to_pandas_dtype()
-    if mask.any():
-        return pa.array(np.where(mask, 0, values).astype(np_type), type=typ, mask=mask)
-    return pa.array(values.astype(np_type), type=typ)
+        return pa.array(values, type=pa.int64(), mask=mask).cast(typ)
+    return pa.array(values.astype(typ.to_pandas_dtype()), type=typ, mask=mask)
+
+
+def link_in(link: np.ndarray, types: Iterable[int]) -> np.ndarray:
+    """Where ``link`` is one of ``types`` (a batch usually has one link type: one pass)."""
+    if len(link) and (link == link[0]).all():
+        return np.full(len(link), int(link[0]) in set(types))
+    return np.isin(link, list(types))
 
 
 def _texts(chars: np.ndarray, ends: np.ndarray, valid: np.ndarray) -> pa.Array:
