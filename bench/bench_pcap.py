@@ -223,16 +223,15 @@ def insert_only(path: Path) -> Callable[[], int]:
     import tempfile
 
     import duckdb
-    import pyarrow as pa
 
-    from ingest.db import Warehouse
+    from ingest.db import Warehouse, _as_table
     from ingest.sources.base import Extraction
     from ingest.sources.captures import SOURCE
 
     parts: dict[str, list] = {}
     for table, data in SOURCE.extract(path, duckdb.connect(), Extraction()):
         parts.setdefault(table, []).append(data)
-    tables = {name: pa.concat_tables(_as_tables(items)) for name, items in parts.items()}
+    tables = {name: _as_table(items) for name, items in parts.items()}
 
     def run() -> int:
         with tempfile.TemporaryDirectory() as tmp, Warehouse(Path(tmp) / "w.duckdb") as wh:
@@ -244,12 +243,6 @@ def insert_only(path: Path) -> Callable[[], int]:
         return tables["pcap_packets"].num_rows
 
     return run
-
-
-def _as_tables(items: list) -> list:
-    import pyarrow as pa
-
-    return [pa.Table.from_batches([x]) if isinstance(x, pa.RecordBatch) else x for x in items]
 
 
 def run_sha256(path: Path) -> int:

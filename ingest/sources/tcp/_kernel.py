@@ -1114,15 +1114,10 @@ def segment_matrix(buf, fields, rows, frames, ts, origlen, P):
             P[P_DST_HI, i] = _word(buf, p + 24)
             P[P_DST_LO, i] = _word(buf, p + 32)
         else:
-            src = np.int64(0)
-            dst = np.int64(0)
-            for k in range(4):
-                src = (src << 8) | np.int64(buf[p + 12 + k])
-                dst = (dst << 8) | np.int64(buf[p + 16 + k])
             P[P_SRC_HI, i] = 0
-            P[P_SRC_LO, i] = src
+            P[P_SRC_LO, i] = F._u32(buf, p + 12, True)
             P[P_DST_HI, i] = 0
-            P[P_DST_LO, i] = dst
+            P[P_DST_LO, i] = F._u32(buf, p + 16, True)
         P[P_SPORT, i] = fields[F.F_SRC_PORT, r]
         P[P_DPORT, i] = fields[F.F_DST_PORT, r]
         P[P_VER, i] = ver
