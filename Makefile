@@ -43,18 +43,18 @@ demo: setup
 	$(BIN)/wirehouse demo-data $(DEMO_DIR)/beta --days 3 --scale 0.5 --seed 2 --no-capture --no-bluetooth
 	$(BIN)/wirehouse run > /dev/null
 	$(BIN)/wirehouse run
-	@$(BIN)/python -m ingest.showcase $(DEMO_DB)
+	@$(BIN)/python -m wirehouse.demo.showcase $(DEMO_DB)
 	@echo "charts: $(CURDIR)/report/report.html   BI tools: $(CURDIR)/published/published.duckdb"
 
 test: setup lint pytest fixtures dbt-test project-checks
 	@echo "make test: all checks passed"
 
 lint: setup
-	$(BIN)/ruff check ingest bench
-	$(BIN)/ruff format --check ingest bench
+	$(BIN)/ruff check ingest wirehouse bench conftest.py
+	$(BIN)/ruff format --check ingest wirehouse bench conftest.py
 
 pytest: setup
-	$(BIN)/pytest ingest/tests --ignore=ingest/tests/project
+	$(BIN)/pytest ingest/tests wirehouse/tests --ignore=wirehouse/tests/project
 
 # A small warehouse from our own generator plus the real shared samples when present.
 fixtures: setup
@@ -81,8 +81,8 @@ dbt-test: setup
 
 project-checks: setup
 	$(BIN)/dbt-score lint --fail-project-under 8.0 --fail-any-item-under 5.0
-	WIREHOUSE_DB=$(TEST_DB) $(BIN)/pytest ingest/tests/project
-	$(BIN)/python -m ingest.showcase $(TEST_DB)
+	WIREHOUSE_DB=$(TEST_DB) $(BIN)/pytest wirehouse/tests/project
+	$(BIN)/python -m wirehouse.demo.showcase $(TEST_DB)
 
 # Every benchmark side by side (~30 min on 2 cores): bench/RESULTS.md, bench/results.csv
 bench: setup

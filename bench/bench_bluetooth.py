@@ -2,7 +2,7 @@
 
     .venv/bin/python bench/bench_bluetooth.py [--packets 1000000] [--out bench/results/bluetooth.md]
 
-Builds two captures of ``--packets`` packets each from the demo sniff (ingest/demo_bluetooth.py,
+Builds two captures of ``--packets`` packets each from the demo sniff (wirehouse/demo/bluetooth.py,
 written with scapy): its BLE (DLT 256) and BR/EDR (DLT 255) files are replicated record by
 record, each copy shifted by the demo's length, so the result is one long realistic sniff.
 Then, one process per contender so each peak RSS is its own (GNU time's maximum RSS):
@@ -39,8 +39,8 @@ TSHARK_FIELDS = {
 EXTRACT_ONLY = """
 import sys
 from pathlib import Path
-from ingest.sources import pcap
-from ingest.sources.base import Extraction
+from ingest.capture import pcap
+from ingest.kinds.base import Extraction
 for _table, _data in pcap.extract(Path(sys.argv[1]), None, Extraction()):
     pass
 """
@@ -93,7 +93,7 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "bluetooth.md")
     args = parser.parse_args()
     sys.path.insert(0, str(ROOT))
-    from ingest import demo_bluetooth
+    from wirehouse.demo import bluetooth as demo_bluetooth
 
     OUT_DIR.mkdir(parents=True, exist_ok=True)
     demo = OUT_DIR / "bt-demo"

@@ -2,7 +2,7 @@
 
 - Bitcoin node folders: `wirehouse demo-data` (tracepoints + systemd), by days/scale/seed.
 - A mixed capture: bench_pcap's template mix (TCP with/without options, UDP, IPv6, VLAN).
-- A Kafka-heavy capture: the demo broker capture (ingest.demo_pcap, written with scapy)
+- A Kafka-heavy capture: the demo broker capture (wirehouse.demo.pcap, written with scapy)
   repeated, each copy 90 s later and on new client ports, so every copy is new connections
   with whole request/response streams.
 """
@@ -77,7 +77,7 @@ def kafka_capture(packets: int) -> Path:
         return path
     base = DATA / "kafka-broker-demo.pcap"
     if not base.exists():
-        from ingest import demo_pcap
+        from wirehouse.demo import pcap as demo_pcap
 
         DATA.mkdir(parents=True, exist_ok=True)
         demo_pcap.generate(base, seed=1)

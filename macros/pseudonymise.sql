@@ -2,7 +2,7 @@
     host:port, [ipv6]:port, x.onion:port): vars anon_mode (opaque | prefix),
     anon_keep_port and anon_key (env = $WIREHOUSE_ANON_KEY, test = the public
     Crypto-PAn sample key). The key itself never appears in SQL: the function
-    (ingest/dbt_plugin.py) reads it from the environment. -#}
+    (wirehouse/dbt_runtime/plugin.py) reads it from the environment. -#}
 {% macro pseudonymise(addr) %}
     {%- set mode = var('anon_mode') -%}
     {%- if mode not in ['opaque', 'prefix'] -%}

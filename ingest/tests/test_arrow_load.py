@@ -1,4 +1,4 @@
-"""The loader streams a source's Arrow batches into one INSERT per table (ingest/db.py)."""
+"""The loader streams a source's Arrow batches into one INSERT per table (loader/warehouse.py)."""
 
 from __future__ import annotations
 
@@ -8,9 +8,9 @@ from pathlib import Path
 import pyarrow as pa
 import pytest
 
-from ingest import db
-from ingest.db import Warehouse
-from ingest.sources.base import Data, Extraction, RawTable, SourceError, SourceKind
+from ingest.kinds.base import Data, Extraction, RawTable, SourceError, SourceKind
+from ingest.loader import warehouse as db
+from ingest.loader.warehouse import Warehouse
 
 PACKETS = RawTable(name="t_packets", columns={"n": "BIGINT", "note": "VARCHAR"})
 MESSAGES = RawTable(name="t_messages", columns={"n": "BIGINT"})

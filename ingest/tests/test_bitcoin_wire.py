@@ -17,12 +17,12 @@ from scapy.layers.inet import IP, TCP
 from scapy.layers.l2 import Ether
 from scapy.utils import wrpcap
 
-from ingest.db import Warehouse
-from ingest.sources.base import Extraction
-from ingest.sources.bitcoin_wire import BitcoinProtocol, command_of, header_ok
-from ingest.sources.captures import SOURCE
-from ingest.sources.tcp import ACK, SYN, Segment
-from ingest.sources.tcp.streams import TcpStreams
+from ingest.capture.tcp import ACK, SYN, Segment
+from ingest.capture.tcp.streams import TcpStreams
+from ingest.kinds.base import Extraction
+from ingest.kinds.pcap import SOURCE
+from ingest.loader.warehouse import Warehouse
+from ingest.protocols.bitcoin import BitcoinProtocol, command_of, header_ok
 
 DATA = Path(__file__).resolve().parents[3] / "shared" / "data"
 NDPI = DATA / "pcap-general" / "ndpi_bitcoin.pcap"

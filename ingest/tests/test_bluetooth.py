@@ -21,12 +21,13 @@ from scapy.layers.ppi import PPI, PPI_Hdr
 from scapy.packet import Raw
 from scapy.utils import PcapWriter, RawPcapReader
 
-from ingest import demo_bluetooth
-from ingest.db import Warehouse
-from ingest.sources import captures, pcap
-from ingest.sources.base import Extraction
-from ingest.sources.bluetooth import bredr, le
-from ingest.sources.bluetooth.layers import BTBB, BTBREDR_RF, hec_for, hec_ok
+from ingest.capture import pcap
+from ingest.kinds import pcap as captures
+from ingest.kinds.base import Extraction
+from ingest.loader.warehouse import Warehouse
+from ingest.protocols.bluetooth import bredr, le
+from ingest.protocols.bluetooth.layers import BTBB, BTBREDR_RF, hec_for, hec_ok
+from wirehouse.demo import bluetooth as demo_bluetooth
 
 GIAC = 0x9E8B33
 DEWHITENED, SIGNAL, NOISE, REF_LAP, REF_UAP = 0x1, 0x2, 0x4, 0x10, 0x80

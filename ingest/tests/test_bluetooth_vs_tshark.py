@@ -23,10 +23,10 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from ingest import demo_bluetooth
-from ingest.tests.conftest import SHARED as SHARED_DATA
-from ingest.tests.conftest import dbt, wirehouse
-from ingest.tests.test_network_marts import tshark_or_fail
+from ingest.tests.helpers import SHARED as SHARED_DATA
+from ingest.tests.helpers import dbt, wirehouse
+from wirehouse.demo import bluetooth as demo_bluetooth
+from wirehouse.tests.test_network_marts import tshark_or_fail
 
 SHARED = SHARED_DATA / "pcap-bluetooth"
 USER_DLT = 'uat:user_dlts:"User 0 (DLT=147)","btle","0","","0",""'

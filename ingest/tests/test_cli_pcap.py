@@ -7,7 +7,7 @@ from pathlib import Path
 import duckdb
 from click.testing import CliRunner
 
-from ingest.cli import main
+from wirehouse.cli import main
 
 
 def run(*args: str) -> tuple[int, str, str]:

@@ -10,10 +10,10 @@ import duckdb
 import pytest
 from click.testing import CliRunner
 
-from ingest.cli import main
-from ingest.db import Warehouse
-from ingest.sources import systemd, tracepoints
-from ingest.tests.conftest import HEADER, write_csv
+from ingest.kinds import systemd, tracepoints
+from ingest.loader.warehouse import Warehouse
+from ingest.tests.helpers import HEADER, write_csv
+from wirehouse.cli import main
 
 ROWS = [
     "2025-01-22T14:00:04Z,0,block-relay-only,123.100.246.24:8333,out,version,102",

@@ -14,8 +14,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from ingest.sources.base import Extraction, arrow_schema
-from ingest.sources.kafka import (
+from ingest.capture.tcp import ACK, FIN, SYN, Segment, iter_tcp_segments
+from ingest.capture.tcp.streams import TcpStreams
+from ingest.kinds.base import Extraction, arrow_schema
+from ingest.protocols.kafka import (
     KAFKA_APIS,
     KAFKA_MESSAGES,
     KafkaProtocol,
@@ -24,8 +26,6 @@ from ingest.sources.kafka import (
     parse_request,
     request_header_version,
 )
-from ingest.sources.tcp import ACK, FIN, SYN, Segment, iter_tcp_segments
-from ingest.sources.tcp.streams import TcpStreams
 
 DATA = Path(__file__).resolve().parents[3] / "shared" / "data"
 KAFKA_DIR = DATA / "pcap-kafka"
@@ -504,8 +504,8 @@ def test_no_false_positives_on_non_kafka_captures(capture: Path, reader):
 
 @pytest.mark.skipif(not NDPI.exists(), reason="shared Kafka captures not present")
 def test_pcap_ingest_lands_kafka_messages(tmp_path: Path):
-    from ingest.db import Warehouse
-    from ingest.sources.captures import SOURCE
+    from ingest.kinds.pcap import SOURCE
+    from ingest.loader.warehouse import Warehouse
 
     with Warehouse(tmp_path / "w.duckdb") as wh:
         wh.ensure_tables(SOURCE.tables)
@@ -532,7 +532,7 @@ def test_port_reuse_without_syn_is_a_new_connection():
 
 
 def test_memory_stays_bounded_with_many_non_kafka_connections(monkeypatch):
-    from ingest.sources.tcp import _kernel, streams
+    from ingest.capture.tcp import _kernel, streams
 
     monkeypatch.setattr(streams, "MAX_TRACKED_CONNECTIONS", 50)
     ex = kafka()

@@ -19,9 +19,9 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from ingest.db import Warehouse
-from ingest.sources import tracepoints
-from ingest.tests.conftest import BIN, HEADER, wirehouse, write_csv
+from ingest.kinds import tracepoints
+from ingest.loader.warehouse import Warehouse
+from ingest.tests.helpers import BIN, HEADER, wirehouse, write_csv
 
 ROW = "2025-01-22T14:00:{s:02d}Z,{i},inbound,1.2.3.4:8333,in,ping,8"
 
@@ -386,7 +386,7 @@ def test_csv_ingest_does_not_import_the_capture_compiler(tmp_path: Path) -> None
     ingest anything ('cannot cache function ...: no locator available')."""
     path = write_csv(tmp_path / "a.csv", [HEADER, *rows(3)])
     script = (
-        "import sys; from ingest.cli import main\n"
+        "import sys; from wirehouse.cli import main\n"
         f"sys.argv = ['wirehouse', 'ingest', 'tracepoints', {str(path)!r},"
         f" '--db', {str(tmp_path / 'w.duckdb')!r}]\n"
         "try:\n    main()\nexcept SystemExit as e:\n"

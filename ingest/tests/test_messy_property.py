@@ -15,9 +15,9 @@ import duckdb
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from ingest.db import Warehouse
-from ingest.sources import tracepoints
-from ingest.tests.conftest import HEADER
+from ingest.kinds import tracepoints
+from ingest.loader.warehouse import Warehouse
+from ingest.tests.helpers import HEADER
 
 GOOD = "2025-01-22T14:{m:02d}:{s:02d}Z,{i},inbound,[2a02::{i:x}]:8333,in,{t},{n}"
 FAULTS = {

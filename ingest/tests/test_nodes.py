@@ -7,10 +7,10 @@ from pathlib import Path
 import duckdb
 from click.testing import CliRunner
 
-from ingest.cli import main
-from ingest.load import node_from_layout
-from ingest.sources import registry
-from ingest.tests.conftest import HEADER, write_csv
+from ingest.kinds import registry
+from ingest.loader.files import node_from_layout
+from ingest.tests.helpers import HEADER, write_csv
+from wirehouse.cli import main
 
 ROW = "2025-01-22T14:00:04Z,0,block-relay-only,123.100.246.24:8333,out,version,102"
 SAMPLE_HEADER = "timestamp,IPIngressPackets,IPEgressPackets,IPIngressBytes,IPEgressBytes"

@@ -16,11 +16,11 @@ from scapy.layers.l2 import CookedLinux, Dot1AD, Dot1Q
 from scapy.layers.l2 import Ether as _Ether
 from scapy.utils import wrpcap
 
-from ingest.db import Warehouse
-from ingest.sources.base import SourceError
-from ingest.sources.captures import SOURCE
-from ingest.sources.pcap import PcapOptions, find, first_packet_ns, make_source, read_batches
-from ingest.sources.tcp import Segment, iter_tcp_segments, segments
+from ingest.capture.pcap import PcapOptions, find, first_packet_ns, make_source, read_batches
+from ingest.capture.tcp import Segment, iter_tcp_segments, segments
+from ingest.kinds.base import SourceError
+from ingest.kinds.pcap import SOURCE
+from ingest.loader.warehouse import Warehouse
 
 BROKEN = Path(__file__).resolve().parents[3] / "shared" / "data" / "pcap-broken"
 T0 = 1_700_000_000  # seconds

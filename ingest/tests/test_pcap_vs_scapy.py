@@ -1,7 +1,7 @@
 """Every field of raw.pcap_packets against scapy, packet by packet, on all shared captures.
 
 scapy decides the values (its own record reader and dissectors); the reference row is built
-from scapy's layers the way the column is documented in ingest/sources/pcap/__init__.py.
+from scapy's layers the way the column is documented in ingest/capture/pcap/__init__.py.
 Known, explained differences are listed in EXPLAINED, keyed by (file, frame, column).
 """
 
@@ -25,7 +25,7 @@ from scapy.layers.l2 import Dot1AD, Dot1Q
 from scapy.packet import Padding
 from scapy.utils import RawPcapReader
 
-from ingest.sources.pcap import PcapOptions, read_batches
+from ingest.capture.pcap import PcapOptions, read_batches
 
 DATA = Path(__file__).resolve().parents[3] / "shared" / "data"
 CAPTURES = sorted(

@@ -6,11 +6,11 @@ import struct
 
 import pyarrow as pa
 
-from ingest.sources.base import Extraction
-from ingest.sources.kafka import KafkaProtocol
-from ingest.sources.tcp import SYN, Segment
-from ingest.sources.tcp import _kernel as K
-from ingest.sources.tcp.streams import MAX_ARENA, TcpStreams
+from ingest.capture.tcp import SYN, Segment
+from ingest.capture.tcp import _kernel as K
+from ingest.capture.tcp.streams import MAX_ARENA, TcpStreams
+from ingest.kinds.base import Extraction
+from ingest.protocols.kafka import KafkaProtocol
 
 CLIENT, BROKER = ("10.0.0.1", 40000), ("10.0.0.2", 9092)
 

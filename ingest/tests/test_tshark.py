@@ -9,8 +9,8 @@ import duckdb
 import pytest
 from click.testing import CliRunner
 
-from ingest.cli import main
-from ingest.sources.tshark import parse_start
+from ingest.kinds.tshark import parse_start
+from wirehouse.cli import main
 
 NOTEBOOK = (
     "frame.time_relative,ip.src,tcp.srcport,udp.srcport,ip.dst,tcp.dstport,udp.dstport,frame.len"

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import duckdb
 
-from ingest.tests.conftest import HEADER, dbt, wirehouse, write_csv
+from ingest.tests.helpers import HEADER, dbt, wirehouse, write_csv
 
 # What wirehouse 0.1 created: no manifest note, no tracepoint ipv6 column.
 PREVIOUS_LAYOUT = """

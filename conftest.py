@@ -1,0 +1,5 @@
+"""pytest's root: the shared fixtures (ingest/tests/helpers.py) for both test trees."""
+
+from ingest.tests.helpers import demo_warehouse, shared
+
+__all__ = ["demo_warehouse", "shared"]

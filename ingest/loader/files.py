@@ -1,0 +1,81 @@
+"""Load the files under some paths into the warehouse: the library behind `wirehouse ingest`
+and `wirehouse run` (expanding folders and globs, naming each file's node, one result per file).
+
+Every row belongs to a node (a Bitcoin node, a capture point): the name the user gives
+(`--node`, `node =` in wirehouse.toml), else the folder the kind's layout sits in
+(`<node>/tracepoints/net/*.csv`, `<node>/systemd/ip_accounting/*.csv`, `<node>/net.csv`),
+else `default`.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import glob
+from collections.abc import Callable, Iterable
+from pathlib import Path, PurePath
+
+from ingest.kinds.base import SourceKind
+from ingest.loader.warehouse import FileResult, Warehouse
+
+DEFAULT_NODE = "default"
+MAX_NODE_CHARS = 64
+
+
+class NodeNameError(ValueError):
+    """A node name that cannot label rows (empty, too long, control characters)."""
+
+
+def check_node(name: str) -> str:
+    if not name or len(name) > MAX_NODE_CHARS or not name.isprintable() or name != name.strip():
+        raise NodeNameError(
+            f"node name {name!r}: give 1 to {MAX_NODE_CHARS} printable characters,"
+            " without leading or trailing spaces"
+        )
+    return name
+
+
+def node_from_layout(path: Path, layouts: Iterable[str]) -> str | None:
+    """The folder a layout glob ("**/tracepoints/net/*") sits in, for a file that matches it."""
+    parts = path.absolute().parts
+    for layout in layouts:
+        pattern = PurePath(layout.removeprefix("**/")).parts
+        k = len(pattern)
+        if len(parts) > k + 1 and all(
+            fnmatch.fnmatchcase(part, want) for part, want in zip(parts[-k:], pattern, strict=True)
+        ):
+            return parts[-k - 1]
+    return None
+
+
+def node_of(path: Path, source: SourceKind, node: str | None = None) -> str:
+    return node or node_from_layout(path, source.layouts) or DEFAULT_NODE
+
+
+def expand(paths: Iterable[Path | str], source: SourceKind) -> list[Path]:
+    """Files of `source` under each path: a file, a folder (the kind's layout), or a glob."""
+    files: list[Path] = []
+    for path in map(Path, paths):
+        if not path.exists() and glob.has_magic(str(path)):
+            matches = [Path(p) for p in sorted(glob.glob(str(path), recursive=True))]
+        else:
+            matches = [path]
+        for match in matches:
+            files.extend(source.find(match) if match.is_dir() else [match])
+    return list(dict.fromkeys(files))
+
+
+def ingest_files(
+    warehouse: Warehouse,
+    source: SourceKind,
+    files: Iterable[Path],
+    node: str | None = None,
+    on_file: Callable[[Path, FileResult], None] = lambda _path, _result: None,
+) -> list[FileResult]:
+    """Load each file in its own transaction, labelled with its node; never raises for a file."""
+    warehouse.ensure_tables(source.tables)
+    results = []
+    for path in files:
+        result = warehouse.ingest_file(path, source, node_of(path, source, node))
+        results.append(result)
+        on_file(path, result)
+    return results

@@ -1,0 +1,139 @@
+"""Helpers and shared fixtures of the test suites (ingest/tests, wirehouse/tests); the
+repo-root conftest.py registers the fixtures."""
+
+from __future__ import annotations
+
+import bz2
+import csv
+import json
+import os
+import shutil
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+SHARED = Path(__file__).resolve().parents[2].parent / "shared" / "data"
+HEADER = "timestamp,peer_id,peer_conn_type,peer_addr,flow,msg_type,size"
+
+
+def write_csv(path: Path, lines: list[str]) -> Path:
+    """Write lines the way nix-bitcoin-monitor does (csv module: CRLF)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes("".join(f"{line}\r\n" for line in lines).encode())
+    return path
+
+
+@pytest.fixture
+def shared() -> Path:
+    if not SHARED.is_dir():
+        pytest.skip("../shared/data not present")
+    return SHARED
+
+
+REPO = Path(__file__).resolve().parents[2]
+BIN = Path(__import__("sys").executable).parent
+
+
+@dataclass
+class DbtRun:
+    returncode: int
+    output: str
+    results: list[dict]  # run_results.json "results"
+
+    def not_passing(self) -> list[str]:
+        """Nodes that did not simply pass (warn, fail, error, skipped), as 'status name'."""
+        return [
+            f"{r['status']} {r['unique_id']}"
+            for r in self.results
+            # exposures (models/exposures.yml) are always no-op in a build
+            if r["status"] not in ("pass", "success") and not r["unique_id"].startswith("exposure.")
+        ]
+
+
+def dbt(db: Path, tmp: Path, *args: str) -> DbtRun:
+    """Run dbt against the warehouse `db` with its own target and log paths under `tmp`."""
+    target = tmp / "target"
+    proc = subprocess.run(
+        [
+            *(BIN / "dbt", *args, "--profiles-dir", REPO, "--project-dir", REPO),
+            *("--target-path", target, "--log-path", tmp / "logs"),
+        ],
+        env={**os.environ, "WIREHOUSE_DB": str(db)},
+        capture_output=True,
+        text=True,
+    )
+    results_file = target / "run_results.json"
+    results = json.loads(results_file.read_text())["results"] if results_file.exists() else []
+    return DbtRun(proc.returncode, proc.stdout + proc.stderr, results)
+
+
+def wirehouse(*args: str | Path) -> subprocess.CompletedProcess:
+    """The CLI as a user runs it (a separate process)."""
+    return subprocess.run([BIN / "wirehouse", *map(str, args)], capture_output=True, text=True)
+
+
+def write_preprocessed_tracepoints(src: Path, dst: Path) -> Path:
+    """The published analysis' Step 1 output: timestamp,ipv6,flow,msg_type,size (pandas)."""
+    with src.open(newline="") as f_in, dst.open("w", newline="") as f_out:
+        out = csv.writer(f_out, lineterminator="\n")
+        out.writerow(["timestamp", "ipv6", "flow", "msg_type", "size"])
+        for row in csv.DictReader(f_in):
+            stamp = row["timestamp"].replace("T", " ").replace("Z", "+00:00")
+            ipv6 = "True" if "[" in row["peer_addr"] else "False"
+            out.writerow([stamp, ipv6, row["flow"], row["msg_type"], row["size"]])
+    return dst
+
+
+def write_differenced_systemd(src: Path, dst: Path) -> Path:
+    """What pandas' `df.dropna()[[bytes]].diff()[1:]` writes: per-interval floats."""
+    names = ["IPIngressBytes", "IPEgressBytes"]
+    opener = bz2.open if src.name.endswith(".bz2") else open
+    with opener(src, "rt", newline="") as f_in, dst.open("w", newline="") as f_out:
+        out = csv.writer(f_out, lineterminator="\n")
+        out.writerow(["timestamp", *names])
+        previous = None
+        for row in csv.DictReader(f_in):
+            if not row[names[0]]:
+                continue  # dropna()
+            values = [int(row[n]) for n in names]
+            if previous is not None:
+                stamp = row["timestamp"].replace("T", " ").replace("Z", "+00:00")
+                out.writerow(
+                    [stamp, *(f"{v - p:.1f}" for v, p in zip(values, previous, strict=True))]
+                )
+            previous = values
+    return dst
+
+
+@dataclass(frozen=True)
+class DemoWarehouse:
+    db: Path  # two days of Bitcoin data and a Kafka capture, dbt-built
+    day3: Path  # the third day's tracepoint and systemd files, not ingested
+    work: Path
+
+
+@pytest.fixture(scope="session")
+def demo_warehouse(tmp_path_factory: pytest.TempPathFactory) -> DemoWarehouse:
+    """A small warehouse as `make demo` builds it (our generator, all three ingests, dbt
+    build), shared by the report and publish tests."""
+    from wirehouse.demo import bitcoin as demo
+    from wirehouse.demo import pcap as demo_pcap
+
+    work = tmp_path_factory.mktemp("demo-warehouse")
+    data = work / "data"
+    demo.generate(data, days=3, peers=20, scale=0.02, seed=5)
+    demo_pcap.generate(data / "captures" / "kafka-broker.pcap", seconds=20, seed=5)
+    day3 = work / "day3"
+    for kind in ("tracepoints/net", "systemd/ip_accounting"):
+        (day3 / kind).mkdir(parents=True)
+        shutil.move(data / kind / "2025-01-24.csv", day3 / kind / "2025-01-24.csv")
+    db = work / "warehouse.duckdb"
+    for kind, path in (("tracepoints", data), ("systemd", data), ("pcap", data / "captures")):
+        result = wirehouse("ingest", kind, path, "--db", db)
+        assert result.returncode == 0, result.stderr
+    # models and seeds only: `make test` runs dbt's tests on its own fixtures
+    run = dbt(db, work, "build", "--resource-type", "seed", "--resource-type", "model")
+    assert run.returncode == 0, run.output
+    return DemoWarehouse(db, day3, work)

@@ -1,0 +1,211 @@
+"""wirehouse.toml: the sources `wirehouse run` loads, the warehouse it writes, the dbt vars.
+
+    [warehouse]
+    path = "warehouse.duckdb"            # relative paths are relative to this file
+
+    [build]
+    vars = { counter_mode = "exact" }    # dbt vars (dbt_project.yml lists them)
+
+    [[source]]
+    kind = "tracepoints"                 # a `wirehouse ingest` kind
+    paths = ["/srv/tau"]                 # files, folders (the kind's layout) or globs
+    node = "tau"                         # optional: else the folder above the layout
+
+Other keys of a source are the kind's options (`counters` for systemd, `kafka_ports` and
+`bitcoin_ports` for pcap, `start` for tshark), as `wirehouse ingest <kind>` takes them. The
+commented `wirehouse.toml` at the repo root is the full reference.
+"""
+
+from __future__ import annotations
+
+import inspect
+import tomllib
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ingest.kinds import registry
+from ingest.kinds.base import SourceKind
+from ingest.loader.files import NodeNameError, check_node
+
+DEFAULT_FILE = "wirehouse.toml"
+SECTIONS = {"warehouse", "build", "publish", "report", "source"}
+
+
+class ProjectError(ValueError):
+    """A project file that cannot be used: one line naming the file and the setting."""
+
+
+def _systemd(counters: str = "auto") -> SourceKind:
+    from ingest.kinds import systemd
+
+    return systemd.make_source(counters)
+
+
+def _ports(name: str, ports: list[int] | None, default: tuple[int, ...]) -> tuple[int, ...]:
+    chosen = tuple(default if ports is None else ports)
+    if not all(isinstance(p, int) and 0 < p < 65536 for p in chosen):
+        raise ValueError(f"{name} must be a list of TCP ports, e.g. [{default[0]}]")
+    return chosen
+
+
+def _pcap(
+    kafka_ports: list[int] | None = None, bitcoin_ports: list[int] | None = None
+) -> SourceKind:
+    from ingest.kinds.pcap import BITCOIN_PORTS, KAFKA_PORTS, capture_source
+
+    return capture_source(
+        _ports("kafka_ports", kafka_ports, KAFKA_PORTS),
+        _ports("bitcoin_ports", bitcoin_ports, BITCOIN_PORTS),
+    )
+
+
+def _tshark(start: str | None = None) -> SourceKind:
+    from ingest.kinds import tshark
+
+    start_ns = None if start is None else tshark.parse_start(str(start))
+    return tshark.make_source(tshark.TsharkOptions(start_ns=start_ns))
+
+
+# Kinds with options; every other kind of ingest.kinds.registry() takes none.
+OPTION_BUILDERS: dict[str, Callable[..., SourceKind]] = {
+    "systemd": _systemd,
+    "pcap": _pcap,
+    "tshark": _tshark,
+}
+
+
+@dataclass(frozen=True)
+class Source:
+    kind: str
+    paths: tuple[Path, ...]  # absolute; may hold glob patterns
+    node: str | None = None
+    options: dict[str, object] = field(default_factory=dict)
+    where: str = ""  # "source 2" for messages
+
+    def source_kind(self) -> SourceKind:
+        builder = OPTION_BUILDERS.get(self.kind)
+        if builder is None:
+            return registry()[self.kind]
+        return builder(**self.options)
+
+
+@dataclass(frozen=True)
+class Project:
+    path: Path
+    warehouse: Path
+    sources: tuple[Source, ...]
+    vars: dict[str, object] = field(default_factory=dict)
+    target_path: Path | None = None  # dbt's target/ (default: the dbt project's own)
+    data_tests: bool = True  # run the data tests of what was built
+    publish_dir: Path | None = None  # [publish] present: publish there after each build
+    report_dir: Path | None = None  # [report] present: write the report there
+
+
+def load_project(path: Path | None = None) -> Project:
+    path = (path or Path(DEFAULT_FILE)).absolute()
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ProjectError(
+            f"{path}: no such project file (see wirehouse.toml in the repo)"
+        ) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ProjectError(f"{path}: cannot read: {exc}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ProjectError(f"{path}: {exc}") from None
+
+    def fail(where: str, message: str) -> ProjectError:
+        return ProjectError(f"{path}: {where}: {message}")
+
+    unknown = set(data) - SECTIONS
+    if unknown:
+        raise fail(
+            ", ".join(sorted(unknown)), f"unknown section (known: {', '.join(sorted(SECTIONS))})"
+        )
+    base = path.parent
+
+    def table(name: str, keys: set[str]) -> dict:
+        value = data.get(name, {})
+        if not isinstance(value, dict):
+            raise fail(name, "must be a table, e.g. [" + name + "]")
+        extra = set(value) - keys
+        if extra:
+            raise fail(
+                f"{name}.{sorted(extra)[0]}", f"unknown setting (known: {', '.join(sorted(keys))})"
+            )
+        return value
+
+    def a_path(where: str, value: object, default: str | None = None) -> Path | None:
+        if value is None:
+            return None if default is None else base / default
+        if not isinstance(value, str) or not value:
+            raise fail(where, "must be a path (a string)")
+        return base / Path(value).expanduser()
+
+    warehouse = table("warehouse", {"path"})
+    build = table("build", {"vars", "target_path", "data_tests"})
+    publish = table("publish", {"directory"})
+    report = table("report", {"directory"})
+    variables = build.get("vars", {})
+    if not isinstance(variables, dict):
+        raise fail("build.vars", 'must be a table of dbt vars, e.g. { counter_mode = "exact" }')
+    data_tests = build.get("data_tests", True)
+    if not isinstance(data_tests, bool):
+        raise fail("build.data_tests", "must be true or false")
+    entries = data.get("source", [])
+    if not isinstance(entries, list) or not all(isinstance(e, dict) for e in entries):
+        raise fail("source", "list sources as [[source]] tables")
+    sources = tuple(_source(entry, i + 1, base, fail) for i, entry in enumerate(entries))
+    return Project(
+        path=path,
+        warehouse=a_path("warehouse.path", warehouse.get("path"), "warehouse.duckdb"),
+        sources=sources,
+        vars=variables,
+        target_path=a_path("build.target_path", build.get("target_path")),
+        data_tests=data_tests,
+        publish_dir=a_path("publish.directory", publish.get("directory"), "published")
+        if "publish" in data
+        else None,
+        report_dir=a_path("report.directory", report.get("directory"), "report")
+        if "report" in data
+        else None,
+    )
+
+
+def _source(entry: dict, number: int, base: Path, fail: Callable[..., ProjectError]) -> Source:
+    where = f"source {number}"
+    kinds = registry()
+    kind = entry.get("kind")
+    if kind not in kinds:
+        raise fail(f"{where}.kind", f"{kind!r} is not a kind (known: {', '.join(kinds)})")
+    paths = entry.get("paths")
+    if isinstance(paths, str):
+        paths = [paths]
+    if not paths or not all(isinstance(p, str) and p for p in paths):
+        raise fail(f"{where}.paths", "give a list of files, folders or globs")
+    node = entry.get("node")
+    if node is not None:
+        try:
+            check_node(node if isinstance(node, str) else "")
+        except NodeNameError as exc:
+            raise fail(f"{where}.node", str(exc)) from None
+    options = {k: v for k, v in entry.items() if k not in ("kind", "paths", "node")}
+    builder = OPTION_BUILDERS.get(kind)
+    known = list(inspect.signature(builder).parameters) if builder else []
+    for name in options:
+        if name not in known:
+            allowed = f"known: {', '.join(known)}" if known else f"{kind} takes no options"
+            raise fail(f"{where}.{name}", f"unknown setting ({allowed})")
+    source = Source(
+        kind=kind,
+        paths=tuple(base / Path(p).expanduser() for p in paths),
+        node=node,
+        options=options,
+        where=where,
+    )
+    try:
+        source.source_kind()
+    except ValueError as exc:
+        raise fail(where, str(exc)) from None
+    return source

@@ -1,0 +1,380 @@
+"""`wirehouse run`: load every source of wirehouse.toml, build what changed, publish, report.
+
+- One run at a time per warehouse: a lock file beside it (``<warehouse>.run.lock``, flock,
+  released by the OS if the process dies) makes a second run exit at once (RunBusy).
+- Ingest is `wirehouse ingest` for each source: unchanged files are skipped by the manifest.
+- The build is `dbt build` in this process (dbt's programmatic runner: Python and dbt start
+  once), without unit tests (they check logic, not data: `make test` runs them). It runs when
+  files were loaded since the last good build (then only the models downstream of the raw
+  tables that changed, incrementally), and in full (``--full-refresh``) the first time, after
+  the dbt project or its vars changed, or after files moved to another node.
+- Nothing new and nothing changed: no build, and the run says so.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import importlib
+import json
+import os
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+from ingest.kinds import registry
+from ingest.loader import files as load
+from ingest.loader.warehouse import FileResult, Warehouse
+from wirehouse.project import Project, Source
+
+DBT_PROJECT = Path(__file__).resolve().parents[1]  # dbt_project.yml and profiles.yml
+# what a build depends on besides the data: a change here rebuilds everything
+PROJECT_FILES = ("dbt_project.yml", "profiles.yml", "models", "macros", "seeds", "tests")
+
+
+class RunBusy(Exception):
+    """Another `wirehouse run` holds this warehouse."""
+
+
+@dataclass
+class SourceResult:
+    source: Source
+    files: list[FileResult]
+    missing: list[Path] = field(default_factory=list)  # paths that do not exist
+
+
+@dataclass
+class BuildResult:
+    mode: str  # incremental | full
+    reason: str
+    ok: bool
+    seconds: float
+    selected: list[str] = field(default_factory=list)  # the models and seeds built
+    counts: dict[str, int] = field(default_factory=dict)  # models / tests / seeds that ran
+    failures: list[str] = field(default_factory=list)  # one line per node that did not pass
+    busy: bool = False  # dbt could not lock the warehouse
+
+
+@dataclass
+class RunSummary:
+    sources: list[SourceResult]
+    build: BuildResult | None
+    seconds: float
+    steps: list[str] = field(default_factory=list)  # publish / report lines
+
+    @property
+    def files(self) -> list[FileResult]:
+        return [f for s in self.sources for f in s.files]
+
+    @property
+    def changed(self) -> list[FileResult]:
+        return [f for f in self.files if f.status in ("loaded", "partial", "relabelled")]
+
+    @property
+    def failed(self) -> bool:
+        missing = any(s.missing for s in self.sources)
+        return (
+            missing or any(not f.ok for f in self.files) or bool(self.build and not self.build.ok)
+        )
+
+
+def run(
+    project: Project,
+    full_refresh: bool = False,
+    on_file: Callable[[Path, FileResult], None] = lambda _path, _result: None,
+) -> RunSummary:
+    started = time.perf_counter()
+    started_at = datetime.now(UTC).replace(tzinfo=None)
+    importer = DbtImport()
+
+    def loaded(path: Path, result: FileResult) -> None:
+        if result.status in ("loaded", "partial", "relabelled"):
+            importer.start()  # a build follows: import dbt while the other files load
+        on_file(path, result)
+
+    with run_lock(project.warehouse):
+        results: list[SourceResult] = []
+        with Warehouse(project.warehouse) as wh:
+            wh.ensure_tables(t for kind in registry().values() for t in kind.tables)
+            for source in project.sources:
+                results.append(_ingest(wh, source, loaded))
+            fingerprint = build_fingerprint(project.vars)
+            plan = _plan(wh, fingerprint, full_refresh, results)
+            newest = wh.newest_load()
+        build = None if plan is None else dbt_build(project, plan)
+        summary = RunSummary(results, build, 0.0)
+        if build is None or build.ok:
+            summary.steps = _publish_and_report(project, fresh=build is not None)
+        summary.seconds = time.perf_counter() - started
+        with Warehouse(project.warehouse) as wh:
+            wh.record_run(
+                run_id=str(uuid.uuid4()),
+                started_at=started_at,
+                finished_at=datetime.now(UTC).replace(tzinfo=None),
+                files_loaded=len(summary.changed),
+                files_failed=sum(not f.ok for f in summary.files),
+                rows_loaded=sum(f.rows for f in summary.files),
+                build="none" if build is None else (build.mode if build.ok else "failed"),
+                build_fingerprint=fingerprint,
+                built_through=newest,
+            )
+    return summary
+
+
+class DbtImport:
+    """Import dbt (about a second of Python) in a thread, beside DuckDB's loading."""
+
+    def __init__(self) -> None:
+        self.thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        if self.thread is None:
+            self.thread = threading.Thread(
+                target=importlib.import_module, args=("dbt.cli.main",), name="import-dbt"
+            )
+            self.thread.start()
+
+
+def _ingest(
+    wh: Warehouse, source: Source, on_file: Callable[[Path, FileResult], None]
+) -> SourceResult:
+    kind = source.source_kind()
+    missing = [p for p in source.paths if not p.exists() and not _is_glob(p)]
+    files = load.expand([p for p in source.paths if p not in missing], kind)
+    return SourceResult(source, load.ingest_files(wh, kind, files, source.node, on_file), missing)
+
+
+def _is_glob(path: Path) -> bool:
+    import glob
+
+    return glob.has_magic(str(path))
+
+
+@dataclass(frozen=True)
+class BuildPlan:
+    mode: str  # incremental | full
+    reason: str
+    rebuild: list[str]  # raw tables whose downstream models are built
+    new: list[str] = field(default_factory=list)  # of those, the ones never built before
+    views: bool = True  # also (re)create views (their SQL changed, or a kind is new)
+
+
+def _plan(
+    wh: Warehouse, fingerprint: str, full_refresh: bool, results: list[SourceResult]
+) -> BuildPlan | None:
+    """The build this run needs, or None: only the models that read raw tables of the kinds
+    that have data (a Bitcoin node's warehouse has no capture marts), with what they need."""
+    last = wh.last_build()
+    relabelled = any(f.status == "relabelled" for r in results for f in r.files)
+    reason = ""
+    if full_refresh:
+        reason = "--full-refresh"
+    elif last is None:
+        reason = "first build"
+    elif last[0] != fingerprint:
+        reason = "the dbt project or its vars changed"
+    elif relabelled:
+        reason = "files moved to another node"
+    if reason:
+        tables = _tables(wh.kinds_loaded_since(None))
+        return BuildPlan("full", reason, tables, new=tables) if tables else None
+    changed = wh.kinds_loaded_since(last[1])
+    if not changed:
+        return None
+    new = _tables(changed - wh.kinds_loaded_until(last[1]))
+    # views only change with the project (then the build is full) unless a kind is new
+    reason = "new data: " + ", ".join(sorted(changed))
+    return BuildPlan("incremental", reason, _tables(changed), new=new, views=bool(new))
+
+
+def selection(manifest: object, plan: BuildPlan) -> list[str]:
+    """The models and seeds the plan builds: everything downstream of its raw tables and, for
+    tables never built before, what those models read. Computed here rather than with dbt's
+    ``@`` operator, whose ancestors-of-descendants walk goes through the exposures (they
+    list every mart) and so selects every model of every kind."""
+    manifest.build_parent_and_child_maps()
+    children, parents = manifest.child_map, manifest.parent_map
+    buildable = ("model.", "seed.")
+
+    def walk(start: list[str], edges: dict[str, list[str]]) -> set[str]:
+        found: set[str] = set()
+        todo = list(start)
+        while todo:
+            for node in edges.get(todo.pop(), []):
+                if node.startswith(buildable) and node not in found:
+                    found.add(node)
+                    todo.append(node)
+        return found
+
+    def downstream(tables: list[str]) -> set[str]:
+        ids = [uid for uid, src in manifest.sources.items() if src.name in tables]
+        return walk(ids, children)
+
+    chosen = downstream(plan.rebuild)
+    chosen |= walk(sorted(downstream(plan.new)), parents)
+    return sorted(manifest.nodes[uid].name for uid in chosen)
+
+
+def _tables(kinds: set[str]) -> list[str]:
+    return sorted({table.name for kind in kinds for table in registry()[kind].tables})
+
+
+def build_fingerprint(variables: dict[str, object]) -> str:
+    """sha256 of everything a build depends on except the data: dbt project files and vars."""
+    digest = hashlib.sha256(json.dumps(variables, sort_keys=True, default=str).encode())
+    for name in PROJECT_FILES:
+        root = DBT_PROJECT / name
+        files = sorted(root.rglob("*")) if root.is_dir() else [root]
+        for path in files:
+            if path.is_file():
+                digest.update(str(path.relative_to(DBT_PROJECT)).encode())
+                digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
+def dbt_build(project: Project, plan: BuildPlan) -> BuildResult:
+    """`dbt build` of the plan's selection in this process (no unit tests): dbt parses the
+    project once, the selection is computed from that manifest, the build reuses it."""
+    from dbt.cli.main import dbtRunner  # ~1 s to import: only when there is work
+
+    started = time.perf_counter()
+    target = project.target_path or DBT_PROJECT / "target"
+    common = [
+        *("--quiet", "--no-use-colors", "--log-level-file", "info"),
+        *("--project-dir", str(DBT_PROJECT), "--profiles-dir", str(DBT_PROJECT)),
+        *("--target-path", str(target), "--log-path", str(target.parent / "logs")),
+    ]
+    if project.vars:
+        common += ["--vars", json.dumps(project.vars, sort_keys=True)]
+    # buildable: the tests of what is built, also those reading its upstream models (not
+    # those reading a model outside the selection, which may not exist in this warehouse)
+    args = ["build", *common, "--exclude-resource-type", "unit_test"]
+    args += ["--indirect-selection", "buildable"]
+    if not project.data_tests:
+        args += ["--exclude-resource-type", "test"]
+    if not plan.views:
+        args += ["--exclude", "config.materialized:view"]
+    if plan.mode == "full":
+        args.append("--full-refresh")
+    os.environ["WIREHOUSE_DB"] = str(project.warehouse)
+    try:
+        parsed = dbtRunner().invoke(["parse", *common])
+        if parsed.exception is not None or parsed.result is None:
+            return _failed(plan, started, parsed.exception)
+        selected = selection(parsed.result, plan)
+        if not selected:
+            return BuildResult(plan.mode, plan.reason, True, time.perf_counter() - started)
+        outcome = dbtRunner(manifest=parsed.result).invoke([*args, "--select", *selected])
+    finally:
+        _close_dbt_connection()
+    if outcome.exception is not None or outcome.result is None:
+        return _failed(plan, started, outcome.exception)
+    counts: dict[str, int] = {}
+    failures = []
+    for node_result in outcome.result.results:
+        node = node_result.node
+        status = str(node_result.status)
+        counts[node.resource_type] = counts.get(node.resource_type, 0) + 1
+        if status not in ("success", "pass", "warn", "no-op"):  # exposures are no-ops
+            message = _line(node_result.message)
+            failures.append(f"{status} {node.resource_type} {node.name}: {message}")
+    return BuildResult(
+        plan.mode,
+        plan.reason,
+        outcome.success and not failures,
+        time.perf_counter() - started,
+        selected,
+        counts,
+        failures,
+        busy=any("Could not set lock" in f for f in failures),
+    )
+
+
+def _failed(plan: BuildPlan, started: float, exc: BaseException | None) -> BuildResult:
+    message = _line(exc) if exc is not None else "dbt did not run"
+    return BuildResult(
+        plan.mode,
+        plan.reason,
+        False,
+        time.perf_counter() - started,
+        failures=[f"dbt: {message}"],
+        busy="Could not set lock" in message or "Conflicting lock" in message,
+    )
+
+
+def _close_dbt_connection() -> None:
+    """dbt-duckdb keeps its DuckDB instance open in this process after a build (1.11: a class
+    attribute); close it, so publish and the report can open the file read-only, and other
+    processes (BI readers) are not locked out while the run finishes."""
+    from dbt.adapters.duckdb.connections import DuckDBConnectionManager as Manager
+
+    with Manager._LOCK:
+        env, Manager._ENV = Manager._ENV, None
+    if env is not None:
+        env.close()
+
+
+def _line(value: object) -> str:
+    text = str(value or "").strip()
+    return text.splitlines()[0] if text else ""
+
+
+def _publish_and_report(project: Project, fresh: bool) -> list[str]:
+    """Publish the read-only copy and write the chart report where the project asks for them:
+    after a build, or when they are missing (nothing new and both there: nothing to do)."""
+    lines: list[str] = []
+    if project.publish_dir is not None and (
+        fresh or not (project.publish_dir / "published.duckdb").exists()
+    ):
+        from wirehouse.serve.publish import publish
+
+        published = publish(project.warehouse, project.publish_dir)
+        lines.append(f"publish: {published.duckdb_path} ({published.seconds:.1f} s)")
+    if project.report_dir is not None and (
+        lines or not (project.report_dir / "report.html").exists()
+    ):
+        from wirehouse.serve.query import connect_reader
+        from wirehouse.serve.report import write_report
+
+        # the report reads the published copy when there is one, so BI readers and it agree
+        source = (
+            project.publish_dir / "published.duckdb"
+            if project.publish_dir is not None
+            else project.warehouse
+        )
+        with connect_reader(source) as con:
+            report = write_report(con, project.report_dir)
+        lines.append(f"report: {report.path}")
+    return lines
+
+
+@contextmanager
+def run_lock(warehouse: Path) -> Iterator[None]:
+    """Hold ``<warehouse>.run.lock`` for the whole run; RunBusy if another run holds it."""
+    path = warehouse.with_name(warehouse.name + ".run.lock")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("a+") as f:
+        try:
+            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            f.seek(0)
+            holder = f.read().strip() or "another process"
+            raise RunBusy(
+                f"{warehouse}: another `wirehouse run` is working on it ({holder});"
+                " this run did nothing. A timer can simply try again later"
+            ) from None
+        f.seek(0)
+        f.truncate()
+        f.write(f"process {os.getpid()}, started {datetime.now(UTC):%Y-%m-%d %H:%M:%S} UTC")
+        f.flush()
+        try:
+            yield
+        finally:
+            f.seek(0)
+            f.truncate()
+            fcntl.flock(f, fcntl.LOCK_UN)

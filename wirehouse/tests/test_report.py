@@ -1,0 +1,216 @@
+"""`wirehouse report`: which charts each user gets, what the page says is missing, offline."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+from pathlib import Path
+
+import duckdb
+import pytest
+import sqlglot
+import yaml
+from click.testing import CliRunner
+from sqlglot import exp
+
+from ingest.tests.helpers import REPO, DemoWarehouse, dbt, wirehouse
+from wirehouse.cli import main
+from wirehouse.serve.query import connect_reader
+from wirehouse.serve.report import SECTIONS, write_report
+from wirehouse.serve.report.base import Marts, Section
+
+ALL_CHARTS = [c.chart_id for s in SECTIONS for c in s.charts]
+BITCOIN_CHARTS = [c.chart_id for s in SECTIONS if s.section_id == "bitcoin" for c in s.charts]
+
+
+def build_every_kind(demo_warehouse: DemoWarehouse, base: Path) -> Path:
+    """The demo warehouse plus an hourly tshark export and the Bluetooth demo sniff: every
+    kind of data `make demo` loads. Built once per session under `base`, whichever test
+    module asks first."""
+    from wirehouse.demo import bluetooth as demo_bluetooth
+    from wirehouse.demo import pcap as demo_pcap
+    from wirehouse.demo import tshark as demo_tshark
+
+    work = base / "every-kind-warehouse"
+    db = work / "warehouse.duckdb"
+    if db.exists():
+        return db
+    work.mkdir(exist_ok=True)  # a failed build earlier in the session is redone
+    shutil.copy(demo_warehouse.db, work / "building.duckdb")
+    capture = demo_warehouse.work / "data" / "captures" / "kafka-broker.pcap"
+    # hours 0, 1, 2 and 4 (replayed 1, 2, 3, 2 times): hour 3 is a gap
+    demo_tshark.generate(
+        work / "tshark", capture, first_hour=int(demo_pcap.T0) - 6 * 3600, hours=5, missing=(3,)
+    )
+    demo_bluetooth.generate(work / "bluetooth", seed=5, seconds=30)
+    for kind, path in (("tshark", work / "tshark"), ("pcap", work / "bluetooth")):
+        result = wirehouse("ingest", kind, path, "--db", work / "building.duckdb")
+        assert result.returncode == 0, result.stderr
+    # the capture marts read every packet table, so rebuild them and what they read
+    run = dbt(
+        work / "building.duckdb",
+        work,
+        "build",
+        "--resource-type",
+        "model",
+        "--select",
+        "+path:models/marts/traffic",
+        "+path:models/marts/bluetooth",
+    )
+    assert run.returncode == 0, run.output
+    (work / "building.duckdb").rename(db)
+    return db
+
+
+@pytest.fixture
+def every_kind_db(demo_warehouse: DemoWarehouse, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return build_every_kind(demo_warehouse, tmp_path_factory.getbasetemp())
+
+
+def _copy_marts(source: Path, target: Path, names: list[str]) -> None:
+    """A warehouse holding only some marts (as a user with one kind of data has)."""
+    with duckdb.connect(str(target)) as con:
+        con.execute(f"attach '{source}' as src (read_only)")
+        con.execute("create schema marts")
+        for name in names:
+            con.execute(f"create table marts.{name} as from src.marts.{name}")
+
+
+def test_every_kind_of_data_shows_every_chart(every_kind_db: Path, tmp_path: Path) -> None:
+    with connect_reader(every_kind_db) as con:
+        result = write_report(con, tmp_path)
+    assert [c.chart_id for c in result.charts] == ALL_CHARTS
+    assert all(c.rows > 0 for c in result.charts), result.charts
+    assert not [line for s in result.sections for line in s.missing]
+    html = result.path.read_text()
+    # self-contained: the libraries are inline, nothing is fetched
+    assert "window.vegaEmbed=" in html
+    assert not re.search(r"""<(script|link)[^>]+(src|href)=["']?https?:""", html)
+    specs = json.loads(re.search(r'id="wirehouse-specs">(.*?)</script>', html, re.S).group(1))
+    vega = [c.chart_id for c in result.charts if c.kind == "vega"]
+    assert sorted(specs) == sorted(vega)
+
+
+def bitcoin_only_db(demo_warehouse: DemoWarehouse, db: Path) -> Path:
+    """A node operator's warehouse: the marts the Bitcoin charts read, nothing else."""
+    needs = {
+        t.split(".")[1]
+        for s in SECTIONS
+        if s.section_id == "bitcoin"
+        for c in s.charts
+        for t in c.needs
+    }
+    _copy_marts(demo_warehouse.db, db, sorted(needs))
+    return db
+
+
+def missing_lines(section: Section) -> list[str]:
+    """What the page says for each chart of a section whose marts are all empty."""
+    return [f"{c.title}: no rows in {', '.join(c.needs)}" for c in section.charts]
+
+
+def test_bitcoin_user_sees_what_is_missing_for_captures_and_bluetooth(
+    demo_warehouse: DemoWarehouse, tmp_path: Path
+) -> None:
+    db = bitcoin_only_db(demo_warehouse, tmp_path / "bitcoin.duckdb")
+    with connect_reader(db) as con:
+        result = write_report(con, tmp_path / "out")
+    assert [c.chart_id for c in result.charts] == BITCOIN_CHARTS
+    html = result.path.read_text()
+    for section in (s for s in SECTIONS if s.section_id != "bitcoin"):
+        shown = next(s for s in result.sections if s.section_id == section.section_id)
+        assert shown.charts == [] and shown.missing == missing_lines(section)
+        assert f"Load the data with {section.load_hint}" in html
+    assert "Nothing to show yet: no rows in marts.fct_packet_traffic_hourly" in html
+    assert "Nothing to show yet: no rows in marts.dim_bluetooth_devices" in html
+    assert "Nothing to show yet: no rows in marts.fct_server_window_summary" in html
+
+
+def test_empty_warehouse_still_writes_a_page(tmp_path: Path) -> None:
+    db = tmp_path / "empty.duckdb"
+    duckdb.connect(str(db)).close()
+    result = CliRunner().invoke(
+        main, ["report", "--db", str(db), "--live", "--out", str(tmp_path / "out")]
+    )
+    assert result.exit_code == 0, result.output
+    assert "Bitcoin node: nothing yet" in result.output
+    html = (tmp_path / "out" / "report.html").read_text()
+    assert html.count("Nothing to show yet") == len(SECTIONS)
+    assert "window.vegaEmbed" not in html  # no chart, no 0.9 MB of JavaScript
+
+
+def test_zero_inv_chart_says_when_there_are_no_such_peers(
+    demo_warehouse: DemoWarehouse, tmp_path: Path
+) -> None:
+    db = tmp_path / "no-zero-inv.duckdb"
+    _copy_marts(demo_warehouse.db, db, ["rpt_peer_message_share_areas"])
+    with duckdb.connect(str(db)) as con:
+        con.execute("delete from marts.rpt_peer_message_share_areas where peer_set = 'zero_inv'")
+    with connect_reader(db) as con:
+        result = write_report(con, tmp_path / "out")
+    assert [c.chart_id for c in result.charts] == ["message_shares_all"]
+    assert "No zero-inv peers" in result.path.read_text()
+
+
+def test_bluetooth_charts_say_when_only_one_offs_and_id_packets_were_seen(
+    every_kind_db: Path, tmp_path: Path
+) -> None:
+    """A sniff that caught only ID packets, each device once (no piconet heard)."""
+    db = tmp_path / "id-only.duckdb"
+    _copy_marts(every_kind_db, db, ["dim_bluetooth_devices", "fct_bluetooth_device_packet_types"])
+    with duckdb.connect(str(db)) as con:
+        con.execute("delete from marts.dim_bluetooth_devices where is_seen_more_than_once")
+        con.execute(
+            "delete from marts.fct_bluetooth_device_packet_types where not is_id_packet_type"
+        )
+    with connect_reader(db) as con:
+        result = write_report(con, tmp_path / "out")
+    assert result.charts == []
+    bluetooth = next(s for s in result.sections if s.section_id == "bluetooth")
+    said = [line.split(": ", 1)[1] for line in bluetooth.missing[:4]]
+    assert said[0].startswith("Every device was seen only once")
+    assert said[1] == "No device sent anything but ID packets."
+    assert said[2] == said[3] == "Only ID packets were seen (access codes, nothing after them)."
+    assert "Every device was seen only once" in result.path.read_text()
+
+
+class RecordingMarts(Marts):
+    """Marts that remember which tables each chart's SQL reads."""
+
+    read: set[str]
+
+    def rows(self, sql: str) -> list[tuple]:
+        self._note(sql)
+        return super().rows(sql)
+
+    def records(self, sql: str) -> list[dict[str, object]]:
+        self._note(sql)
+        return super().records(sql)
+
+    def _note(self, sql: str) -> None:
+        tree = sqlglot.parse_one(sql, read="duckdb")
+        self.read |= {f"{t.db}.{t.name}" for t in tree.find_all(exp.Table) if t.db}
+
+
+def test_charts_read_only_the_marts_they_declare_and_the_exposure_lists(
+    every_kind_db: Path,
+) -> None:
+    """Each chart's SQL reads only the marts in its `needs` (so the page says the right
+    thing is missing), and the report exposure in models/exposures.yml lists them all."""
+    with connect_reader(every_kind_db) as con:
+        for section in SECTIONS:
+            for chart in section.charts:
+                marts = RecordingMarts(con)
+                marts.read = set()
+                chart.draw(marts)
+                assert marts.read == set(chart.needs), chart.chart_id
+    needs = {t.split(".")[1] for s in SECTIONS for c in s.charts for t in c.needs}
+    exposures = yaml.safe_load((REPO / "models" / "exposures.yml").read_text())["exposures"]
+    report = next(e for e in exposures if e["name"] == "chart_report")
+    assert {re.fullmatch(r"ref\('(\w+)'\)", d).group(1) for d in report["depends_on"]} == needs
+
+
+def test_chart_ids_are_unique_and_sections_say_how_to_load() -> None:
+    assert len(ALL_CHARTS) == len(set(ALL_CHARTS))
+    assert all(s.load_hint.startswith("wirehouse ingest") for s in SECTIONS)

@@ -1,0 +1,111 @@
+"""`dbt build` as each kind of user runs it: with only their kind of data, and all together.
+
+Every case starts from a fresh warehouse, ingests with the CLI and builds every model and data
+test (unit tests do not depend on data; `make test` runs them). Green means exit 0 and every
+node passing: no warning from a test about a kind of data the user never loaded.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from ingest.tests.helpers import (
+    SHARED,
+    dbt,
+    wirehouse,
+    write_differenced_systemd,
+    write_preprocessed_tracepoints,
+)
+
+CAPTURES = ["tcpdump_dns_udp.pcap", "deepflow_handshake-retrans.pcap", "ndpi_http_ipv6.pcap"]
+KAFKA = ["deepflow_00-produce-v9.pcap", "deepflow_01-fetch-v12-ok.pcap", "ndpi_kafka.pcapng"]
+# the SRE's local-time window (GMT-3) around the shared Kafka captures
+KAFKA_WINDOW = (
+    '{network_window_start: "2020-01-01 00:00:00-03:00",'
+    ' network_window_end: "2030-01-01 00:00:00-03:00", network_server_port: 36333}'
+)
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory: pytest.TempPathFactory) -> dict[str, list[Path]]:
+    root = tmp_path_factory.mktemp("matrix-data")
+    demo = root / "demo"
+    made = wirehouse("demo-data", demo, "--days", "1", "--scale", "0.02", "--peers", "10")
+    assert made.returncode == 0, made.stderr
+    tracepoints = sorted((demo / "tracepoints" / "net").glob("*.csv"))
+    systemd = sorted((demo / "systemd" / "ip_accounting").glob("*.csv"))
+    # a second node, by its folder (rho/tracepoints/net/...), with its own files
+    other = root / "rho"
+    made = wirehouse("demo-data", other, "--days", "1", "--scale", "0.02", "--peers", "10",
+                     "--seed", "3", "--no-capture")  # fmt: skip
+    assert made.returncode == 0, made.stderr
+    return {
+        "nodes": [demo, other],
+        "tracepoints": tracepoints,
+        "preprocessed": [write_preprocessed_tracepoints(tracepoints[0], root / "tp.csv")],
+        "systemd": systemd,
+        "deltas": [write_differenced_systemd(systemd[0], root / "sys.csv")],
+        "captures": [SHARED / "pcap-general" / name for name in CAPTURES],
+        "kafka": [demo / "captures"] + [SHARED / "pcap-kafka" / name for name in KAFKA],
+        "tshark": [demo / "tshark"],
+        "bluetooth": [demo / "bluetooth", SHARED / "pcap-bluetooth"],
+    }
+
+
+INGESTS: dict[str, Callable[[dict[str, list[Path]]], list[tuple[str | Path, ...]]]] = {
+    "tracepoints": lambda d: [("tracepoints", *d["tracepoints"])],
+    "tracepoints-preprocessed": lambda d: [("tracepoints", *d["preprocessed"])],
+    "systemd": lambda d: [("systemd", *d["systemd"])],
+    "systemd-deltas": lambda d: [("systemd", *d["deltas"])],
+    "captures": lambda d: [("pcap", *d["captures"])],
+    "kafka": lambda d: [("pcap", *d["kafka"], "--kafka-port", "36333")],
+    "tshark": lambda d: [("tshark", *d["tshark"])],
+    "bluetooth": lambda d: [("pcap", *d["bluetooth"])],
+    "two-nodes": lambda d: [("tracepoints", *d["nodes"]), ("systemd", *d["nodes"])],
+}
+CASES = {
+    "empty": [],
+    **{name: [name] for name in INGESTS},
+    "all": list(INGESTS),
+}
+VARS = {"kafka": KAFKA_WINDOW}
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_dbt_build_is_green(case: str, data: dict, tmp_path: Path) -> None:
+    if not SHARED.is_dir() and {"captures", "kafka", "bluetooth"} & set(CASES[case]):
+        pytest.skip("../shared/data not present")
+    db = tmp_path / "warehouse.duckdb"
+    assert wirehouse("init", "--db", db).returncode == 0
+    for kind in CASES[case]:
+        for command in INGESTS[kind](data):
+            loaded = wirehouse("ingest", *command, "--db", db)
+            assert loaded.returncode == 0, loaded.stderr
+    extra = ["--vars", VARS[case]] if case in VARS else []
+    run = dbt(db, tmp_path, "build", "--exclude-resource-type", "unit_test", *extra)
+    assert run.returncode == 0 and not run.not_passing(), run.not_passing() or run.output[-3000:]
+
+
+# every var away from its default: a user's --vars must never change a unit test's outcome
+USER_VARS = (
+    "{mtu_bytes: 9000, ipv4_header_bytes: 24, ipv6_header_bytes: 48, tcp_header_bytes: 20,"
+    " ack_ratio: 3, p2p_transport: v2, counter_mode: seed, max_sample_gap_seconds: 5,"
+    " min_connection_seconds: 1, node_run_peer_id_drop: 1000,"
+    ' network_window_start: "2025-06-23 07:32:00-03:00",'
+    ' network_window_end: "2025-06-23 07:33:00-03:00",'
+    " network_server_addr: 10.9.8.7, network_server_port: 1, network_bucket_minutes: 5,"
+    " udp_idle_timeout_seconds: 1, community_id_seed: 7, jitter_idle_gap_ms: 1,"
+    " bluetooth_series_max_seconds: 1}"
+)
+
+
+def test_unit_tests_ignore_user_vars(tmp_path: Path) -> None:
+    db = tmp_path / "warehouse.duckdb"
+    assert wirehouse("init", "--db", db).returncode == 0
+    run = dbt(db, tmp_path, "build", "--vars", USER_VARS)
+    failed = [r for r in run.not_passing() if r.startswith(("fail", "error"))]
+    assert not failed, failed
+    assert run.returncode == 0, run.output[-3000:]
