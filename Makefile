@@ -50,8 +50,8 @@ test: setup lint pytest fixtures dbt-test project-checks
 	@echo "make test: all checks passed"
 
 lint: setup
-	$(BIN)/ruff check ingest wirehouse bench conftest.py
-	$(BIN)/ruff format --check ingest wirehouse bench conftest.py
+	$(BIN)/ruff check ingest wirehouse oracles bench conftest.py
+	$(BIN)/ruff format --check ingest wirehouse oracles bench conftest.py
 
 pytest: setup
 	$(BIN)/pytest ingest/tests wirehouse/tests --ignore=wirehouse/tests/project

@@ -2,7 +2,7 @@
 
 Usage: ``python bench/network_agreement.py WAREHOUSE.duckdb > bench/results/network_agreement.md``
 with the shared general and Kafka captures ingested and ``dbt build -s staging.pcap+`` run.
-The comparison code is the pytest's (wirehouse/tests/test_network_marts.py).
+The comparison code is shared with the pytest (oracles/network.py).
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import sys
 
 import duckdb
 
-from wirehouse.tests.test_network_marts import (
+from oracles.network import (
     KNOWN_DIFFERENCES,
     METRICS,
     agreement_rows,

@@ -12,6 +12,7 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
+import duckdb
 import pytest
 
 SHARED = Path(__file__).resolve().parents[2].parent / "shared" / "data"
@@ -137,3 +138,71 @@ def demo_warehouse(tmp_path_factory: pytest.TempPathFactory) -> DemoWarehouse:
     run = dbt(db, work, "build", "--resource-type", "seed", "--resource-type", "model")
     assert run.returncode == 0, run.output
     return DemoWarehouse(db, day3, work)
+
+
+def build_every_kind(demo_warehouse: DemoWarehouse, base: Path) -> Path:
+    """The demo warehouse plus an hourly tshark export and the Bluetooth demo sniff: every
+    kind of data `make demo` loads. Built once per session under `base`, whichever test
+    module asks first."""
+    from wirehouse.demo import bluetooth as demo_bluetooth
+    from wirehouse.demo import pcap as demo_pcap
+    from wirehouse.demo import tshark as demo_tshark
+
+    work = base / "every-kind-warehouse"
+    db = work / "warehouse.duckdb"
+    if db.exists():
+        return db
+    work.mkdir(exist_ok=True)  # a failed build earlier in the session is redone
+    shutil.copy(demo_warehouse.db, work / "building.duckdb")
+    capture = demo_warehouse.work / "data" / "captures" / "kafka-broker.pcap"
+    # hours 0, 1, 2 and 4 (replayed 1, 2, 3, 2 times): hour 3 is a gap
+    demo_tshark.generate(
+        work / "tshark", capture, first_hour=int(demo_pcap.T0) - 6 * 3600, hours=5, missing=(3,)
+    )
+    demo_bluetooth.generate(work / "bluetooth", seed=5, seconds=30)
+    for kind, path in (("tshark", work / "tshark"), ("pcap", work / "bluetooth")):
+        result = wirehouse("ingest", kind, path, "--db", work / "building.duckdb")
+        assert result.returncode == 0, result.stderr
+    # the capture marts read every packet table: rebuild what the new kinds feed
+    run = dbt(
+        work / "building.duckdb",
+        work,
+        "build",
+        "--resource-type",
+        "model",
+        "--select",
+        "staging.tshark+",
+        "staging.bluetooth+",
+    )
+    assert run.returncode == 0, run.output
+    (work / "building.duckdb").rename(db)
+    return db
+
+
+@pytest.fixture(scope="session")
+def every_kind_db(demo_warehouse: DemoWarehouse, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return build_every_kind(demo_warehouse, tmp_path_factory.getbasetemp())
+
+
+def copy_marts(source: Path, target: Path, names: list[str]) -> None:
+    """A warehouse holding only some marts (as a user with one kind of data has)."""
+    with duckdb.connect(str(target)) as con:
+        con.execute(f"attach '{source}' as src (read_only)")
+        con.execute("create schema marts")
+        for name in names:
+            con.execute(f"create table marts.{name} as from src.marts.{name}")
+
+
+def bitcoin_only_db(demo_warehouse: DemoWarehouse, db: Path) -> Path:
+    """A node operator's warehouse: the marts the Bitcoin charts read, nothing else."""
+    from wirehouse.serve.report import SECTIONS
+
+    needs = {
+        t.split(".")[1]
+        for s in SECTIONS
+        if s.section_id == "bitcoin"
+        for c in s.charts
+        for t in c.needs
+    }
+    copy_marts(demo_warehouse.db, db, sorted(needs))
+    return db

@@ -25,8 +25,8 @@ import pytest
 
 from ingest.tests.helpers import SHARED as SHARED_DATA
 from ingest.tests.helpers import dbt, wirehouse
+from oracles.network import tshark_or_fail
 from wirehouse.demo import bluetooth as demo_bluetooth
-from wirehouse.tests.test_network_marts import tshark_or_fail
 
 SHARED = SHARED_DATA / "pcap-bluetooth"
 USER_DLT = 'uat:user_dlts:"User 0 (DLT=147)","btle","0","","0",""'

@@ -4,17 +4,15 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
 from pathlib import Path
 
 import duckdb
-import pytest
 import sqlglot
 import yaml
 from click.testing import CliRunner
 from sqlglot import exp
 
-from ingest.tests.helpers import REPO, DemoWarehouse, dbt, wirehouse
+from ingest.tests.helpers import REPO, DemoWarehouse, bitcoin_only_db, copy_marts
 from wirehouse.cli import main
 from wirehouse.serve.query import connect_reader
 from wirehouse.serve.report import SECTIONS, write_report
@@ -22,59 +20,6 @@ from wirehouse.serve.report.base import Marts, Section
 
 ALL_CHARTS = [c.chart_id for s in SECTIONS for c in s.charts]
 BITCOIN_CHARTS = [c.chart_id for s in SECTIONS if s.section_id == "bitcoin" for c in s.charts]
-
-
-def build_every_kind(demo_warehouse: DemoWarehouse, base: Path) -> Path:
-    """The demo warehouse plus an hourly tshark export and the Bluetooth demo sniff: every
-    kind of data `make demo` loads. Built once per session under `base`, whichever test
-    module asks first."""
-    from wirehouse.demo import bluetooth as demo_bluetooth
-    from wirehouse.demo import pcap as demo_pcap
-    from wirehouse.demo import tshark as demo_tshark
-
-    work = base / "every-kind-warehouse"
-    db = work / "warehouse.duckdb"
-    if db.exists():
-        return db
-    work.mkdir(exist_ok=True)  # a failed build earlier in the session is redone
-    shutil.copy(demo_warehouse.db, work / "building.duckdb")
-    capture = demo_warehouse.work / "data" / "captures" / "kafka-broker.pcap"
-    # hours 0, 1, 2 and 4 (replayed 1, 2, 3, 2 times): hour 3 is a gap
-    demo_tshark.generate(
-        work / "tshark", capture, first_hour=int(demo_pcap.T0) - 6 * 3600, hours=5, missing=(3,)
-    )
-    demo_bluetooth.generate(work / "bluetooth", seed=5, seconds=30)
-    for kind, path in (("tshark", work / "tshark"), ("pcap", work / "bluetooth")):
-        result = wirehouse("ingest", kind, path, "--db", work / "building.duckdb")
-        assert result.returncode == 0, result.stderr
-    # the capture marts read every packet table, so rebuild them and what they read
-    run = dbt(
-        work / "building.duckdb",
-        work,
-        "build",
-        "--resource-type",
-        "model",
-        "--select",
-        "+path:models/marts/traffic",
-        "+path:models/marts/bluetooth",
-    )
-    assert run.returncode == 0, run.output
-    (work / "building.duckdb").rename(db)
-    return db
-
-
-@pytest.fixture
-def every_kind_db(demo_warehouse: DemoWarehouse, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return build_every_kind(demo_warehouse, tmp_path_factory.getbasetemp())
-
-
-def _copy_marts(source: Path, target: Path, names: list[str]) -> None:
-    """A warehouse holding only some marts (as a user with one kind of data has)."""
-    with duckdb.connect(str(target)) as con:
-        con.execute(f"attach '{source}' as src (read_only)")
-        con.execute("create schema marts")
-        for name in names:
-            con.execute(f"create table marts.{name} as from src.marts.{name}")
 
 
 def test_every_kind_of_data_shows_every_chart(every_kind_db: Path, tmp_path: Path) -> None:
@@ -90,19 +35,6 @@ def test_every_kind_of_data_shows_every_chart(every_kind_db: Path, tmp_path: Pat
     specs = json.loads(re.search(r'id="wirehouse-specs">(.*?)</script>', html, re.S).group(1))
     vega = [c.chart_id for c in result.charts if c.kind == "vega"]
     assert sorted(specs) == sorted(vega)
-
-
-def bitcoin_only_db(demo_warehouse: DemoWarehouse, db: Path) -> Path:
-    """A node operator's warehouse: the marts the Bitcoin charts read, nothing else."""
-    needs = {
-        t.split(".")[1]
-        for s in SECTIONS
-        if s.section_id == "bitcoin"
-        for c in s.charts
-        for t in c.needs
-    }
-    _copy_marts(demo_warehouse.db, db, sorted(needs))
-    return db
 
 
 def missing_lines(section: Section) -> list[str]:
@@ -144,7 +76,7 @@ def test_zero_inv_chart_says_when_there_are_no_such_peers(
     demo_warehouse: DemoWarehouse, tmp_path: Path
 ) -> None:
     db = tmp_path / "no-zero-inv.duckdb"
-    _copy_marts(demo_warehouse.db, db, ["rpt_peer_message_share_areas"])
+    copy_marts(demo_warehouse.db, db, ["rpt_peer_message_share_areas"])
     with duckdb.connect(str(db)) as con:
         con.execute("delete from marts.rpt_peer_message_share_areas where peer_set = 'zero_inv'")
     with connect_reader(db) as con:
@@ -158,7 +90,7 @@ def test_bluetooth_charts_say_when_only_one_offs_and_id_packets_were_seen(
 ) -> None:
     """A sniff that caught only ID packets, each device once (no piconet heard)."""
     db = tmp_path / "id-only.duckdb"
-    _copy_marts(every_kind_db, db, ["dim_bluetooth_devices", "fct_bluetooth_device_packet_types"])
+    copy_marts(every_kind_db, db, ["dim_bluetooth_devices", "fct_bluetooth_device_packet_types"])
     with duckdb.connect(str(db)) as con:
         con.execute("delete from marts.dim_bluetooth_devices where is_seen_more_than_once")
         con.execute(

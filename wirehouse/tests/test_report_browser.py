@@ -18,10 +18,9 @@ from pathlib import Path
 
 import pytest
 
-from ingest.tests.helpers import REPO, DemoWarehouse
+from ingest.tests.helpers import REPO, DemoWarehouse, bitcoin_only_db, build_every_kind
 from wirehouse.serve.query import connect_reader
 from wirehouse.serve.report import SECTIONS, ReportResult, write_report
-from wirehouse.tests.test_report import bitcoin_only_db, build_every_kind
 
 CHROMIUM_ARGS = [
     "--no-sandbox",

@@ -1,0 +1,1 @@
+"""Reference tools our numbers are checked against (tshark, DeepFlow), for tests and bench/."""
