@@ -17,7 +17,7 @@ import duckdb
 
 from ingest.lazy import lazy_module
 
-# CSV kinds never touch Arrow: importing it (and numpy) would add 0.2 s to every ingest
+# CSV kinds never touch Arrow: importing it (and numpy) would slow every small ingest
 pa = lazy_module("pyarrow")
 
 

@@ -30,7 +30,8 @@ import numpy as np
 from ingest.capture.pcap import _kernels as F  # the reader's field rows
 
 # No NRT (numba's reference counting): with it every call between these functions
-# increments and decrements each array argument atomically, which cost ~0.8 us per segment.
+# increments and decrements each array argument atomically, which cost more than the work
+# per segment (bench/results/pcap.md).
 # Without it nothing here may allocate: copies are explicit loops.
 jit = numba.njit(cache=True, nogil=True, boundscheck=False, _nrt=False)
 hot = numba.njit(cache=True, nogil=True, boundscheck=False, inline="always", _nrt=False)

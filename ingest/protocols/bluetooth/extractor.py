@@ -5,11 +5,11 @@ connection table, so memory stays flat whatever the capture size)."""
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from typing import TYPE_CHECKING
 
 import numpy as np
 import pyarrow as pa
 
+from ingest.capture.pcap.reader import PacketBatch
 from ingest.kinds.base import Data, Extraction, RawTable
 from ingest.lazy import lazy_module
 from ingest.protocols.bluetooth.schema import (
@@ -20,9 +20,6 @@ from ingest.protocols.bluetooth.schema import (
     LE_COLUMNS,
     LE_LINK_TYPES,
 )
-
-if TYPE_CHECKING:  # the pcap package imports this module
-    from ingest.capture.pcap.reader import PacketBatch
 
 # the decoders import scapy (a third of a second): only when a capture has Bluetooth packets
 bredr = lazy_module("ingest.protocols.bluetooth.bredr")
