@@ -7,6 +7,7 @@ read (rows lost, values rounded, files failing whole, or time and memory without
 from __future__ import annotations
 
 import bz2
+import functools
 import os
 import signal
 import subprocess
@@ -346,9 +347,23 @@ def as_a_user(*args: str | Path, env: dict | None = None) -> subprocess.Complete
     )
 
 
+@functools.cache
+def why_a_user_cannot_run_wirehouse() -> str:
+    """Empty when an ordinary user can start this checkout's wirehouse; else why not (a clone
+    or a Python under a private directory, such as root's home, is out of their reach)."""
+    probe = as_a_user(BIN / "python", "-c", "import wirehouse.cli")
+    if probe.returncode == 0:
+        return ""
+    lines = (probe.stderr or probe.stdout).strip().splitlines()
+    return f"{BIN / 'python'}: {lines[-1] if lines else f'exit {probe.returncode}'}"
+
+
 @pytest.fixture
 def shared_tmp() -> Path:
-    """A directory an ordinary user can write (pytest's tmp_path is private to root)."""
+    """A directory an ordinary user can write (pytest's tmp_path is private to root); skips
+    with the reason when that user cannot run wirehouse from where this checkout lies."""
+    if os.geteuid() == 0 and (why := why_a_user_cannot_run_wirehouse()):
+        pytest.skip(f"an ordinary user cannot run this checkout's wirehouse: {why}")
     path = Path(tempfile.mkdtemp(prefix="wirehouse-user-"))
     path.chmod(0o777)
     yield path
