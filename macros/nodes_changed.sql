@@ -1,10 +1,11 @@
 {#- The nodes whose rows were loaded after this incremental model was last
     built, each with the first UTC day of those rows: a list of
     [node_id, 'YYYY-MM-DD']; none on a full build (rebuild everything).
-    A model rebuilds each such node from that day on, so restarts, counter
-    series and connections that cross the day are recomputed with what
-    came after them. `relations` are staging models with node_id and
-    loaded_at; `time_column` is their event time. -#}
+    A model selects each such node's rows from that day on (rebuilt_rows),
+    whole partitions of its partition_by, so restarts, counter series and
+    connections that cross the day are recomputed with what came after
+    them. `relations` are staging models with node_id and loaded_at;
+    `time_column` is their event time. -#}
 {% macro nodes_changed(relations, time_column) -%}
     {#- unit tests have no `this`: they build in full -#}
     {%- if not execute or this is none or not is_incremental() -%}

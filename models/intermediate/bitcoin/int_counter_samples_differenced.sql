@@ -4,9 +4,9 @@
     'ingress_packets': var('max_counter_packets_per_second'),
     'egress_packets': var('max_counter_packets_per_second'),
 } -%}
-{#- incremental (config in the YAML): each node with new samples from the
-    first changed day on, reading from its last sample before that day so
-    the first difference has its baseline -#}
+{#- incremental (partition_by node_id, sampled_date): each node with new
+    samples from the first changed day on, reading from its last sample
+    before that day so the first difference has its baseline -#}
 {%- set changes = nodes_changed([
     ref('stg_systemd_ip_accounting__samples'),
     ref('stg_systemd_ip_accounting__intervals'),
@@ -232,6 +232,7 @@ final as (
     select
         node_id,
         sampled_at,
+        sampled_at::date as sampled_date,
         previous_sampled_at,
         seconds_since_previous,
         accounting_off_samples_before,

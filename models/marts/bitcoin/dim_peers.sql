@@ -1,5 +1,4 @@
-{#- incremental (config in the YAML): as fct_peer_connections -#}
-{%- set connection_messages = ref('int_connection_messages_aggregated') -%}
+{#- incremental (partition_by node_id): as fct_peer_connections -#}
 {%- set changes = nodes_changed(
     [ref('stg_bitcoin_p2p__messages')], 'logged_at'
 ) -%}
@@ -7,13 +6,13 @@
 with
 
 connection_messages as (
-    select * from {{ connection_messages }}
-    where {{ rebuilt_connections(changes, connection_messages) }}
+    select * from {{ ref('int_connection_messages_aggregated') }}
+    where {{ rebuilt_rows(changes) }}
 ),
 
 connections as (
     select * from {{ ref('fct_peer_connections') }}
-    where {{ rebuilt_connections(changes, connection_messages) }}
+    where {{ rebuilt_rows(changes) }}
 ),
 
 received_counts as (

@@ -1,7 +1,8 @@
 {%- set min_seconds = var('min_connection_seconds') -%}
-{#- incremental (config in the YAML): connections with messages in a day
-    that has new messages, recomputed from all their hours -#}
-{%- set connection_messages = ref('int_connection_messages_aggregated') -%}
+{#- incremental (partition_by node_id): every connection of a node with new
+    messages, recomputed from all its hours, so a connection across midnight
+    and one whose id a restart found in the new rows changed are both
+    replaced, never left behind -#}
 {%- set changes = nodes_changed(
     [ref('stg_bitcoin_p2p__messages')], 'logged_at'
 ) -%}
@@ -9,10 +10,8 @@
 with
 
 connection_messages as (
-    select * from {{ connection_messages }}
-    where
-        connection_id is not null
-        and {{ rebuilt_connections(changes, connection_messages) }}
+    select * from {{ ref('int_connection_messages_aggregated') }}
+    where connection_id is not null and {{ rebuilt_rows(changes) }}
 ),
 
 connections as (

@@ -2,7 +2,7 @@
     the column set is fixed (and under contract), whatever the data holds. -#}
 -- depends_on: {{ ref('bitcoin_message_types') }}
 {%- set msg_types = bitcoin_message_types() %}
-{#- incremental (config in the YAML): as fct_peer_connections -#}
+{#- incremental (partition_by node_id): as fct_peer_connections -#}
 {%- set changes = nodes_changed(
     [ref('stg_bitcoin_p2p__messages')], 'logged_at'
 ) %}
@@ -11,9 +11,7 @@ with
 
 shares as (
     select * from {{ ref('fct_peer_message_shares') }}
-    where {{ rebuilt_connections(
-        changes, ref('int_connection_messages_aggregated')
-    ) }}
+    where {{ rebuilt_rows(changes) }}
 ),
 
 typed as (
