@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import bz2
 import csv
+import fcntl
 import json
 import os
 import shutil
@@ -53,15 +54,53 @@ class DbtRun:
         ]
 
 
+PARSED = REPO / "target" / "tests-parsed"  # one dbt parse that every test's dbt run starts from
+WAREHOUSE_NAME = "warehouse.duckdb"
+
+
+def parsed_project() -> Path:
+    """dbt's partial-parse state of this project, made once for the whole test session (and
+    every pytest-xdist worker: a file lock lets one of them parse). dbt reuses it only when
+    the connection settings match: the warehouse given as ``warehouse.duckdb`` relative to
+    the working directory, as ``dbt()`` does for warehouses of that name."""
+    state = PARSED / "target" / "partial_parse.msgpack"
+    PARSED.mkdir(parents=True, exist_ok=True)
+    with (PARSED / "lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not (PARSED / "done").exists():  # dbt itself notices project files that changed
+            subprocess.run(
+                [
+                    *(BIN / "dbt", "parse", "--profiles-dir", REPO, "--project-dir", REPO),
+                    *("--target-path", PARSED / "target", "--log-path", PARSED / "logs"),
+                ],
+                env={**os.environ, "WIREHOUSE_DB": WAREHOUSE_NAME},
+                cwd=PARSED,
+                capture_output=True,
+                check=True,
+            )
+            (PARSED / "done").touch()
+    return state
+
+
 def dbt(db: Path, tmp: Path, *args: str) -> DbtRun:
-    """Run dbt against the warehouse `db` with its own target and log paths under `tmp`."""
+    """Run dbt against the warehouse `db` with its own target and log paths under `tmp`.
+
+    A warehouse named ``warehouse.duckdb`` starts from the session's parse (parsing the
+    project is most of a small build); any other name is parsed from scratch."""
     target = tmp / "target"
+    db_arg, cwd = str(db), None
+    if db.name == WAREHOUSE_NAME:
+        db_arg, cwd = WAREHOUSE_NAME, db.parent
+        target.mkdir(parents=True, exist_ok=True)
+        if not (target / "partial_parse.msgpack").exists():
+            shutil.copy(parsed_project(), target / "partial_parse.msgpack")
     proc = subprocess.run(
         [
             *(BIN / "dbt", *args, "--profiles-dir", REPO, "--project-dir", REPO),
             *("--target-path", target, "--log-path", tmp / "logs"),
         ],
-        env={**os.environ, "WIREHOUSE_DB": str(db)},
+        env={**os.environ, "WIREHOUSE_DB": db_arg},
+        cwd=cwd,
         capture_output=True,
         text=True,
     )

@@ -64,7 +64,7 @@ def build(tmp: Path, name: str, faulty: bool) -> Path:
     assert made.returncode == 0, made.stderr
     if faulty:
         inject_faults(demo)
-    db = tmp / f"{name}.duckdb"
+    db = tmp / name / "warehouse.duckdb"  # dbt() starts from the session's parse
     for kind in ("tracepoints", "systemd"):
         loaded = wirehouse("ingest", kind, demo, "--db", db, "--node", "tau")  # one node name
         assert loaded.returncode == 0, loaded.stderr  # well-formed: loaded, judged in SQL

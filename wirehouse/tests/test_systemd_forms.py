@@ -22,7 +22,7 @@ MARTS = ("fct_traffic_measured_hourly", "fct_traffic_measured_daily", "fct_count
 
 def build(tmp: Path, name: str, source: Path, *ingest_args: str) -> dict[str, dict]:
     """Ingest one systemd file into a fresh warehouse; the marts in both counter modes."""
-    db = tmp / f"{name}.duckdb"
+    db = tmp / name / "warehouse.duckdb"  # dbt() starts from the session's parse
     loaded = wirehouse("ingest", "systemd", source, "--db", db, *ingest_args)
     assert loaded.returncode == 0, loaded.stderr
     tables: dict[str, dict] = {}
