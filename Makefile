@@ -16,11 +16,15 @@ DEMO_DIR := demo-data
 DEMO_DB := warehouse.duckdb
 TEST_TMP := $(CURDIR)/.test-tmp
 TEST_DB := $(TEST_TMP)/warehouse.duckdb
+CHECK_TMP := $(CURDIR)/.check-tmp
+PYTEST_WORKERS ?= 2
 
-.PHONY: help setup demo test lint pytest fixtures dbt-test project-checks bench clean
+.PHONY: help setup demo check test lint unit dbt-unit pytest fixtures dbt-test project-checks \
+	bench clean
 
 help:
 	@echo "make demo   set up, generate demo data, ingest, dbt build, publish, chart report"
+	@echo "make check  the fast lane (minutes): ruff, in-process pytest, dbt unit tests"
 	@echo "make test   every check: ruff, pytest, fixture ingest, sqlfluff, dbt build, project checks"
 	@echo "make bench  every benchmark side by side -> bench/RESULTS.md"
 
@@ -46,6 +50,11 @@ demo: setup
 	@$(BIN)/python -m wirehouse.demo.showcase $(DEMO_DB)
 	@echo "charts: $(CURDIR)/report/report.html   BI tools: $(CURDIR)/published/published.duckdb"
 
+# The fast lane, after every edit: no warehouse is built with data, no process is started
+# per test (pytest -m "not integration"), dbt's unit tests against empty relations.
+check: setup lint unit dbt-unit
+	@echo "make check: fast lane passed"
+
 test: setup lint pytest fixtures dbt-test project-checks
 	@echo "make test: all checks passed"
 
@@ -53,8 +62,21 @@ lint: setup
 	$(BIN)/ruff check ingest wirehouse oracles bench conftest.py
 	$(BIN)/ruff format --check ingest wirehouse oracles bench conftest.py
 
+unit: setup
+	$(BIN)/pytest -m "not integration" -n $(PYTEST_WORKERS) --ignore=wirehouse/tests/project
+
+# dbt unit tests need their inputs' relations, not their rows: raw tables from `wirehouse
+# init`, every model built empty (--empty), seeds, then the unit tests; no data tests.
+dbt-unit: setup
+	rm -rf $(CHECK_TMP) && mkdir -p $(CHECK_TMP)
+	$(BIN)/wirehouse init --db $(CHECK_TMP)/warehouse.duckdb > /dev/null
+	WIREHOUSE_DB=$(CHECK_TMP)/warehouse.duckdb $(BIN)/dbt build --empty \
+	  --exclude-resource-type test --target-path $(CHECK_TMP)/target \
+	  --log-path $(CHECK_TMP)/logs --quiet
+
+# Every pytest, integration included, on both cores (shared warehouses are built once).
 pytest: setup
-	$(BIN)/pytest ingest/tests wirehouse/tests --ignore=wirehouse/tests/project
+	$(BIN)/pytest -n $(PYTEST_WORKERS) --dist worksteal --ignore=wirehouse/tests/project
 
 # A small warehouse from our own generator plus the real shared samples when present.
 fixtures: setup
@@ -89,4 +111,4 @@ bench: setup
 	$(BIN)/python bench/run.py
 
 clean:
-	rm -rf $(VENV) .tools target logs $(DEMO_DIR) $(DEMO_DB) $(TEST_TMP) published report
+	rm -rf $(VENV) .tools target logs $(DEMO_DIR) $(DEMO_DB) $(TEST_TMP) $(CHECK_TMP) published report

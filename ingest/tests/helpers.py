@@ -10,6 +10,8 @@ import json
 import os
 import shutil
 import subprocess
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -154,14 +156,44 @@ class DemoWarehouse:
     work: Path
 
 
+def _shared_root(factory: pytest.TempPathFactory) -> Path:
+    root = factory.getbasetemp()
+    return root.parent if os.environ.get("PYTEST_XDIST_WORKER") else root
+
+
+@contextmanager
+def built_once(factory: pytest.TempPathFactory, name: str) -> Iterator[Path | None]:
+    """A directory built once per test session, also when pytest-xdist runs several workers
+    (they share the parent of their own temporary directories): yields the empty directory
+    to build in, or None when it is already built. A build that fails is redone next time."""
+    root = _shared_root(factory)
+    work = root / name
+    with (root / f"{name}.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if (work / ".built").exists():
+            yield None
+            return
+        shutil.rmtree(work, ignore_errors=True)
+        work.mkdir()
+        yield work
+        (work / ".built").touch()
+
+
 @pytest.fixture(scope="session")
 def demo_warehouse(tmp_path_factory: pytest.TempPathFactory) -> DemoWarehouse:
     """A small warehouse as `make demo` builds it (our generator, all three ingests, dbt
-    build), shared by the report and publish tests."""
+    build), shared by the report and publish tests (read it, or copy it to change it)."""
+    with built_once(tmp_path_factory, "demo-warehouse") as work:
+        if work is not None:
+            _build_demo_warehouse(work)
+    work = _shared_root(tmp_path_factory) / "demo-warehouse"
+    return DemoWarehouse(work / "warehouse.duckdb", work / "day3", work)
+
+
+def _build_demo_warehouse(work: Path) -> None:
     from wirehouse.demo import bitcoin as demo
     from wirehouse.demo import pcap as demo_pcap
 
-    work = tmp_path_factory.mktemp("demo-warehouse")
     data = work / "data"
     demo.generate(data, days=3, peers=20, scale=0.02, seed=5)
     demo_pcap.generate(data / "captures" / "kafka-broker.pcap", seconds=20, seed=5)
@@ -176,23 +208,24 @@ def demo_warehouse(tmp_path_factory: pytest.TempPathFactory) -> DemoWarehouse:
     # models and seeds only: `make test` runs dbt's tests on its own fixtures
     run = dbt(db, work, "build", "--resource-type", "seed", "--resource-type", "model")
     assert run.returncode == 0, run.output
-    return DemoWarehouse(db, day3, work)
 
 
-def build_every_kind(demo_warehouse: DemoWarehouse, base: Path) -> Path:
+def build_every_kind(demo_warehouse: DemoWarehouse, factory: pytest.TempPathFactory) -> Path:
     """The demo warehouse plus an hourly tshark export and the Bluetooth demo sniff: every
-    kind of data `make demo` loads. Built once per session under `base`, whichever test
-    module asks first."""
+    kind of data `make demo` loads. Built once per session, whichever test asks first."""
+    with built_once(factory, "every-kind-warehouse") as work:
+        if work is not None:
+            _build_every_kind(demo_warehouse, work)
+    return _shared_root(factory) / "every-kind-warehouse" / "warehouse.duckdb"
+
+
+def _build_every_kind(demo_warehouse: DemoWarehouse, work: Path) -> None:
     from wirehouse.demo import bluetooth as demo_bluetooth
     from wirehouse.demo import pcap as demo_pcap
     from wirehouse.demo import tshark as demo_tshark
 
-    work = base / "every-kind-warehouse"
     db = work / "warehouse.duckdb"
-    if db.exists():
-        return db
-    work.mkdir(exist_ok=True)  # a failed build earlier in the session is redone
-    shutil.copy(demo_warehouse.db, work / "building.duckdb")
+    shutil.copy(demo_warehouse.db, db)
     capture = demo_warehouse.work / "data" / "captures" / "kafka-broker.pcap"
     # hours 0, 1, 2 and 4 (replayed 1, 2, 3, 2 times): hour 3 is a gap
     demo_tshark.generate(
@@ -200,27 +233,21 @@ def build_every_kind(demo_warehouse: DemoWarehouse, base: Path) -> Path:
     )
     demo_bluetooth.generate(work / "bluetooth", seed=5, seconds=30)
     for kind, path in (("tshark", work / "tshark"), ("pcap", work / "bluetooth")):
-        result = wirehouse("ingest", kind, path, "--db", work / "building.duckdb")
+        result = wirehouse("ingest", kind, path, "--db", db)
         assert result.returncode == 0, result.stderr
     # the capture marts read every packet table: rebuild what the new kinds feed
     run = dbt(
-        work / "building.duckdb",
+        db,
         work,
         "build",
-        "--resource-type",
-        "model",
-        "--select",
-        "staging.tshark+",
-        "staging.bluetooth+",
+        *("--resource-type", "model", "--select", "staging.tshark+", "staging.bluetooth+"),
     )
     assert run.returncode == 0, run.output
-    (work / "building.duckdb").rename(db)
-    return db
 
 
 @pytest.fixture(scope="session")
 def every_kind_db(demo_warehouse: DemoWarehouse, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return build_every_kind(demo_warehouse, tmp_path_factory.getbasetemp())
+    return build_every_kind(demo_warehouse, tmp_path_factory)
 
 
 def copy_marts(source: Path, target: Path, names: list[str]) -> None:

@@ -184,6 +184,7 @@ def tshark_messages(path: Path) -> collections.Counter:
     return found
 
 
+@pytest.mark.integration
 @pytest.mark.skipif(not NDPI.exists(), reason="shared general captures not present")
 def test_ndpi_bitcoin_agrees_with_tshark(tmp_path: Path) -> None:
     if shutil.which("tshark") is None:

@@ -28,6 +28,8 @@ from ingest.tests.helpers import dbt, wirehouse
 from oracles.network import tshark_or_fail
 from wirehouse.demo import bluetooth as demo_bluetooth
 
+pytestmark = pytest.mark.integration
+
 SHARED = SHARED_DATA / "pcap-bluetooth"
 USER_DLT = 'uat:user_dlts:"User 0 (DLT=147)","btle","0","","0",""'
 HEADER_OR_HEC = "Incorrect Packet Header or HEC"

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import duckdb
+import pytest
 from click.testing import CliRunner
 
 from wirehouse.cli import main
@@ -30,6 +31,7 @@ def test_general_captures_load_and_rerun_adds_nothing(tmp_path: Path, shared: Pa
     assert code == 0 and f"{files} unchanged" in out
 
 
+@pytest.mark.integration
 def test_broken_captures_exit_1_with_one_line_each(tmp_path: Path, shared: Path) -> None:
     code, _, err = run(str(shared / "pcap-broken"), "--db", str(tmp_path / "w.duckdb"))
     assert code == 1
@@ -42,6 +44,7 @@ def test_broken_captures_exit_1_with_one_line_each(tmp_path: Path, shared: Path)
     assert "Traceback" not in err
 
 
+@pytest.mark.integration
 def test_whole_files_load_and_an_empty_capture_is_loaded(tmp_path: Path, shared: Path) -> None:
     """No ingest window: every packet lands, and the analysis window is a dbt var."""
     capture = shared / "pcap-general" / "tcpdump_tcp-handshake-nano.pcap"

@@ -108,6 +108,7 @@ def test_failed_new_version_keeps_old_rows_and_records_reason(tmp_path: Path) ->
     assert statuses == [("loaded", 3), ("failed", 0)]
 
 
+@pytest.mark.integration
 def test_bad_lines_load_the_good_ones_as_partial(tmp_path: Path) -> None:
     lines = [
         HEADER,
@@ -132,6 +133,7 @@ def test_bad_lines_load_the_good_ones_as_partial(tmp_path: Path) -> None:
     assert query(db, "select status, issues from raw.ingest_files") == [("partial", 3)]
 
 
+@pytest.mark.integration
 @pytest.mark.parametrize(
     ("name", "content", "reason"),
     [

@@ -610,6 +610,7 @@ def _lost_segment_case(n_messages: int, cuts: list[int], lost: int, isn: int) ->
         assert r["message_size_bytes"] == 13 + 37 * r["correlation_id"]
 
 
+@pytest.mark.integration
 def test_api_table_matches_the_seed():
     """The parser's API table and the dbt seed come from the same apache/kafka commit."""
     import csv

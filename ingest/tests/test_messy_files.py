@@ -114,6 +114,7 @@ def test_twenty_ingests_beside_a_writer_lose_no_row(tmp_path: Path) -> None:
 # 2. quotes -----------------------------------------------------------------------------
 
 
+@pytest.mark.integration
 def test_an_unterminated_quote_costs_only_its_own_line(tmp_path: Path) -> None:
     """Was: 'partial: 4 rows; 1 bad: line 6' for a 10-line file (5 good lines gone)."""
     lines = [HEADER, *rows(9)]
@@ -124,6 +125,7 @@ def test_an_unterminated_quote_costs_only_its_own_line(tmp_path: Path) -> None:
     assert count(db) == 8
 
 
+@pytest.mark.integration
 def test_two_open_quotes_in_a_thousand_lines(tmp_path: Path) -> None:
     """Was: 599 rows and 1 issue."""
     lines = [HEADER, *rows(999)]
@@ -135,6 +137,7 @@ def test_two_open_quotes_in_a_thousand_lines(tmp_path: Path) -> None:
     assert [p for p, _ in issues(db)] == ["line 301", "line 701"]
 
 
+@pytest.mark.integration
 def test_quoted_values_and_header_names_load(tmp_path: Path) -> None:
     quoted = ",".join(f'"{name}"' for name in HEADER.split(","))
     lines = [quoted, *rows(3), '"2025-01-22T14:00:09Z","9","inbound","1.2.3.4:8333","in","tx","7"']
@@ -147,6 +150,7 @@ def test_quoted_values_and_header_names_load(tmp_path: Path) -> None:
 # 3. line endings, BOM -----------------------------------------------------------------
 
 
+@pytest.mark.integration
 @pytest.mark.parametrize(
     ("name", "body"),
     [
@@ -169,6 +173,7 @@ def test_line_endings_and_bom_load(tmp_path: Path, name: str, body: str) -> None
     assert count(db) == 6
 
 
+@pytest.mark.integration
 def test_an_unfinished_last_line_of_a_fresh_file_waits_for_the_next_ingest(
     tmp_path: Path,
 ) -> None:
@@ -187,6 +192,7 @@ def test_an_unfinished_last_line_of_a_fresh_file_waits_for_the_next_ingest(
     assert count(db) == 6
 
 
+@pytest.mark.integration
 def test_blank_lines_are_not_bad_lines(tmp_path: Path) -> None:
     lines = [HEADER, *rows(2), "", *rows(2, 2), ""]
     db = tmp_path / "w.duckdb"
@@ -198,6 +204,7 @@ def test_blank_lines_are_not_bad_lines(tmp_path: Path) -> None:
 # 4. values land as written or not at all -----------------------------------------------
 
 
+@pytest.mark.integration
 def test_timestamps_with_an_offset_are_converted_to_utc(tmp_path: Path) -> None:
     """Was: 2025-01-22T00:00:04-03:00 stored as 00:00:04."""
     lines = [
@@ -222,6 +229,7 @@ def test_timestamps_with_an_offset_are_converted_to_utc(tmp_path: Path) -> None:
     ]
 
 
+@pytest.mark.integration
 @pytest.mark.parametrize(
     "value", ["12.5", "1e3", " 0x10", "3.7", "1_000", "+5", "9223372036854775808"]
 )
@@ -236,6 +244,7 @@ def test_an_integer_in_another_notation_is_a_bad_line(tmp_path: Path, value: str
     assert position == "line 5" and "peer_id" in reason and "not an integer" in reason
 
 
+@pytest.mark.integration
 def test_a_fractional_counter_is_a_bad_line(tmp_path: Path) -> None:
     """Was: counter 337324246.6 stored as 337324247."""
     path = write_csv(
@@ -257,6 +266,7 @@ def test_a_fractional_counter_is_a_bad_line(tmp_path: Path) -> None:
 # 7. bounded time and memory per line ---------------------------------------------------
 
 
+@pytest.mark.integration
 @pytest.mark.parametrize("size", [50_000, 100_000, 200_000, 400_000])
 def test_lines_full_of_commas_cost_bounded_time(tmp_path: Path, size: int) -> None:
     """Was: 50 KB 4.2 s / 1.0 GB ... 400 KB > 120 s, and a 1,088,920-character error."""
@@ -271,6 +281,7 @@ def test_lines_full_of_commas_cost_bounded_time(tmp_path: Path, size: int) -> No
     assert position == "line 5" and "longer than" in reason
 
 
+@pytest.mark.integration
 def test_a_40_mb_line_without_commas_is_recorded(tmp_path: Path) -> None:
     """Was: the line vanished, status 'loaded', 0 issues."""
     path = tmp_path / "a.csv"
@@ -288,6 +299,7 @@ def test_a_40_mb_line_without_commas_is_recorded(tmp_path: Path) -> None:
 # 8. smaller holes ----------------------------------------------------------------------
 
 
+@pytest.mark.integration
 def test_a_same_size_edit_with_the_mtime_kept_is_reloaded(tmp_path: Path) -> None:
     """Was: never reloaded (size and mtime trusted without the sha256)."""
     path = write_csv(tmp_path / "a.csv", [HEADER, *rows(3)])
@@ -301,6 +313,7 @@ def test_a_same_size_edit_with_the_mtime_kept_is_reloaded(tmp_path: Path) -> Non
     assert count(db, "select count(*) from raw.bitcoin_p2p_messages where msg_type = 'pong'") == 3
 
 
+@pytest.mark.integration
 def test_a_fifo_is_not_read(tmp_path: Path) -> None:
     """Was: the ingest hung forever on a named pipe."""
     fifo = tmp_path / "2025-01-22.csv"
@@ -314,6 +327,7 @@ def test_a_fifo_is_not_read(tmp_path: Path) -> None:
     assert result.returncode == 1 and "not a regular file" in result.stderr
 
 
+@pytest.mark.integration
 def test_a_kill_during_decompression_leaves_no_temporary_file(tmp_path: Path) -> None:
     """Was: a 29 MB temporary file stayed in /tmp after kill -9."""
     path = tmp_path / "big.csv.bz2"
@@ -370,6 +384,7 @@ def shared_tmp() -> Path:
     subprocess.run(["rm", "-rf", str(path)], check=False)
 
 
+@pytest.mark.integration
 def test_an_unreadable_directory_is_reported(shared_tmp: Path) -> None:
     """Was: skipped without a word, exit 0."""
     write_csv(shared_tmp / "node" / "tracepoints" / "net" / "2025-01-22.csv", [HEADER, *rows(3)])
@@ -386,6 +401,7 @@ def test_an_unreadable_directory_is_reported(shared_tmp: Path) -> None:
     assert "3 rows loaded" in result.stdout
 
 
+@pytest.mark.integration
 def test_a_user_without_a_writable_home_can_ingest(shared_tmp: Path) -> None:
     """Was: 'RuntimeError: cannot cache function ...: no locator available' for any ingest."""
     src = write_csv(shared_tmp / "2025-01-22.csv", [HEADER, *rows(3)])
@@ -396,6 +412,7 @@ def test_a_user_without_a_writable_home_can_ingest(shared_tmp: Path) -> None:
     assert result.returncode == 0, result.stderr
 
 
+@pytest.mark.integration
 def test_csv_ingest_does_not_import_the_capture_compiler(tmp_path: Path) -> None:
     """Was: numba was imported for CSVs, so a user without a writable home could not
     ingest anything ('cannot cache function ...: no locator available')."""

@@ -6,8 +6,11 @@ import os
 from pathlib import Path
 
 import duckdb
+import pytest
 
 from ingest.tests.helpers import HEADER, dbt, wirehouse, write_csv
+
+pytestmark = pytest.mark.integration
 
 # What wirehouse 0.1 created: no manifest note, no tracepoint ipv6 column.
 PREVIOUS_LAYOUT = """

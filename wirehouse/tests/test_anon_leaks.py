@@ -25,6 +25,8 @@ from wirehouse.dbt_runtime import anon
 from wirehouse.demo import pcap as demo_pcap
 from wirehouse.demo import tshark as demo_tshark
 
+pytestmark = pytest.mark.integration
+
 CAPTURE = SHARED / "pcap-general" / "ndpi_http_ipv6.pcap"
 ANONYMISED = ("fct_top_talkers_anonymised", "dim_peers_anonymised")
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import duckdb
+import pytest
 
 from ingest.kinds.pcap import SOURCE
 from ingest.loader.warehouse import Warehouse
@@ -47,6 +48,7 @@ def test_demo_capture_has_kafka_and_tcp_events(tmp_path: Path) -> None:
     ).fetchone() == (1,)
 
 
+@pytest.mark.integration
 def test_demo_bitcoin_capture_matches_the_peer_s_tracepoints(tmp_path: Path) -> None:
     from wirehouse.demo import bitcoin as demo
     from wirehouse.demo.pcap import generate_bitcoin, pick_peer

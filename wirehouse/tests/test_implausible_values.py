@@ -21,6 +21,8 @@ import pytest
 
 from ingest.tests.helpers import dbt, wirehouse
 
+pytestmark = pytest.mark.integration
+
 MARTS = [
     "fct_traffic_measured_daily",
     "fct_traffic_measured_hourly",

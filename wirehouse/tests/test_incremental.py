@@ -17,6 +17,8 @@ import pytest
 
 from ingest.tests.helpers import wirehouse
 
+pytestmark = pytest.mark.integration
+
 DAYS = ["2025-01-22", "2025-01-23", "2025-01-24"]
 FOLDERS = ["tracepoints/net", "systemd/ip_accounting"]
 COMPARED = [

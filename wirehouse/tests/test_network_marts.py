@@ -33,6 +33,8 @@ from oracles.network import (
     tshark_or_fail,
 )
 
+pytestmark = pytest.mark.integration
+
 REPO = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
 

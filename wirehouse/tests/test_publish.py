@@ -40,6 +40,7 @@ def warehouse(tmp_path: Path) -> Path:
     return db
 
 
+@pytest.mark.integration
 def test_copy_holds_marts_and_lookups_with_their_docs(warehouse: Path, tmp_path: Path) -> None:
     result = publish(warehouse, tmp_path / "pub")
     assert [t.name for t in result.tables] == [
@@ -64,6 +65,7 @@ def test_copy_holds_marts_and_lookups_with_their_docs(warehouse: Path, tmp_path:
         assert con.execute("select tables from publish_info").fetchall() == [(3,)]
 
 
+@pytest.mark.integration
 def test_parquet_is_read_by_plain_duckdb_and_large_facts_split_by_day(
     warehouse: Path, tmp_path: Path
 ) -> None:
@@ -98,6 +100,7 @@ def test_parquet_is_read_by_plain_duckdb_and_large_facts_split_by_day(
         assert con.execute("select * from reference.kinds").fetchall() == [(1,)]
 
 
+@pytest.mark.integration
 def test_reader_keeps_its_snapshot_across_a_publish(warehouse: Path, tmp_path: Path) -> None:
     target = tmp_path / "pub"
     first = publish(warehouse, target)
@@ -125,6 +128,7 @@ def test_reader_keeps_its_snapshot_across_a_publish(warehouse: Path, tmp_path: P
         held.close()
 
 
+@pytest.mark.integration
 def test_versions_are_pruned_and_latest_points_at_the_newest(
     warehouse: Path, tmp_path: Path
 ) -> None:
@@ -136,6 +140,7 @@ def test_versions_are_pruned_and_latest_points_at_the_newest(
     assert not list(target.glob(".*.tmp"))
 
 
+@pytest.mark.integration
 def test_failed_publish_leaves_the_previous_copy(
     warehouse: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -156,6 +161,7 @@ def test_failed_publish_leaves_the_previous_copy(
     ]
 
 
+@pytest.mark.integration
 def test_nothing_to_publish_is_a_usage_error(tmp_path: Path) -> None:
     runner = CliRunner()
     out = runner.invoke(main, ["publish", "--db", str(tmp_path / "none.duckdb")])
@@ -185,6 +191,7 @@ def _hold_write_lock(db: Path, seconds: float | None = None) -> subprocess.Popen
     return holder
 
 
+@pytest.mark.integration
 def test_publish_waits_for_a_writer_then_gives_up_naming_it(
     warehouse: Path, tmp_path: Path
 ) -> None:
@@ -205,6 +212,7 @@ def test_publish_waits_for_a_writer_then_gives_up_naming_it(
     assert len(result.tables) == 3
 
 
+@pytest.mark.integration
 def test_cli_publish_prints_where_and_how_big(warehouse: Path, tmp_path: Path) -> None:
     out = CliRunner().invoke(main, ["publish", "--db", str(warehouse), "--to", str(tmp_path / "p")])
     assert out.exit_code == 0, out.output

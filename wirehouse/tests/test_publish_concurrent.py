@@ -16,7 +16,11 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
 from ingest.tests.helpers import REPO, DemoWarehouse, dbt
+
+pytestmark = pytest.mark.integration
 
 READER = """
 import json, sys, time

@@ -134,6 +134,7 @@ def test_reading_connection_refuses_files_even_past_the_parser(warehouse: Path, 
     assert not (tmp_path / "leak.csv").exists() and not (tmp_path / "out.csv").exists()
 
 
+@pytest.mark.integration
 def test_cli_reads_the_published_copy_by_default(warehouse: Path) -> None:
     runner = CliRunner()
     out = runner.invoke(main, ["query", "select 1", "--db", str(warehouse)])
@@ -157,6 +158,7 @@ def test_cli_runs_exploring_statements(warehouse: Path, sql: str) -> None:
     assert out.stdout.strip()
 
 
+@pytest.mark.integration
 def test_cli_formats_refusals_and_whole_errors(warehouse: Path) -> None:
     runner = CliRunner()
     db = ["--db", str(warehouse), "--live"]
@@ -179,6 +181,7 @@ def test_cli_tables_lists_grain_and_rows(warehouse: Path) -> None:
     assert out.stdout == "table_name,row_count,grain\nmarts.fct_x,1,One row per a (a)\n"
 
 
+@pytest.mark.integration
 def test_live_query_while_ingest_writes_names_the_holder(warehouse: Path) -> None:
     import subprocess
     import sys

@@ -7,6 +7,7 @@ import re
 from pathlib import Path
 
 import duckdb
+import pytest
 import sqlglot
 import yaml
 from click.testing import CliRunner
@@ -22,6 +23,7 @@ ALL_CHARTS = [c.chart_id for s in SECTIONS for c in s.charts]
 BITCOIN_CHARTS = [c.chart_id for s in SECTIONS if s.section_id == "bitcoin" for c in s.charts]
 
 
+@pytest.mark.integration
 def test_every_kind_of_data_shows_every_chart(every_kind_db: Path, tmp_path: Path) -> None:
     with connect_reader(every_kind_db) as con:
         result = write_report(con, tmp_path)
@@ -42,6 +44,7 @@ def missing_lines(section: Section) -> list[str]:
     return [f"{c.title}: no rows in {', '.join(c.needs)}" for c in section.charts]
 
 
+@pytest.mark.integration
 def test_bitcoin_user_sees_what_is_missing_for_captures_and_bluetooth(
     demo_warehouse: DemoWarehouse, tmp_path: Path
 ) -> None:
@@ -72,6 +75,7 @@ def test_empty_warehouse_still_writes_a_page(tmp_path: Path) -> None:
     assert "window.vegaEmbed" not in html  # no chart, no 0.9 MB of JavaScript
 
 
+@pytest.mark.integration
 def test_zero_inv_chart_says_when_there_are_no_such_peers(
     demo_warehouse: DemoWarehouse, tmp_path: Path
 ) -> None:
@@ -85,6 +89,7 @@ def test_zero_inv_chart_says_when_there_are_no_such_peers(
     assert "No zero-inv peers" in result.path.read_text()
 
 
+@pytest.mark.integration
 def test_bluetooth_charts_say_when_only_one_offs_and_id_packets_were_seen(
     every_kind_db: Path, tmp_path: Path
 ) -> None:
@@ -125,6 +130,7 @@ class RecordingMarts(Marts):
         self.read |= {f"{t.db}.{t.name}" for t in tree.find_all(exp.Table) if t.db}
 
 
+@pytest.mark.integration
 def test_charts_read_only_the_marts_they_declare_and_the_exposure_lists(
     every_kind_db: Path,
 ) -> None:
@@ -143,6 +149,7 @@ def test_charts_read_only_the_marts_they_declare_and_the_exposure_lists(
     assert {re.fullmatch(r"ref\('(\w+)'\)", d).group(1) for d in report["depends_on"]} == needs
 
 
+@pytest.mark.integration
 def test_chart_ids_are_unique_and_sections_say_how_to_load() -> None:
     assert len(ALL_CHARTS) == len(set(ALL_CHARTS))
     assert all(s.load_hint.startswith("wirehouse ingest") for s in SECTIONS)

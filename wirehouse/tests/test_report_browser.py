@@ -22,6 +22,8 @@ from ingest.tests.helpers import REPO, DemoWarehouse, bitcoin_only_db, build_eve
 from wirehouse.serve.query import connect_reader
 from wirehouse.serve.report import SECTIONS, ReportResult, write_report
 
+pytestmark = pytest.mark.integration
+
 CHROMIUM_ARGS = [
     "--no-sandbox",
     "--disable-gpu",
@@ -113,9 +115,7 @@ def test_report_renders_every_chart_in_chromium(
     if given:
         db = Path(given)
     else:
-        db = build_every_kind(
-            request.getfixturevalue("demo_warehouse"), tmp_path_factory.getbasetemp()
-        )
+        db = build_every_kind(request.getfixturevalue("demo_warehouse"), tmp_path_factory)
     with connect_reader(db) as con:
         report = write_report(con, tmp_path)
     expected = report.charts

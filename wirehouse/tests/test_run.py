@@ -11,6 +11,8 @@ import pytest
 from ingest.tests.helpers import HEADER, wirehouse, write_csv
 from wirehouse.project import ProjectError, load_project
 
+pytestmark = pytest.mark.integration
+
 SAMPLE_HEADER = "timestamp,IPIngressPackets,IPEgressPackets,IPIngressBytes,IPEgressBytes"
 
 

@@ -20,6 +20,8 @@ from ingest.tests.helpers import (
     write_preprocessed_tracepoints,
 )
 
+pytestmark = pytest.mark.integration
+
 CAPTURES = ["tcpdump_dns_udp.pcap", "deepflow_handshake-retrans.pcap", "ndpi_http_ipv6.pcap"]
 KAFKA = ["deepflow_00-produce-v9.pcap", "deepflow_01-fetch-v12-ok.pcap", "ndpi_kafka.pcapng"]
 # the SRE's local-time window (GMT-3) around the shared Kafka captures

@@ -13,8 +13,11 @@ import csv
 from pathlib import Path
 
 import duckdb
+import pytest
 
 from ingest.tests.helpers import dbt, wirehouse, write_differenced_systemd
+
+pytestmark = pytest.mark.integration
 
 REAL = "systemd/systemd_preprocessed_cumulative_ddb6ad5.csv.bz2"
 MARTS = ("fct_traffic_measured_hourly", "fct_traffic_measured_daily", "fct_counter_resets")

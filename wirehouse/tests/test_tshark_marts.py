@@ -20,6 +20,8 @@ from ingest.tests.helpers import SHARED, dbt, wirehouse
 from wirehouse.demo import pcap as demo_pcap
 from wirehouse.demo import tshark as demo_tshark
 
+pytestmark = pytest.mark.integration
+
 TSHARK_CSV = SHARED / "tshark-csv"
 FIRST_HOUR = 1483873200
 
