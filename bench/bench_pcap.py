@@ -226,12 +226,13 @@ def insert_only(path: Path) -> Callable[[], int]:
 
     from ingest.kinds.base import Extraction
     from ingest.kinds.pcap import SOURCE
-    from ingest.loader.warehouse import Warehouse, _as_table
+    from ingest.loader.arrow_stream import as_table
+    from ingest.loader.warehouse import Warehouse
 
     parts: dict[str, list] = {}
     for table, data in SOURCE.extract(path, duckdb.connect(), Extraction()):
         parts.setdefault(table, []).append(data)
-    tables = {name: _as_table(items) for name, items in parts.items()}
+    tables = {name: as_table(items) for name, items in parts.items()}
 
     def run() -> int:
         with tempfile.TemporaryDirectory() as tmp, Warehouse(Path(tmp) / "w.duckdb") as wh:

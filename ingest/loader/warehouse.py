@@ -55,14 +55,11 @@ __all__ = [
     "Warehouse",
     "WarehouseBusy",
     "WarehouseError",
-    "_as_table",
     "as_table",
     "connect",
     "default_db_path",
     "digest_of",
 ]
-
-_as_table = as_table  # the name bench/bench_pcap.py imports
 
 
 class Warehouse:
