@@ -1,4 +1,6 @@
-"""The `wirehouse` command: thin click wrappers over ingest.loader.warehouse and ingest.kinds."""
+"""The `wirehouse` command: each command parses its options, calls one function of
+wirehouse.api and renders the result. Every error ends through one map (EXIT_CODES, the
+README's "Exit codes") in one line, never a traceback."""
 
 from __future__ import annotations
 
@@ -6,29 +8,45 @@ import csv
 import io
 import json
 import sys
-from collections import Counter
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
+from typing import NoReturn
 
 import click
 import duckdb
 
 from ingest.kinds import registry
-from ingest.kinds.base import SourceKind, unreadable_directories
-from ingest.loader import files as load
-from ingest.loader.warehouse import (
-    FileResult,
-    Warehouse,
-    WarehouseBusy,
-    WarehouseError,
-    default_db_path,
-)
+from ingest.kinds.base import SourceKind
+from ingest.loader.warehouse import FileResult, WarehouseBusy, WarehouseError
 from ingest.protocols.ports import BITCOIN_PORTS, KAFKA_PORTS
-from wirehouse import project, run
+from wirehouse import api, project
+from wirehouse.run import RunBusy
 
-# Exit codes (README "Exit codes"); click uses 2 for usage errors.
-EXIT_OK, EXIT_FILE_FAILED, EXIT_BUSY, EXIT_WAREHOUSE = 0, 1, 3, 4
+# Exit codes (README "Exit codes"); click itself exits 2 for options it cannot parse.
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_BUSY, EXIT_UNUSABLE = 0, 1, 2, 3, 4
+
+# What each error a command may end in becomes: exit code and the word after "wirehouse: ".
+# First match wins (WarehouseBusy is a WarehouseError). Anything else is a bug: a traceback.
+EXIT_CODES: tuple[tuple[type[BaseException], int, str], ...] = (
+    (WarehouseBusy, EXIT_BUSY, "busy"),  # another process holds DuckDB's lock
+    (RunBusy, EXIT_BUSY, "busy"),  # another `wirehouse run` holds the run lock
+    (WarehouseError, EXIT_UNUSABLE, "error"),  # not a DuckDB file, not writable
+    (OSError, EXIT_UNUSABLE, "error"),  # the machine's: a full disk, an unwritable folder
+    (api.UsageError, EXIT_USAGE, "error"),  # a bad option, project file, path or statement
+    (api.QueryError, EXIT_FAILED, "error"),  # DuckDB refused a query
+)
+
+
+def failure(exc: BaseException) -> tuple[int, str] | None:
+    """The exit code and the one line an error ends in; None if it is not ours to map."""
+    for error, code, word in EXIT_CODES:
+        if isinstance(exc, error):
+            text = str(exc)
+            if isinstance(exc, OSError):
+                where = f"{exc.filename}: " if exc.filename else ""
+                text = f"{where}{exc.strerror or exc}"
+            return code, f"wirehouse: {word}: {text}"
+    return None
+
 
 db_option = click.option(
     "--db",
@@ -49,22 +67,16 @@ paths_argument = click.argument(
 
 
 class _Commands(click.Group):
-    """Errors of the machine rather than of wirehouse (a full disk, a directory that cannot
-    be written, a warehouse another process holds) end in one line, never a traceback."""
-
     def invoke(self, ctx: click.Context) -> object:
         try:
             return super().invoke(ctx)
-        except WarehouseBusy as exc:
-            click.echo(f"wirehouse: busy: {exc}", err=True)
-            sys.exit(EXIT_BUSY)
-        except WarehouseError as exc:
-            click.echo(f"wirehouse: error: {exc}", err=True)
-            sys.exit(EXIT_WAREHOUSE)
-        except OSError as exc:
-            where = f"{exc.filename}: " if exc.filename else ""
-            click.echo(f"wirehouse: error: {where}{exc.strerror or exc}", err=True)
-            sys.exit(EXIT_WAREHOUSE)
+        except Exception as exc:
+            mapped = failure(exc)
+            if mapped is None:
+                raise
+            code, line = mapped
+            click.echo(line, err=True)
+            sys.exit(code)
 
 
 @click.group(cls=_Commands, context_settings={"help_option_names": ["-h", "--help"]})
@@ -84,7 +96,7 @@ def ingest() -> None:
 @node_option
 def ingest_tracepoints(paths: tuple[Path, ...], db_path: Path | None, node: str | None) -> None:
     """Bitcoin Core P2P tracepoint CSVs (tracepoints/net/*.csv[.gz|.bz2], net.csv)."""
-    sys.exit(run_ingest(registry()["tracepoints"], paths, db_path, node=node))
+    _ingest("tracepoints", paths, db_path, node)
 
 
 @ingest.command("systemd")
@@ -93,7 +105,7 @@ def ingest_tracepoints(paths: tuple[Path, ...], db_path: Path | None, node: str 
 @node_option
 @click.option(
     "--counters",
-    type=click.Choice(["auto", "cumulative", "deltas"]),
+    metavar="[auto|cumulative|deltas]",  # checked by api.make_kind, as in wirehouse.toml
     default="auto",
     show_default=True,
     help="Cumulative counters (as systemd writes them) or per-interval deltas (preprocessed"
@@ -103,9 +115,7 @@ def ingest_systemd(
     paths: tuple[Path, ...], db_path: Path | None, node: str | None, counters: str
 ) -> None:
     """systemd IP-accounting CSVs (systemd/ip_accounting/*.csv[.gz|.bz2], ip_accounting.csv)."""
-    from ingest.kinds import systemd
-
-    sys.exit(run_ingest(systemd.make_source(counters), paths, db_path, node=node))
+    _ingest("systemd", paths, db_path, node, counters=counters)
 
 
 @ingest.command("pcap")
@@ -141,11 +151,7 @@ def ingest_pcap(
 
     Pick the analysis window in dbt: --vars '{network_window_start: ..., network_window_end: ...}'.
     """
-    from ingest.kinds.pcap import capture_source
-
-    progress = Progress()
-    source = capture_source(kafka_ports, bitcoin_ports, progress.update)
-    sys.exit(run_ingest(source, paths, db_path, progress, node=node))
+    _ingest("pcap", paths, db_path, node, kafka_ports=kafka_ports, bitcoin_ports=bitcoin_ports)
 
 
 @ingest.command("tshark")
@@ -162,22 +168,14 @@ def ingest_tshark(
     paths: tuple[Path, ...], db_path: Path | None, node: str | None, start: str | None
 ) -> None:
     """tshark -T fields -E header=y CSVs (hourly files named by Unix time, or any *.csv)."""
-    from ingest.kinds import tshark
-
-    try:
-        start_ns = None if start is None else tshark.parse_start(start)
-    except ValueError as exc:
-        raise click.BadParameter(str(exc), param_hint="--start") from None
-    source = tshark.make_source(tshark.TsharkOptions(start_ns=start_ns))
-    sys.exit(run_ingest(source, paths, db_path, node=node))
+    _ingest("tshark", paths, db_path, node, start=start)
 
 
 @main.command("init")
 @db_option
 def init(db_path: Path | None) -> None:
     """Create the warehouse and every raw table, empty (ingest does this too); idempotent."""
-    with open_warehouse(db_path) as wh:
-        click.echo(f"warehouse ready: {wh.path}")
+    click.echo(f"warehouse ready: {api.init(db_path)}")
 
 
 @main.command("run")
@@ -193,31 +191,18 @@ def init(db_path: Path | None) -> None:
 def run_command(project_path: Path | None, full_refresh: bool) -> None:
     """Ingest every source of wirehouse.toml, build what changed (dbt, incremental), publish
     and report. Safe in a timer: a second run while one is going exits with code 3."""
-    try:
-        config = project.load_project(project_path)
-        summary = run.run(config, full_refresh, on_file=report_file)
-    except project.ProjectError as exc:
-        raise click.UsageError(str(exc)) from None
-    except ValueError as exc:  # a warehouse named like a schema
-        raise click.UsageError(str(exc)) from None
-    except (run.RunBusy, WarehouseBusy) as exc:
-        click.echo(f"wirehouse: busy: {exc}", err=True)
-        sys.exit(EXIT_BUSY)
-    except WarehouseError as exc:
-        click.echo(f"wirehouse: error: {exc}", err=True)
-        sys.exit(EXIT_WAREHOUSE)
+    summary = api.run(project.load_project(project_path), full_refresh, on_file=report_file)
     for line in _run_lines(summary):
         click.echo(line, err=line.startswith("wirehouse: "))
     if summary.build is not None and summary.build.busy:
         sys.exit(EXIT_BUSY)
-    sys.exit(EXIT_FILE_FAILED if summary.failed else EXIT_OK)
+    sys.exit(EXIT_FAILED if summary.failed else EXIT_OK)
 
 
-def _run_lines(summary: run.RunSummary) -> list[str]:
+def _run_lines(summary: api.RunSummary) -> list[str]:
     lines = []
     for result in summary.sources:
-        for path in result.missing:
-            lines.append(f"wirehouse: error: {result.source.where}: {path}: no such file or folder")
+        lines += _problems(result.ingest, f"{result.source.where}: ")
     files = summary.files
     changed = summary.changed
     bad = [f for f in files if not f.ok]
@@ -250,16 +235,12 @@ def _run_lines(summary: run.RunSummary) -> list[str]:
 def forget(paths: tuple[Path, ...], db_path: Path | None) -> None:
     """Take the rows of files (or of every file under a directory) back out of the
     warehouse: raw rows, manifest and issues, in one transaction. Rebuild with dbt."""
-    tables = [t for kind in registry().values() for t in kind.tables]
-    found = False
-    with open_warehouse(db_path) as wh:
-        for path in paths:
-            for file, rows in wh.forget(path, tables):
-                click.echo(f"forgot {file}: {rows:,} rows")
-                found = True
-    if not found:
+    forgotten = api.forget(db_path, paths)
+    for file, rows in forgotten:
+        click.echo(f"forgot {file}: {rows:,} rows")
+    if not forgotten:
         click.echo(f"wirehouse: nothing loaded from {', '.join(map(str, paths))}", err=True)
-        sys.exit(EXIT_FILE_FAILED)
+        sys.exit(EXIT_FAILED)
 
 
 @main.command("demo-data")
@@ -364,19 +345,7 @@ format_option = click.option(
 def query(sql: str, db_path: Path | None, published_dir: Path | None, live: bool, fmt: str) -> None:
     """Run one read-only statement (SELECT, FROM, SHOW, DESCRIBE, SUMMARIZE, ...) against the
     published copy of the marts, or the warehouse with --live."""
-    from wirehouse.serve.query import UnsafeQuery, check_read_only  # sqlglot: only for queries
-
-    try:
-        check_read_only(sql)
-    except UnsafeQuery as exc:
-        raise click.UsageError(str(exc)) from None
-    with _reader(db_path, published_dir, live) as con:
-        try:
-            result = con.sql(sql)
-        except duckdb.Error as exc:
-            # DuckDB's whole message: its hints ("Did you mean ...") are the useful part
-            click.echo(f"wirehouse: error: {str(exc).strip()}", err=True)
-            sys.exit(EXIT_FILE_FAILED)
+    with api.query(sql, api.ReadFrom(db_path, published_dir, live)) as result:
         _render(result, fmt)
 
 
@@ -387,10 +356,8 @@ def query(sql: str, db_path: Path | None, published_dir: Path | None, live: bool
 @format_option
 def tables(db_path: Path | None, published_dir: Path | None, live: bool, fmt: str) -> None:
     """List the marts and lookup tables with their grain and row count."""
-    from wirehouse.serve.query import tables_sql
-
-    with _reader(db_path, published_dir, live) as con:
-        _render(con.sql(tables_sql(con)), fmt, max_rows=1000)
+    with api.tables(api.ReadFrom(db_path, published_dir, live)) as result:
+        _render(result, fmt, max_rows=1000)
 
 
 @main.command("publish")
@@ -422,17 +389,9 @@ def publish_command(
 ) -> None:
     """Write a consistent read-only copy of the marts for BI tools (DuckDB file, Parquet
     files and a DuckDB file of views over them), swapped in atomically."""
-    from wirehouse.serve.publish import PublishError, publish
-
-    try:
-        result = publish(
-            db_path or default_db_path(),
-            directory,
-            partition_rows=partition_rows,
-            wait_seconds=wait_seconds,
-        )
-    except PublishError as exc:
-        raise click.UsageError(str(exc)) from None
+    result = api.publish(
+        db_path, directory, partition_rows=partition_rows, wait_seconds=wait_seconds
+    )
     rows = sum(t.rows for t in result.tables)
     click.echo(
         f"published {len(result.tables)} tables ({rows:,} rows) in {result.seconds:.1f} s"
@@ -459,40 +418,13 @@ def report_command(
     db_path: Path | None, published_dir: Path | None, live: bool, out_dir: Path
 ) -> None:
     """Write one self-contained HTML page of charts from the marts (works offline)."""
-    from wirehouse.serve.report import write_report
-
-    with _reader(db_path, published_dir, live) as con:
-        result = write_report(con, out_dir)
+    result = api.report(api.ReadFrom(db_path, published_dir, live), out_dir)
     for section in result.sections:
         shown = ", ".join(c.chart_id for c in section.charts) or "nothing yet"
         click.echo(f"{section.title}: {shown}")
         for line in section.missing:
             click.echo(f"  missing: {line}")
     click.echo(f"report: {result.path.resolve()}")
-
-
-@contextmanager
-def _reader(
-    db_path: Path | None, published_dir: Path | None, live: bool
-) -> Iterator[duckdb.DuckDBPyConnection]:
-    from wirehouse.serve.publish import DUCKDB_NAME, default_publish_dir
-
-    warehouse = db_path or default_db_path()
-    if live:
-        path = warehouse
-        if not path.exists():
-            raise click.UsageError(f"no warehouse at {path}")
-    else:
-        path = (published_dir or default_publish_dir(warehouse)) / DUCKDB_NAME
-        if not path.exists():
-            raise click.UsageError(
-                f"no published copy at {path}: run `wirehouse publish` (or add --live)"
-            )
-    from wirehouse.serve.query import connect_reader
-
-    # a busy or unusable file ends in one line (_Commands)
-    with connect_reader(path) as con:
-        yield con
 
 
 def _render(result: duckdb.DuckDBPyRelation | None, fmt: str, max_rows: int = 100) -> None:
@@ -520,56 +452,57 @@ def _csv(result: duckdb.DuckDBPyRelation) -> str:
     return out.getvalue()
 
 
-def run_ingest(
-    source: SourceKind,
+def _ingest(
+    kind_name: str,
     paths: tuple[Path, ...],
     db_path: Path | None,
-    progress: Progress | None = None,
-    node: str | None = None,
-) -> int:
+    node: str | None,
+    **options: object,
+) -> NoReturn:
+    """`wirehouse ingest <kind>`: the files' lines as they load, then one summary line."""
+    progress = Progress()
+
+    def started(found: api.IngestResult) -> None:
+        for line in _problems(found):
+            click.echo(line, err=True)
+        if found.files:
+            progress.start(sum(f.stat().st_size for f in found.files))
+
+    def done(path: Path, result: FileResult) -> None:
+        report_file(path, result, kind)
+        progress.file_done(path.stat().st_size)
+
     try:
-        node = None if node is None else load.check_node(node)
-    except load.NodeNameError as exc:
-        raise click.BadParameter(str(exc), param_hint="--node") from None
-    unreadable = [p for path in paths if path.is_dir() for p in unreadable_directories(path)]
-    for problem in unreadable:
-        click.echo(f"wirehouse: error: cannot read directory {problem}", err=True)
-    files = load.expand(paths, source)
-    if not files:
-        click.echo(
-            f"wirehouse: no {source.kind} files under {', '.join(map(str, paths))}", err=True
-        )
-        return EXIT_FILE_FAILED
-    with open_warehouse(db_path) as wh:
-        with progress or Progress() as bar:
-            bar.start(sum(f.stat().st_size for f in files))
-
-            def done(path: Path, result: FileResult) -> None:
-                report_file(path, result, source)
-                bar.file_done(path.stat().st_size)
-
-            results = load.ingest_files(wh, source, files, node, on_file=done)
-        db_shown = wh.path
-    loaded = sum((Counter(r.rows_by_table) for r in results), Counter())
-    bad = [r for r in results if not r.ok]
+        kind = api.make_kind(kind_name, progress.update, **options)
+        with progress:
+            result = api.ingest(db_path, kind, paths, node, on_file=done, on_start=started)
+    except api.OptionError as exc:  # named as this command spells it: --kafka-port
+        raise api.OptionError(_flag(exc.option), exc.reason) from None
+    if not result.files:
+        click.echo(f"wirehouse: no {kind.kind} files under {', '.join(map(str, paths))}", err=True)
+        sys.exit(EXIT_FAILED)
+    statuses = [r.status for r in result.results]
     click.echo(
-        f"{len(files)} file(s): {_amounts(loaded, source)} loaded, "
-        f"{sum(r.status in ('skipped', 'relabelled') for r in results)} unchanged, "
-        f"{sum(r.status == 'partial' for r in results)} partial, "
-        f"{sum(r.status == 'failed' for r in results)} failed -> {db_shown}"
+        f"{len(result.files)} file(s): {_amounts(result.rows_by_table, kind)} loaded, "
+        f"{statuses.count('skipped') + statuses.count('relabelled')} unchanged, "
+        f"{statuses.count('partial')} partial, "
+        f"{statuses.count('failed')} failed -> {result.warehouse}"
     )
-    return EXIT_FILE_FAILED if bad or unreadable else EXIT_OK
+    sys.exit(EXIT_OK if result.ok else EXIT_FAILED)
 
 
-def open_warehouse(db_path: Path | None) -> Warehouse:
-    """The warehouse with every raw table of every kind (so `dbt build` works on one that
-    holds only some kinds of data). Busy or unusable warehouses raise WarehouseError."""
-    try:
-        warehouse = Warehouse(db_path or default_db_path())
-    except ValueError as exc:
-        raise click.UsageError(str(exc)) from None
-    warehouse.ensure_tables(t for kind in registry().values() for t in kind.tables)
-    return warehouse
+def _flag(option: str) -> str:
+    """The current command's flag for a library option name (kafka_ports -> --kafka-port)."""
+    params = click.get_current_context().command.params
+    return next((p.opts[0] for p in params if p.name == option), option)
+
+
+def _problems(result: api.IngestResult, where: str = "") -> list[str]:
+    """Paths given that are not there, and directories whose files were missed."""
+    return [
+        *(f"wirehouse: error: {where}{path}: no such file or folder" for path in result.missing),
+        *(f"wirehouse: error: {where}cannot read directory {d}" for d in result.unreadable),
+    ]
 
 
 def _amounts(rows_by_table: dict[str, int], source: SourceKind) -> str:

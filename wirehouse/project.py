@@ -18,61 +18,21 @@ commented `wirehouse.toml` at the repo root is the full reference.
 
 from __future__ import annotations
 
-import inspect
 import tomllib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ingest.kinds import registry
 from ingest.kinds.base import SourceKind
 from ingest.loader.files import NodeNameError, check_node
+from wirehouse.api import OptionError, UsageError, make_kind
 
 DEFAULT_FILE = "wirehouse.toml"
 SECTIONS = {"warehouse", "build", "publish", "report", "source"}
 
 
-class ProjectError(ValueError):
+class ProjectError(UsageError):
     """A project file that cannot be used: one line naming the file and the setting."""
-
-
-def _systemd(counters: str = "auto") -> SourceKind:
-    from ingest.kinds import systemd
-
-    return systemd.make_source(counters)
-
-
-def _ports(name: str, ports: list[int] | None, default: tuple[int, ...]) -> tuple[int, ...]:
-    chosen = tuple(default if ports is None else ports)
-    if not all(isinstance(p, int) and 0 < p < 65536 for p in chosen):
-        raise ValueError(f"{name} must be a list of TCP ports, e.g. [{default[0]}]")
-    return chosen
-
-
-def _pcap(
-    kafka_ports: list[int] | None = None, bitcoin_ports: list[int] | None = None
-) -> SourceKind:
-    from ingest.kinds.pcap import BITCOIN_PORTS, KAFKA_PORTS, capture_source
-
-    return capture_source(
-        _ports("kafka_ports", kafka_ports, KAFKA_PORTS),
-        _ports("bitcoin_ports", bitcoin_ports, BITCOIN_PORTS),
-    )
-
-
-def _tshark(start: str | None = None) -> SourceKind:
-    from ingest.kinds import tshark
-
-    start_ns = None if start is None else tshark.parse_start(str(start))
-    return tshark.make_source(tshark.TsharkOptions(start_ns=start_ns))
-
-
-# Kinds with options; every other kind of ingest.kinds.registry() takes none.
-OPTION_BUILDERS: dict[str, Callable[..., SourceKind]] = {
-    "systemd": _systemd,
-    "pcap": _pcap,
-    "tshark": _tshark,
-}
 
 
 @dataclass(frozen=True)
@@ -84,10 +44,7 @@ class Source:
     where: str = ""  # "source 2" for messages
 
     def source_kind(self) -> SourceKind:
-        builder = OPTION_BUILDERS.get(self.kind)
-        if builder is None:
-            return registry()[self.kind]
-        return builder(**self.options)
+        return make_kind(self.kind, **self.options)
 
 
 @dataclass(frozen=True)
@@ -175,37 +132,26 @@ def load_project(path: Path | None = None) -> Project:
 
 def _source(entry: dict, number: int, base: Path, fail: Callable[..., ProjectError]) -> Source:
     where = f"source {number}"
-    kinds = registry()
-    kind = entry.get("kind")
-    if kind not in kinds:
-        raise fail(f"{where}.kind", f"{kind!r} is not a kind (known: {', '.join(kinds)})")
     paths = entry.get("paths")
     if isinstance(paths, str):
         paths = [paths]
+    node = entry.get("node")
+    source = Source(
+        kind=entry.get("kind"),
+        paths=tuple(base / Path(p).expanduser() for p in paths or () if isinstance(p, str)),
+        node=node,
+        options={k: v for k, v in entry.items() if k not in ("kind", "paths", "node")},
+        where=where,
+    )
+    try:
+        source.source_kind()  # the kind and its options, checked as `wirehouse ingest` does
+    except OptionError as exc:
+        raise fail(f"{where}.{exc.option}", exc.reason) from None
     if not paths or not all(isinstance(p, str) and p for p in paths):
         raise fail(f"{where}.paths", "give a list of files, folders or globs")
-    node = entry.get("node")
     if node is not None:
         try:
             check_node(node if isinstance(node, str) else "")
         except NodeNameError as exc:
             raise fail(f"{where}.node", str(exc)) from None
-    options = {k: v for k, v in entry.items() if k not in ("kind", "paths", "node")}
-    builder = OPTION_BUILDERS.get(kind)
-    known = list(inspect.signature(builder).parameters) if builder else []
-    for name in options:
-        if name not in known:
-            allowed = f"known: {', '.join(known)}" if known else f"{kind} takes no options"
-            raise fail(f"{where}.{name}", f"unknown setting ({allowed})")
-    source = Source(
-        kind=kind,
-        paths=tuple(base / Path(p).expanduser() for p in paths),
-        node=node,
-        options=options,
-        where=where,
-    )
-    try:
-        source.source_kind()
-    except ValueError as exc:
-        raise fail(where, str(exc)) from None
     return source

@@ -1,4 +1,5 @@
-"""`wirehouse run`: load every source of wirehouse.toml, build what changed, publish, report.
+"""`wirehouse run`'s machinery: the run lock, the build plan and the dbt build. The run itself
+(ingest every source, build, publish, report, record) is ``wirehouse.api.run``.
 
 - One run at a time per warehouse: a lock file beside it (``<warehouse>.run.lock``, flock,
   released by the OS if the process dies) makes a second run exit at once (RunBusy).
@@ -20,17 +21,18 @@ import json
 import os
 import threading
 import time
-import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ingest.kinds import registry
-from ingest.loader import files as load
 from ingest.loader.warehouse import FileResult, Warehouse
-from wirehouse.project import Project, Source
+
+if TYPE_CHECKING:  # wirehouse.project imports wirehouse.api, which imports this module
+    from wirehouse.project import Project
 
 DBT_PROJECT = Path(__file__).resolve().parents[1]  # dbt_project.yml and profiles.yml
 # what a build depends on besides the data: a change here rebuilds everything
@@ -39,13 +41,6 @@ PROJECT_FILES = ("dbt_project.yml", "profiles.yml", "models", "macros", "seeds",
 
 class RunBusy(Exception):
     """Another `wirehouse run` holds this warehouse."""
-
-
-@dataclass
-class SourceResult:
-    source: Source
-    files: list[FileResult]
-    missing: list[Path] = field(default_factory=list)  # paths that do not exist
 
 
 @dataclass
@@ -58,72 +53,6 @@ class BuildResult:
     counts: dict[str, int] = field(default_factory=dict)  # models / tests / seeds that ran
     failures: list[str] = field(default_factory=list)  # one line per node that did not pass
     busy: bool = False  # dbt could not lock the warehouse
-
-
-@dataclass
-class RunSummary:
-    sources: list[SourceResult]
-    build: BuildResult | None
-    seconds: float
-    steps: list[str] = field(default_factory=list)  # publish / report lines
-
-    @property
-    def files(self) -> list[FileResult]:
-        return [f for s in self.sources for f in s.files]
-
-    @property
-    def changed(self) -> list[FileResult]:
-        return [f for f in self.files if f.status in ("loaded", "partial", "relabelled")]
-
-    @property
-    def failed(self) -> bool:
-        missing = any(s.missing for s in self.sources)
-        return (
-            missing or any(not f.ok for f in self.files) or bool(self.build and not self.build.ok)
-        )
-
-
-def run(
-    project: Project,
-    full_refresh: bool = False,
-    on_file: Callable[[Path, FileResult], None] = lambda _path, _result: None,
-) -> RunSummary:
-    started = time.perf_counter()
-    started_at = datetime.now(UTC).replace(tzinfo=None)
-    importer = DbtImport()
-
-    def loaded(path: Path, result: FileResult) -> None:
-        if result.status in ("loaded", "partial", "relabelled"):
-            importer.start()  # a build follows: import dbt while the other files load
-        on_file(path, result)
-
-    with run_lock(project.warehouse):
-        results: list[SourceResult] = []
-        with Warehouse(project.warehouse) as wh:
-            wh.ensure_tables(t for kind in registry().values() for t in kind.tables)
-            for source in project.sources:
-                results.append(_ingest(wh, source, loaded))
-            fingerprint = build_fingerprint(project.vars)
-            plan = _plan(wh, fingerprint, full_refresh, results)
-            newest = wh.newest_load()
-        build = None if plan is None else dbt_build(project, plan)
-        summary = RunSummary(results, build, 0.0)
-        if build is None or build.ok:
-            summary.steps = _publish_and_report(project, fresh=build is not None)
-        summary.seconds = time.perf_counter() - started
-        with Warehouse(project.warehouse) as wh:
-            wh.record_run(
-                run_id=str(uuid.uuid4()),
-                started_at=started_at,
-                finished_at=datetime.now(UTC).replace(tzinfo=None),
-                files_loaded=len(summary.changed),
-                files_failed=sum(not f.ok for f in summary.files),
-                rows_loaded=sum(f.rows for f in summary.files),
-                build="none" if build is None else (build.mode if build.ok else "failed"),
-                build_fingerprint=fingerprint,
-                built_through=newest,
-            )
-    return summary
 
 
 class DbtImport:
@@ -140,21 +69,6 @@ class DbtImport:
             self.thread.start()
 
 
-def _ingest(
-    wh: Warehouse, source: Source, on_file: Callable[[Path, FileResult], None]
-) -> SourceResult:
-    kind = source.source_kind()
-    missing = [p for p in source.paths if not p.exists() and not _is_glob(p)]
-    files = load.expand([p for p in source.paths if p not in missing], kind)
-    return SourceResult(source, load.ingest_files(wh, kind, files, source.node, on_file), missing)
-
-
-def _is_glob(path: Path) -> bool:
-    import glob
-
-    return glob.has_magic(str(path))
-
-
 @dataclass(frozen=True)
 class BuildPlan:
     mode: str  # incremental | full
@@ -164,13 +78,13 @@ class BuildPlan:
     views: bool = True  # also (re)create views (their SQL changed, or a kind is new)
 
 
-def _plan(
-    wh: Warehouse, fingerprint: str, full_refresh: bool, results: list[SourceResult]
+def plan_build(
+    wh: Warehouse, fingerprint: str, full_refresh: bool, files: list[FileResult]
 ) -> BuildPlan | None:
     """The build this run needs, or None: only the models that read raw tables of the kinds
     that have data (a Bitcoin node's warehouse has no capture marts), with what they need."""
     last = wh.last_build()
-    relabelled = any(f.status == "relabelled" for r in results for f in r.files)
+    relabelled = any(f.status == "relabelled" for f in files)
     reason = ""
     if full_refresh:
         reason = "--full-refresh"
@@ -322,35 +236,6 @@ def _close_dbt_connection() -> None:
 def _line(value: object) -> str:
     text = str(value or "").strip()
     return text.splitlines()[0] if text else ""
-
-
-def _publish_and_report(project: Project, fresh: bool) -> list[str]:
-    """Publish the read-only copy and write the chart report where the project asks for them:
-    after a build, or when they are missing (nothing new and both there: nothing to do)."""
-    lines: list[str] = []
-    if project.publish_dir is not None and (
-        fresh or not (project.publish_dir / "published.duckdb").exists()
-    ):
-        from wirehouse.serve.publish import publish
-
-        published = publish(project.warehouse, project.publish_dir)
-        lines.append(f"publish: {published.duckdb_path} ({published.seconds:.1f} s)")
-    if project.report_dir is not None and (
-        lines or not (project.report_dir / "report.html").exists()
-    ):
-        from wirehouse.serve.query import connect_reader
-        from wirehouse.serve.report import write_report
-
-        # the report reads the published copy when there is one, so BI readers and it agree
-        source = (
-            project.publish_dir / "published.duckdb"
-            if project.publish_dir is not None
-            else project.warehouse
-        )
-        with connect_reader(source) as con:
-            report = write_report(con, project.report_dir)
-        lines.append(f"report: {report.path}")
-    return lines
 
 
 @contextmanager
