@@ -34,3 +34,19 @@
     ) as ranked
     group by {{ keys }}
 {%- endmacro %}
+
+{#- The typed jitter columns of a mart's final select, from the CTE (alias)
+    that jitter_per_group built: counts, mean IAT and both jitters in ms. -#}
+{% macro jitter_columns(alias) -%}
+    {{ alias }}.iats::bigint as iats,
+    {{ alias }}.idle_gaps::bigint as idle_gaps,
+    {{ alias }}.iat_changes::bigint as iat_changes,
+    ({{ alias }}.mean_iat_ns / 1e6)::double as mean_iat_ms,
+    ({{ alias }}.jitter_ns / 1e6)::double as jitter_ms,
+    (
+        case
+            when {{ alias }}.iat_changes > 0
+                then {{ alias }}.rfc3550_jitter_ns / 1e6
+        end
+    )::double as rfc3550_jitter_ms
+{%- endmacro %}

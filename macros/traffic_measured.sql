@@ -5,10 +5,7 @@
 {%- set p = traffic_period(period) -%}
 {%- set flows = {'in': 'ingress', 'out': 'egress'} -%}
 {#- incremental (config in the YAML): the nodes and days with new samples -#}
-{%- set changes = nodes_changed([
-    ref('stg_systemd_ip_accounting__samples'),
-    ref('stg_systemd_ip_accounting__intervals'),
-], 'sampled_at') -%}
+{%- set changes = nodes_changed('samples') -%}
 with
 
 samples as (

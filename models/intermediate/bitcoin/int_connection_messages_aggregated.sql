@@ -1,7 +1,5 @@
 {#- incremental (config in the YAML): the nodes and days with new rows -#}
-{%- set changes = nodes_changed(
-    [ref('stg_bitcoin_p2p__messages')], 'logged_at'
-) -%}
+{%- set changes = nodes_changed('messages') -%}
 
 with
 

@@ -7,10 +7,7 @@
 {#- incremental (partition_by node_id, sampled_date): each node with new
     samples from the first changed day on, reading from its last sample
     before that day so the first difference has its baseline -#}
-{%- set changes = nodes_changed([
-    ref('stg_systemd_ip_accounting__samples'),
-    ref('stg_systemd_ip_accounting__intervals'),
-], 'sampled_at') -%}
+{%- set changes = nodes_changed('samples') -%}
 {%- set read_from = changes -%}
 {%- if changes %}
     {%- set baselines = run_query(

@@ -1,18 +1,20 @@
 {#- incremental (partition_by node_id): as fct_peer_connections -#}
-{%- set changes = nodes_changed(
-    [ref('stg_bitcoin_p2p__messages')], 'logged_at'
-) -%}
+{%- set changes = nodes_changed('messages') -%}
 
 with
-
-connection_messages as (
-    select * from {{ ref('int_connection_messages_aggregated') }}
-    where {{ rebuilt_rows(changes) }}
-),
 
 connections as (
     select * from {{ ref('fct_peer_connections') }}
     where {{ rebuilt_rows(changes) }}
+),
+
+telling_messages as (
+    -- the messages a peer sent us that classify it
+    select * from {{ ref('int_connection_messages_aggregated') }}
+    where
+        flow = 'in'
+        and msg_type in ('inv', 'filterload', 'filteradd')
+        and {{ rebuilt_rows(changes) }}
 ),
 
 received_counts as (
@@ -23,8 +25,7 @@ received_counts as (
             sum(msgs) filter (where msg_type in ('filterload', 'filteradd')),
             0
         ) as bloom_filter_msgs
-    from connection_messages
-    where flow = 'in'
+    from telling_messages
     group by all
 ),
 

@@ -3,9 +3,7 @@
     messages, recomputed from all its hours, so a connection across midnight
     and one whose id a restart found in the new rows changed are both
     replaced, never left behind -#}
-{%- set changes = nodes_changed(
-    [ref('stg_bitcoin_p2p__messages')], 'logged_at'
-) -%}
+{%- set changes = nodes_changed('messages') -%}
 
 with
 

@@ -1,7 +1,5 @@
 {#- incremental (partition_by node_id): as fct_peer_connections -#}
-{%- set changes = nodes_changed(
-    [ref('stg_bitcoin_p2p__messages')], 'logged_at'
-) -%}
+{%- set changes = nodes_changed('messages') -%}
 
 with
 

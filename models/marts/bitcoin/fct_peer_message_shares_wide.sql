@@ -3,9 +3,7 @@
 -- depends_on: {{ ref('bitcoin_message_types') }}
 {%- set msg_types = bitcoin_message_types() %}
 {#- incremental (partition_by node_id): as fct_peer_connections -#}
-{%- set changes = nodes_changed(
-    [ref('stg_bitcoin_p2p__messages')], 'logged_at'
-) %}
+{%- set changes = nodes_changed('messages') %}
 
 with
 

@@ -36,17 +36,7 @@ final as (
             as direction,
         connections.resp_addr::varchar as resp_addr,
         connections.resp_port::integer as resp_port,
-        directions.iats::bigint as iats,
-        directions.idle_gaps::bigint as idle_gaps,
-        directions.iat_changes::bigint as iat_changes,
-        (directions.mean_iat_ns / 1e6)::double as mean_iat_ms,
-        (directions.jitter_ns / 1e6)::double as jitter_ms,
-        (
-            case
-                when directions.iat_changes > 0
-                    then directions.rfc3550_jitter_ns / 1e6
-            end
-        )::double as rfc3550_jitter_ms
+        {{ jitter_columns('directions') }}
     from directions
     inner join connections
         on directions.connection_id = connections.connection_id
