@@ -210,9 +210,13 @@ def ingest_paths(
 
 
 def _load(
-    warehouse: Warehouse, found: IngestResult, node: str | None, on_file: OnFile
+    warehouse: Warehouse,
+    found: IngestResult,
+    node: str | None,
+    on_file: OnFile,
+    replace: bool = False,
 ) -> IngestResult:
-    found.results = load.ingest_files(warehouse, found.kind, found.files, node, on_file)
+    found.results = load.ingest_files(warehouse, found.kind, found.files, node, on_file, replace)
     found.warehouse = warehouse.path
     return found
 
@@ -224,15 +228,18 @@ def ingest(
     node: str | None = None,
     on_file: OnFile = _ignore,
     on_start: Callable[[IngestResult], None] = _ignore,
+    replace: bool = False,
 ) -> IngestResult:
     """`wirehouse ingest`: like ingest_paths, opening the warehouse only when there are files
-    to load. ``on_start`` sees what was found (files, problems) before the first load."""
+    to load. ``on_start`` sees what was found (files, problems) before the first load;
+    ``replace``: a loaded file whose content changed replaces its rows even when it did not
+    just grow (README "Loading rules": otherwise that is its next generation)."""
     found = find_files(kind, paths, node)
     on_start(found)
     if not found.files:
         return found
     with open_warehouse(db_path) as warehouse:
-        return _load(warehouse, found, node, on_file)
+        return _load(warehouse, found, node, on_file, replace)
 
 
 def forget(db_path: Path | None, paths: Iterable[Path]) -> list[tuple[str, int]]:

@@ -61,6 +61,12 @@ node_option = click.option(
     help="Node (Bitcoin node, capture point) the files belong to (default: the folder above"
     " tracepoints/net/ or systemd/ip_accounting/, else 'default').",
 )
+replace_option = click.option(
+    "--replace",
+    is_flag=True,
+    help="A loaded file whose content changed replaces its rows even if it did not just grow"
+    " (default: rows loaded before stay and the new content is its next generation).",
+)
 paths_argument = click.argument(
     "paths", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path)
 )
@@ -94,15 +100,19 @@ def ingest() -> None:
 @paths_argument
 @db_option
 @node_option
-def ingest_tracepoints(paths: tuple[Path, ...], db_path: Path | None, node: str | None) -> None:
+@replace_option
+def ingest_tracepoints(
+    paths: tuple[Path, ...], db_path: Path | None, node: str | None, replace: bool
+) -> None:
     """Bitcoin Core P2P tracepoint CSVs (tracepoints/net/*.csv[.gz|.bz2], net.csv)."""
-    _ingest("tracepoints", paths, db_path, node)
+    _ingest("tracepoints", paths, db_path, node, replace)
 
 
 @ingest.command("systemd")
 @paths_argument
 @db_option
 @node_option
+@replace_option
 @click.option(
     "--counters",
     metavar="[auto|cumulative|deltas]",  # checked by api.make_kind, as in wirehouse.toml
@@ -112,16 +122,21 @@ def ingest_tracepoints(paths: tuple[Path, ...], db_path: Path | None, node: str 
     " files); auto detects deltas by decimal points or negative values.",
 )
 def ingest_systemd(
-    paths: tuple[Path, ...], db_path: Path | None, node: str | None, counters: str
+    paths: tuple[Path, ...],
+    db_path: Path | None,
+    node: str | None,
+    replace: bool,
+    counters: str,
 ) -> None:
     """systemd IP-accounting CSVs (systemd/ip_accounting/*.csv[.gz|.bz2], ip_accounting.csv)."""
-    _ingest("systemd", paths, db_path, node, counters=counters)
+    _ingest("systemd", paths, db_path, node, replace, counters=counters)
 
 
 @ingest.command("pcap")
 @paths_argument
 @db_option
 @node_option
+@replace_option
 @click.option(
     "--kafka-port",
     "kafka_ports",
@@ -144,6 +159,7 @@ def ingest_pcap(
     paths: tuple[Path, ...],
     db_path: Path | None,
     node: str | None,
+    replace: bool,
     kafka_ports: tuple[int, ...],
     bitcoin_ports: tuple[int, ...],
 ) -> None:
@@ -151,13 +167,16 @@ def ingest_pcap(
 
     Pick the analysis window in dbt: --vars '{network_window_start: ..., network_window_end: ...}'.
     """
-    _ingest("pcap", paths, db_path, node, kafka_ports=kafka_ports, bitcoin_ports=bitcoin_ports)
+    _ingest(
+        "pcap", paths, db_path, node, replace, kafka_ports=kafka_ports, bitcoin_ports=bitcoin_ports
+    )
 
 
 @ingest.command("tshark")
 @paths_argument
 @db_option
 @node_option
+@replace_option
 @click.option(
     "--start",
     default=None,
@@ -165,10 +184,14 @@ def ingest_pcap(
     " frame.time_relative whose name is not a Unix time.",
 )
 def ingest_tshark(
-    paths: tuple[Path, ...], db_path: Path | None, node: str | None, start: str | None
+    paths: tuple[Path, ...],
+    db_path: Path | None,
+    node: str | None,
+    replace: bool,
+    start: str | None,
 ) -> None:
     """tshark -T fields -E header=y CSVs (hourly files named by Unix time, or any *.csv)."""
-    _ingest("tshark", paths, db_path, node, start=start)
+    _ingest("tshark", paths, db_path, node, replace, start=start)
 
 
 @main.command("init")
@@ -457,6 +480,7 @@ def _ingest(
     paths: tuple[Path, ...],
     db_path: Path | None,
     node: str | None,
+    replace: bool,
     **options: object,
 ) -> NoReturn:
     """`wirehouse ingest <kind>`: the files' lines as they load, then one summary line."""
@@ -475,7 +499,9 @@ def _ingest(
     try:
         kind = api.make_kind(kind_name, progress.update, **options)
         with progress:
-            result = api.ingest(db_path, kind, paths, node, on_file=done, on_start=started)
+            result = api.ingest(
+                db_path, kind, paths, node, on_file=done, on_start=started, replace=replace
+            )
     except api.OptionError as exc:  # named as this command spells it: --kafka-port
         raise api.OptionError(_flag(exc.option), exc.reason) from None
     if not result.files:

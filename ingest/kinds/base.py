@@ -38,6 +38,9 @@ class Digest:
     size: int  # bytes read (the loaded prefix of a file that was still growing)
     newlines: int  # b"\n" bytes among them (counted for line-based kinds only, else 0)
     ends_with_newline: bool
+    # sha256 of the first `checkpoint` bytes when the loader asked for one (the size of the
+    # version loaded before): equal to that version's sha256 when the file only grew
+    prefix_sha256: str | None = None
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,9 @@
    prefix instead;
 4. the same bytes as the loaded version after all (only touched)? drop the load;
 5. the same bytes as another path of the same kind and node (a twin)? drop the load;
-6. replace the rows of the path's earlier version (a new path just adds its rows);
+6. replace the rows of the path's earlier version when the file only grew (or when asked to
+   replace); content that does not start with the loaded bytes (a copytruncate rotation, a
+   re-export) is the path's next generation: the earlier rows stay (a new path just adds);
 7. record the version in the manifest, with its issues, and commit.
 
 A file that fails is rolled back whole: no rows from it, a ``failed`` manifest row with the
@@ -81,10 +83,20 @@ class Attempt:
 class FileLoad:
     """One file's load; ``ingest`` reads as the steps above and never raises for a bad file."""
 
-    def __init__(self, run: IngestRun, path: Path, source: SourceKind, node: str | None) -> None:
+    def __init__(
+        self,
+        run: IngestRun,
+        path: Path,
+        source: SourceKind,
+        node: str | None,
+        replace: bool = False,
+    ) -> None:
         self.run, self.con = run, run.con
         self.path, self.source, self.node = path, source, node
+        self.replace = replace  # a changed file replaces its rows even if it did not grow
         self.key = str(path.resolve())  # the manifest's path
+        self.loaded = manifest.loaded_version(self.con, self.key)  # None: a new path
+        self.generation = self.loaded.generation if self.loaded else 1
         self.stat: os.stat_result  # set by _look, renewed when the file grows while read
         self.frozen: Path | None = None  # the private copy read instead of a growing file
         self.unfinished = 0  # bytes of an unfinished last line left for the next ingest
@@ -113,7 +125,7 @@ class FileLoad:
         if twin := self._twin(loaded.digest):
             self.con.rollback()
             return self._result("skipped", message=f"same content as {twin}")
-        self._replace_rows()
+        self._replace_or_keep_rows(loaded)
         return self._record(loaded)
 
     def _look(self) -> str:
@@ -138,12 +150,10 @@ class FileLoad:
 
     def _skip_or_relabel(self) -> FileResult:
         """An unchanged file is skipped; asked for under another node, it is relabelled."""
-        loaded_as, file_id = manifest.newest_loaded(self.con, self.key)
+        loaded_as = manifest.newest_node(self.con, self.key)
         if self.node is None or loaded_as == self.node:
             return self._result("skipped", message="already loaded")
-        manifest.relabel(
-            self.con, self.key, file_id, self.source.tables, self.node, self.run.loaded_at
-        )
+        manifest.relabel(self.con, self.key, self.source.tables, self.node, self.run.loaded_at)
         return self._result(
             "relabelled",
             message=f"already loaded; moved from node {loaded_as or '(none)'!r} to {self.node!r}",
@@ -168,7 +178,8 @@ class FileLoad:
         readable = self.frozen or self.path
         size = readable.stat().st_size if self.frozen else self.stat.st_size
         with ThreadPoolExecutor(max_workers=1) as pool:
-            hashing = pool.submit(digest_of, readable, size, self.source.line_based)
+            checkpoint = self.loaded.size_bytes if self.loaded else None
+            hashing = pool.submit(digest_of, readable, size, self.source.line_based, checkpoint)
             report = Extraction(careful=careful, digest=hashing.result, tmp_dir=self.run.tmp_dir)
             attempt = Attempt(size, report)
             self.con.begin()
@@ -234,10 +245,26 @@ class FileLoad:
             return None
         return manifest.twin_of(self.con, digest.sha256, self.source.kind, self.key, self.node)
 
-    def _replace_rows(self) -> None:
-        """Delete the rows of the path's earlier version (a new path has none to delete)."""
-        if manifest.has_loaded_version(self.con, self.key):
-            manifest.delete_rows(self.con, self.key, self.source.tables)
+    def _replace_or_keep_rows(self, loaded: Attempt) -> None:
+        """A file that only grew (its loaded bytes are still its first bytes) replaces the
+        rows of its loaded version. Other new content of a loaded path keeps the rows loaded
+        before, which no file on disk holds any more after a copytruncate rotation, and
+        becomes the path's next generation, with a note; ``replace`` replaces them instead."""
+        if self.loaded is None:
+            return
+        grew = loaded.digest.prefix_sha256 == self.loaded.sha256
+        if grew or self.replace:
+            manifest.delete_rows(self.con, self.key, self.source.tables, self.generation)
+            return
+        kept = manifest.rows_of_generation(self.con, self.key, self.generation)
+        self.generation += 1
+        unit = self.source.tables[0].unit if len(self.source.tables) == 1 else "rows"
+        loaded.report.notes.append(
+            f"does not start with the {self.loaded.size_bytes:,} bytes loaded from it before"
+            f" (now {loaded.digest.size:,} bytes: rotated or rewritten?): the {kept:,} {unit}"
+            f" loaded then stay, these load as generation {self.generation}"
+            " (--replace replaces them instead)"
+        )
 
     def _record(self, loaded: Attempt) -> FileResult:
         """Record the new version in the manifest with its issues, and commit."""
@@ -262,6 +289,7 @@ class FileLoad:
             error=message or None,
             note=note,
             file_id=loaded.file_id,
+            generation=self.generation,
         )
         manifest.record(self.con, version, report.issues)
         self.con.commit()
@@ -282,6 +310,7 @@ class FileLoad:
             error=cap(error),
             note=None,
             file_id=manifest.next_file_id(self.con),
+            generation=self.generation,
         )
         manifest.record_failure(self.con, version)
         return self._result("failed", message=cap(error))

@@ -70,12 +70,13 @@ def ingest_files(
     files: Iterable[Path],
     node: str | None = None,
     on_file: Callable[[Path, FileResult], None] = lambda _path, _result: None,
+    replace: bool = False,
 ) -> list[FileResult]:
     """Load each file in its own transaction, labelled with its node; never raises for a file."""
     warehouse.ensure_tables(source.tables)
     results = []
     for path in files:
-        result = warehouse.ingest_file(path, source, node_of(path, source, node))
+        result = warehouse.ingest_file(path, source, node_of(path, source, node), replace)
         results.append(result)
         on_file(path, result)
     return results

@@ -44,6 +44,16 @@ class FileVersion:
     file_ctime_ns: int | None
     node: str | None
     file_id: int
+    generation: int = 1  # 2, 3, ... after content that does not continue the loaded one
+
+
+@dataclass(frozen=True)
+class LoadedVersion:
+    """What the newest version of a path with rows was: its generation, size and sha256."""
+
+    generation: int
+    size_bytes: int
+    sha256: str
 
 
 MANIFEST_COLUMNS = ", ".join(f.name for f in fields(FileVersion))
@@ -66,13 +76,24 @@ def has_loaded_version(
     return bool(count)
 
 
-def newest_loaded(con: duckdb.DuckDBPyConnection, key: str) -> tuple[str | None, int]:
-    """(node, file_id) of the newest version of `key` with rows."""
-    return con.execute(
-        f"select node, file_id from raw.ingest_files where path = ? and {HAS_ROWS}"
-        " order by loaded_at desc limit 1",
+def newest_node(con: duckdb.DuckDBPyConnection, key: str) -> str | None:
+    """The node the newest version of `key` with rows was loaded for."""
+    [(node,)] = con.execute(
+        f"select node from raw.ingest_files where path = ? and {HAS_ROWS}"
+        " order by generation desc, loaded_at desc limit 1",
+        [key],
+    ).fetchall()
+    return node
+
+
+def loaded_version(con: duckdb.DuckDBPyConnection, key: str) -> LoadedVersion | None:
+    """The newest version of `key` with rows (of its newest generation), or None."""
+    row = con.execute(
+        "select generation, size_bytes, sha256 from raw.ingest_files"
+        f" where path = ? and {HAS_ROWS} order by generation desc, loaded_at desc limit 1",
         [key],
     ).fetchone()
+    return None if row is None else LoadedVersion(*row)
 
 
 def twin_of(
@@ -94,10 +115,18 @@ def next_file_id(con: duckdb.DuckDBPyConnection) -> int:
 
 
 def record(con: duckdb.DuckDBPyConnection, version: FileVersion, issues: list[Issue]) -> None:
-    """The file's new version replaces its earlier ones, with its issues (the first
-    MAX_ISSUES_STORED of them, capped)."""
-    con.execute("delete from raw.ingest_files where path = ?", [version.path])
-    con.execute("delete from raw.ingest_issues where path = ?", [version.path])
+    """The file's new version replaces the earlier versions of its generation and the
+    failed ones, with its issues (the first MAX_ISSUES_STORED of them, capped). Earlier
+    generations keep their rows, manifest rows and issues."""
+    kept = f"select sha256 from raw.ingest_files where path = ? and generation < ? and {HAS_ROWS}"
+    con.execute(
+        f"delete from raw.ingest_issues where path = ? and sha256 not in ({kept})",
+        [version.path, version.path, version.generation],
+    )
+    con.execute(
+        f"delete from raw.ingest_files where path = ? and (generation >= ? or not ({HAS_ROWS}))",
+        [version.path, version.generation],
+    )
     con.execute(
         f"insert into raw.ingest_files ({MANIFEST_COLUMNS}) values ({marks(MANIFEST_COLUMNS)})",
         list(astuple(version)),
@@ -135,17 +164,18 @@ def remember_times(
 def relabel(
     con: duckdb.DuckDBPyConnection,
     key: str,
-    file_id: int,
     tables: Iterable[RawTable],
     node: str,
     loaded_at: datetime,
 ) -> None:
-    """Move the file `key` to `node`, in one transaction; its rows get a new _loaded_at, so
-    incremental models see them again."""
+    """Move the file `key` (every generation of it) to `node`, in one transaction; its rows
+    get a new _loaded_at, so incremental models see them again."""
     con.begin()
     for table in tables:
         con.execute(
-            f"update raw.{table.name} set _loaded_at = ? where _file_id = ?", [loaded_at, file_id]
+            f"update raw.{table.name} set _loaded_at = ? where _file_id in"
+            " (select file_id from raw.ingest_files where path = ?)",
+            [loaded_at, key],
         )
     con.execute(
         "update raw.ingest_files set node = ?, loaded_at = ? where path = ?",
@@ -154,14 +184,30 @@ def relabel(
     con.commit()
 
 
-def delete_rows(con: duckdb.DuckDBPyConnection, key: str, tables: Iterable[RawTable]) -> int:
-    """Delete the raw rows of every version of the file `key`; how many there were."""
+def rows_of_generation(con: duckdb.DuckDBPyConnection, key: str, generation: int) -> int:
+    """The raw rows the loaded version of one generation of `key` holds."""
+    [(rows,)] = con.execute(
+        f"select coalesce(sum(rows), 0) from raw.ingest_files where path = ? and generation = ?"
+        f" and {HAS_ROWS}",
+        [key, generation],
+    ).fetchall()
+    return rows
+
+
+def delete_rows(
+    con: duckdb.DuckDBPyConnection,
+    key: str,
+    tables: Iterable[RawTable],
+    generation: int | None = None,
+) -> int:
+    """Delete the raw rows of every version of the file `key` (of one generation of it when
+    given); how many there were."""
     deleted = 0
     for table in tables:
         [(count,)] = con.execute(
-            f"delete from raw.{table.name} where _file_id in"
-            " (select file_id from raw.ingest_files where path = ?)",
-            [key],
+            f"delete from raw.{table.name} where _file_id in (select file_id"
+            " from raw.ingest_files where path = ? and generation = coalesce(?, generation))",
+            [key, generation],
         ).fetchall()
         deleted += count
     return deleted

@@ -57,6 +57,7 @@ create table if not exists raw.ingest_files (
     file_ctime_ns bigint,
     node varchar,
     file_id bigint,
+    generation integer not null default 1,
     primary key (path, sha256)
 );
 create table if not exists raw.ingest_issues (
@@ -146,6 +147,13 @@ def _file_facts_to_manifest(con: duckdb.DuckDBPyConnection) -> None:
                 con.execute(f'alter table raw.{table} drop column "{name}"')
 
 
+def _manifest_generations(con: duckdb.DuckDBPyConnection) -> None:
+    """Every version recorded before generations is its path's first generation."""
+    con.execute(
+        "alter table raw.ingest_files add column if not exists generation integer default 1"
+    )
+
+
 @dataclass(frozen=True)
 class Migration:
     version: int
@@ -158,6 +166,7 @@ MIGRATIONS = (
     Migration(2, "manifest columns note, node, file_ctime_ns, file_id", _manifest_columns),
     Migration(3, "file ids for versions recorded before them", _file_ids_for_old_versions),
     Migration(4, "per-row file facts move to the manifest", _file_facts_to_manifest),
+    Migration(5, "manifest column generation", _manifest_generations),
 )
 LATEST = MIGRATIONS[-1].version
 

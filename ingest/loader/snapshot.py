@@ -22,18 +22,29 @@ READ_CHUNK = 4 << 20
 RECENT_WRITE_NS = 5_000_000_000  # written this recently (the 5-s poll): may still grow
 
 
-def digest_of(path: Path, size: int, count_lines: bool = True) -> Digest:
+def digest_of(
+    path: Path, size: int, count_lines: bool = True, checkpoint: int | None = None
+) -> Digest:
     """sha256 and newline count (0 unless `count_lines`: half the cost of the sha256 for a
-    capture that has no lines) of exactly the first `size` bytes of `path`."""
+    capture that has no lines) of exactly the first `size` bytes of `path`; with a
+    `checkpoint` at most `size`, also the sha256 of the first `checkpoint` bytes (read once)."""
     sha = hashlib.sha256()
-    newlines, last, left = 0, b"", size
+    prefix = sha.copy() if checkpoint == 0 else None
+    newlines, last, read = 0, b"", 0
     with path.open("rb") as f:
-        while left and (chunk := f.read(min(READ_CHUNK, left))):
-            sha.update(chunk)
+        while read < size and (chunk := f.read(min(READ_CHUNK, size - read))):
+            if checkpoint is not None and read < checkpoint < read + len(chunk):
+                sha.update(chunk[: checkpoint - read])  # stop at the checkpoint, remember it
+                prefix = sha.copy()
+                sha.update(chunk[checkpoint - read :])
+            else:
+                sha.update(chunk)
             if count_lines:
                 newlines += chunk.count(b"\n")
-            last, left = chunk[-1:], left - len(chunk)
-    return Digest(sha.hexdigest(), size - left, newlines, last == b"\n")
+            last, read = chunk[-1:], read + len(chunk)
+            if checkpoint == read:
+                prefix = sha.copy()
+    return Digest(sha.hexdigest(), read, newlines, last == b"\n", prefix and prefix.hexdigest())
 
 
 def recently_written(stat: os.stat_result) -> bool:

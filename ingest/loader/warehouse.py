@@ -110,14 +110,17 @@ class Warehouse:
         """
         ensure_tables(self.con, tables)
 
-    def ingest_file(self, path: Path, source: SourceKind, node: str | None = None) -> FileResult:
+    def ingest_file(
+        self, path: Path, source: SourceKind, node: str | None = None, replace: bool = False
+    ) -> FileResult:
         """Load one file as one transaction; never raises for a bad file (file_load.py).
 
-        ``node`` labels the manifest row, and so every row of the file (``_file_id``).
+        ``node`` labels the manifest row, and so every row of the file (``_file_id``);
+        ``replace``: changed content replaces the path's rows even if it is not a growth.
         """
         # ARROW_INSERT_ROWS is read at each call: a test lowers it on this module
         run = IngestRun(self.con, self.run_id, self.loaded_at, self.tmp_dir, ARROW_INSERT_ROWS)
-        return FileLoad(run, path, source, node).ingest()
+        return FileLoad(run, path, source, node, replace).ingest()
 
     def forget(self, path: Path, tables: Iterable[RawTable]) -> list[tuple[str, int]]:
         """Remove every row of the file `path` (or of every file under the directory

@@ -95,6 +95,40 @@ def test_changed_file_replaces_exactly_its_rows(tmp_path: Path) -> None:
     assert manifest == [(str(other.resolve()), 1, "loaded"), (str(today.resolve()), 4, "loaded")]
 
 
+def _messages(start: int, count: int) -> list[str]:
+    return [
+        f"2025-01-22T{(start + i) // 3600 % 24:02d}:{(start + i) // 60 % 60:02d}:"
+        f"{(start + i) % 60:02d}Z,{i % 7},inbound,1.2.3.4:8333,in,ping,8"
+        for i in range(count)
+    ]
+
+
+def test_a_copytruncate_rotation_keeps_every_loaded_row(tmp_path: Path) -> None:
+    """The older nix-bitcoin-monitor layout: one net.csv, rotated by logrotate's
+    copytruncate (copied away, emptied in place), then refilled."""
+    net = write_csv(tmp_path / "net.csv", [HEADER, *_messages(0, 2000)])
+    db = tmp_path / "w.duckdb"
+    assert ingest("tracepoints", db, net)[0] == 0
+    net.write_text("")  # copytruncate
+    code, _, err = ingest("tracepoints", db, net)
+    assert code == 1 and "empty file" in err  # a failure: the rows loaded stay
+    assert query(db, "select count(*) from raw.bitcoin_p2p_messages") == [(2000,)]
+    write_csv(net, [HEADER, *_messages(40_000, 500)])  # refilled
+    code, out, err = ingest("tracepoints", db, net)
+    assert code == 0 and "500 rows loaded" in out
+    note = err.strip()
+    assert note.startswith(f"wirehouse: note: {net.resolve()}: does not start with the")
+    assert "the 2,000 rows loaded then stay, these load as generation 2" in note
+    assert query(db, "select count(*) from raw.bitcoin_p2p_messages") == [(2500,)]
+    # asked to, a changed file replaces instead
+    write_csv(net, [HEADER, *_messages(50_000, 10)])
+    replaced = CliRunner().invoke(
+        main, ["ingest", "tracepoints", str(net), "--db", str(db), "--replace"]
+    )
+    assert (replaced.exit_code, replaced.stderr) == (0, "")
+    assert query(db, "select count(*) from raw.bitcoin_p2p_messages") == [(2010,)]
+
+
 def test_failed_new_version_keeps_old_rows_and_records_reason(tmp_path: Path) -> None:
     path = write_csv(tmp_path / "net.csv", [HEADER, *ROWS])
     db = tmp_path / "w.duckdb"

@@ -279,17 +279,77 @@ def test_a_twin_of_the_same_node_is_skipped_another_nodes_loads(
 # --- replace or add rows, record in the manifest
 
 
-def test_a_new_version_replaces_exactly_the_rows_of_its_path(wh: Warehouse, tmp_path: Path) -> None:
+def test_a_grown_file_replaces_exactly_the_rows_of_its_path(wh: Warehouse, tmp_path: Path) -> None:
+    source = Source()
+    a = write(tmp_path / "a.txt", "1\n2\n")
+    b = write(tmp_path / "b.txt", "7\n")
+    wh.ingest_file(a, source.kind)
+    wh.ingest_file(b, source.kind)
+    write(a, "1\n2\n3\n", mtime_ns=AN_HOUR_AGO_NS + 10**9)
+    result = wh.ingest_file(a, source.kind)
+    assert (result.status, result.rows, result.rows_by_table) == ("loaded", 3, {"t_rows": 3})
+    assert (result.note, result.message) == ("", "")
+    a_, b_ = str(a.resolve()), str(b.resolve())
+    assert rows(wh) == [(a_, 1), (a_, 2), (a_, 3), (b_, 7)]
+    assert manifest(wh, "path", "generation") == [(a_, 1), (b_, 1)]
+
+
+def test_asked_to_replace_new_content_replaces_the_rows(wh: Warehouse, tmp_path: Path) -> None:
     source = Source()
     a = write(tmp_path / "a.txt", "1\n2\n")
     b = write(tmp_path / "b.txt", "7\n")
     wh.ingest_file(a, source.kind)
     wh.ingest_file(b, source.kind)
     write(a, "3\n", mtime_ns=AN_HOUR_AGO_NS + 10**9)
-    result = wh.ingest_file(a, source.kind)
+    result = wh.ingest_file(a, source.kind, replace=True)
     assert (result.status, result.rows, result.rows_by_table) == ("loaded", 1, {"t_rows": 1})
     assert rows(wh) == [(str(a.resolve()), 3), (str(b.resolve()), 7)]
-    assert [p for (p,) in manifest(wh, "path")] == [str(a.resolve()), str(b.resolve())]
+    assert manifest(wh, "path", "generation") == [(str(a.resolve()), 1), (str(b.resolve()), 1)]
+
+
+def test_a_rotated_file_keeps_its_earlier_rows_as_a_generation(
+    wh: Warehouse, tmp_path: Path
+) -> None:
+    """copytruncate: the file is copied away and emptied, then refills; the rows loaded
+    from it before are in no file on disk any more, so they stay."""
+    source = Source()
+    a = write(tmp_path / "net.csv", "".join(f"{n}\n" for n in range(1, 2001)))
+    wh.ingest_file(a, source.kind)
+    write(a, "", mtime_ns=AN_HOUR_AGO_NS + 10**9)  # truncated: nothing to load yet
+    assert wh.ingest_file(a, source.kind).status == "failed"
+    write(a, "".join(f"{n}\n" for n in range(5001, 5501)), mtime_ns=AN_HOUR_AGO_NS + 2 * 10**9)
+    result = wh.ingest_file(a, source.kind)
+    assert (result.status, result.rows) == ("loaded", 500)
+    assert "the 2,000 rows loaded then stay, these load as generation 2" in result.note
+    assert len(rows(wh)) == 2500
+    key = str(a.resolve())
+    assert manifest(wh, "path", "generation", "rows") == [(key, 1, 2000), (key, 2, 500)]
+    # generation 2 grows: it replaces its own rows, generation 1 stays
+    with a.open("a") as f:
+        f.write("5501\n")
+    os.utime(a, ns=(AN_HOUR_AGO_NS + 3 * 10**9,) * 2)
+    grown = wh.ingest_file(a, source.kind)
+    assert (grown.status, grown.rows, grown.note) == ("loaded", 501, "")
+    assert len(rows(wh)) == 2501
+    # a third content: generation 3; forget takes every generation out
+    write(a, "9\n", mtime_ns=AN_HOUR_AGO_NS + 4 * 10**9)
+    assert "generation 3" in wh.ingest_file(a, source.kind).note
+    assert len(rows(wh)) == 2502
+    assert wh.forget(a, [ROWS]) == [(key, 2502)]
+    assert rows(wh) == [] and manifest(wh, "path") == []
+
+
+def test_an_earlier_generations_bytes_again_are_already_loaded(
+    wh: Warehouse, tmp_path: Path
+) -> None:
+    source = Source()
+    a = write(tmp_path / "a.txt", "1\n2\n")
+    wh.ingest_file(a, source.kind)
+    write(a, "3\n", mtime_ns=AN_HOUR_AGO_NS + 10**9)
+    wh.ingest_file(a, source.kind)
+    write(a, "1\n2\n", mtime_ns=AN_HOUR_AGO_NS + 2 * 10**9)  # restored from a backup
+    assert wh.ingest_file(a, source.kind).status == "skipped"
+    assert len(rows(wh)) == 3
 
 
 def test_issues_make_a_partial_load_and_are_stored_capped(wh: Warehouse, tmp_path: Path) -> None:

@@ -57,10 +57,10 @@ def render(kinds: list[tuple], endings: list[str], repaired: bool = False) -> tu
     return text, good
 
 
-def ingest(db: Path, path: Path):
+def ingest(db: Path, path: Path, replace: bool = False):
     with Warehouse(db) as wh:
         wh.ensure_tables(tracepoints.SOURCE.tables)
-        return wh.ingest_file(path, tracepoints.SOURCE)
+        return wh.ingest_file(path, tracepoints.SOURCE, replace=replace)
 
 
 def loaded(db: Path) -> list[tuple]:
@@ -81,8 +81,8 @@ def test_every_line_is_a_row_or_an_issue(kinds, endings, bom, tail) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         path, db = Path(tmp) / "2025-01-22.csv", Path(tmp) / "w.duckdb"
         text, good = render(kinds, endings)
-        body = text.encode("utf-8", "surrogateescape")
-        path.write_bytes(("\ufeff" if bom else "").encode() + body)
+        bom_bytes = ("\ufeff" if bom else "").encode()
+        path.write_bytes(bom_bytes + text.encode("utf-8", "surrogateescape"))
         result = ingest(db, path)
         faults = sum(k == "fault" for k, _, _ in kinds)
         blanks = sum(k == "blank" for k, _, _ in kinds)
@@ -96,12 +96,13 @@ def test_every_line_is_a_row_or_an_issue(kinds, endings, bom, tail) -> None:
         # a tail appended later is loaded too, and the earlier rows stay once
         more = [("good", 30, "tx")] * tail
         text, good = render(kinds + more, endings)
-        path.write_bytes(text.encode("utf-8", "surrogateescape"))
+        path.write_bytes(bom_bytes + text.encode("utf-8", "surrogateescape"))
         ingest(db, path)
         assert sorted(loaded(db)) == sorted(good)
 
-        # the user repairs the faulty lines: the next load is the clean file's result
+        # the user repairs the faulty lines and loads the file again with --replace: the
+        # clean file's result (without it, the repaired content would be a next generation)
         text, clean = render(kinds + more, endings, repaired=True)
         path.write_bytes(text.encode("utf-8", "surrogateescape"))
-        repaired = ingest(db, path)
+        repaired = ingest(db, path, replace=True)
         assert repaired.issues == 0 and sorted(loaded(db)) == sorted(clean)
