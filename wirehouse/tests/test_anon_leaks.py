@@ -57,7 +57,7 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, str,
     key = "wh-key-" + secrets.token_hex(16)
     os.environ[anon.KEY_ENV] = key  # for the dbt and wirehouse processes of this module
     try:
-        build(db, tmp, "build", "-s", "+marts.anonymised", "--exclude", "test_type:data")
+        build(db, tmp, "build", "-s", "+marts.sharing", "--exclude", "test_type:data")
         sql = f"select * from marts.{ANONYMISED[0]}"
         (tmp / "published.csv").write_text(
             run("query", sql, "--live", "--format", "csv", "--db", db)
@@ -115,7 +115,7 @@ def text_values(con: duckdb.DuckDBPyConnection, table: str) -> list[str]:
 def test_no_raw_address_survives(built: tuple[Path, str, Path], mode: str) -> None:
     db, _, tmp = built
     if mode != "opaque":  # rebuild the anonymised marts in the other mode
-        build(db, tmp, "run", "-s", "marts.anonymised", "--vars", f"{{anon_mode: {mode}}}")
+        build(db, tmp, "run", "-s", "marts.sharing", "--vars", f"{{anon_mode: {mode}}}")
     with duckdb.connect(str(db), read_only=True) as con:
         hosts = originals(con)
         values = [v for table in ANONYMISED for v in text_values(con, table)]

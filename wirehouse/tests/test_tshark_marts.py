@@ -54,7 +54,7 @@ def warehouse(tmp_path_factory: pytest.TempPathFactory) -> duckdb.DuckDBPyConnec
         assert done.returncode == 0, done.stderr
     done = wirehouse("ingest", "tshark", hourly_folder(tmp), "--db", db)
     assert done.returncode == 0, done.stderr
-    build = dbt(db, tmp, "build", "-s", "+marts.traffic", "--exclude", "test_type:data")
+    build = dbt(db, tmp, "build", "-s", "+marts.traffic_profile", "--exclude", "test_type:data")
     assert build.returncode == 0, build.output[-3000:]
     con = duckdb.connect(str(db), read_only=True)
     yield con
