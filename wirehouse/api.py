@@ -28,7 +28,14 @@ from ingest.loader import files as load
 from ingest.loader.warehouse import FileResult, Warehouse, default_db_path
 from ingest.protocols.ports import BITCOIN_PORTS, KAFKA_PORTS
 from wirehouse import run as runner
-from wirehouse.serve.publish import DUCKDB_NAME, PublishResult, default_publish_dir
+from wirehouse.serve.publish import (
+    DUCKDB_NAME,
+    PublishResult,
+    Stale,
+    current_copy,
+    default_publish_dir,
+    stale_since,
+)
 
 if TYPE_CHECKING:  # wirehouse.project imports this module (make_kind)
     from wirehouse.project import Project, Source
@@ -411,29 +418,48 @@ class ReadFrom:
     live: bool = False
 
     def path(self) -> Path:
+        """The file to open. For the published copy, the version current now, resolved
+        once: a reader stays on it whatever is published meanwhile."""
         warehouse = self.db_path or default_db_path()
         if self.live:
             if not warehouse.exists():
                 raise UsageError(f"no warehouse at {warehouse}")
             return warehouse
-        path = (self.published_dir or default_publish_dir(warehouse)) / DUCKDB_NAME
-        if not path.exists():
+        directory = self.published_dir or default_publish_dir(warehouse)
+        path = current_copy(directory)
+        if path is None:
             raise UsageError(
-                f"no published copy at {path}: run `wirehouse publish` (or add --live)"
+                f"no published copy at {directory / DUCKDB_NAME}:"
+                " run `wirehouse publish` (or add --live)"
             )
         return path
 
 
+OnStale = Callable[[Stale], None]
+
+
 @contextmanager
-def _reader(where: ReadFrom) -> Iterator[duckdb.DuckDBPyConnection]:
+def _reader(
+    where: ReadFrom, on_stale: OnStale | None = None
+) -> Iterator[duckdb.DuckDBPyConnection]:
+    """A locked-down connection to the file ``where`` names. ``on_stale`` hears, before
+    anything is read, when the published copy is older than the warehouse's marts (never
+    for --live; publish.stale_since says how that is told without waiting)."""
     from wirehouse.serve.query import connect_reader
 
-    with connect_reader(where.path()) as con:
+    path = where.path()
+    if on_stale is not None and not where.live:
+        stale = stale_since(path.parent)  # the version this reader opens
+        if stale is not None:
+            on_stale(stale)
+    with connect_reader(path) as con:
         yield con
 
 
 @contextmanager
-def query(sql: str, where: ReadFrom) -> Iterator[duckdb.DuckDBPyRelation | None]:
+def query(
+    sql: str, where: ReadFrom, on_stale: OnStale | None = None
+) -> Iterator[duckdb.DuckDBPyRelation | None]:
     """One read-only statement's result (None for statements without one), readable inside
     the block. A statement that is not read-only raises UnsafeQuery before anything opens;
     DuckDB's errors, also those found while the caller reads rows, raise QueryError."""
@@ -443,7 +469,7 @@ def query(sql: str, where: ReadFrom) -> Iterator[duckdb.DuckDBPyRelation | None]
         statement = check_read_only(sql)
     except UnsafeQuery as exc:
         raise UsageError(str(exc)) from exc
-    with _reader(where) as con:
+    with _reader(where, on_stale) as con:
         try:
             yield con.sql(statement)
         except duckdb.Error as exc:
@@ -452,17 +478,17 @@ def query(sql: str, where: ReadFrom) -> Iterator[duckdb.DuckDBPyRelation | None]
 
 
 @contextmanager
-def tables(where: ReadFrom) -> Iterator[duckdb.DuckDBPyRelation]:
+def tables(where: ReadFrom, on_stale: OnStale | None = None) -> Iterator[duckdb.DuckDBPyRelation]:
     """The marts and lookup tables with their grain and row count."""
     from wirehouse.serve.query import tables_sql
 
-    with _reader(where) as con:
+    with _reader(where, on_stale) as con:
         yield con.sql(tables_sql(con))
 
 
-def report(where: ReadFrom, out_dir: Path) -> ReportResult:
+def report(where: ReadFrom, out_dir: Path, on_stale: OnStale | None = None) -> ReportResult:
     """One self-contained HTML page of charts from the marts (wirehouse/serve/report)."""
     from wirehouse.serve.report import write_report
 
-    with _reader(where) as con:
+    with _reader(where, on_stale) as con:
         return write_report(con, out_dir)

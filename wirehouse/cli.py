@@ -368,7 +368,7 @@ format_option = click.option(
 def query(sql: str, db_path: Path | None, published_dir: Path | None, live: bool, fmt: str) -> None:
     """Run one read-only statement (SELECT, FROM, SHOW, DESCRIBE, SUMMARIZE, ...) against the
     published copy of the marts, or the warehouse with --live."""
-    with api.query(sql, api.ReadFrom(db_path, published_dir, live)) as result:
+    with api.query(sql, api.ReadFrom(db_path, published_dir, live), _stale_note) as result:
         _render(result, fmt)
 
 
@@ -379,7 +379,7 @@ def query(sql: str, db_path: Path | None, published_dir: Path | None, live: bool
 @format_option
 def tables(db_path: Path | None, published_dir: Path | None, live: bool, fmt: str) -> None:
     """List the marts and lookup tables with their grain and row count."""
-    with api.tables(api.ReadFrom(db_path, published_dir, live)) as result:
+    with api.tables(api.ReadFrom(db_path, published_dir, live), _stale_note) as result:
         _render(result, fmt, max_rows=1000)
 
 
@@ -441,13 +441,23 @@ def report_command(
     db_path: Path | None, published_dir: Path | None, live: bool, out_dir: Path
 ) -> None:
     """Write one self-contained HTML page of charts from the marts (works offline)."""
-    result = api.report(api.ReadFrom(db_path, published_dir, live), out_dir)
+    result = api.report(api.ReadFrom(db_path, published_dir, live), out_dir, _stale_note)
     for section in result.sections:
         shown = ", ".join(c.chart_id for c in section.charts) or "nothing yet"
         click.echo(f"{section.title}: {shown}")
         for line in section.missing:
             click.echo(f"  missing: {line}")
     click.echo(f"report: {result.path.resolve()}")
+
+
+def _stale_note(stale: api.Stale) -> None:
+    """One line on stderr; the command goes on and its exit code is its own."""
+    click.echo(
+        f"wirehouse: note: the published copy ({stale.published_at:%Y-%m-%d %H:%M} UTC) is"
+        f" older than the marts in {stale.warehouse} (written {stale.written_at:%Y-%m-%d %H:%M}"
+        " UTC); run `wirehouse publish` (or add --live)",
+        err=True,
+    )
 
 
 def _render(result: duckdb.DuckDBPyRelation | None, fmt: str, max_rows: int = 100) -> None:

@@ -1,4 +1,5 @@
-"""`wirehouse publish`: what the copy holds, Parquet any engine reads, atomic swaps, waiting."""
+"""`wirehouse publish`: what the copy holds, Parquet any engine reads, waiting for writers
+(test_publish_atomic.py: versions, the one swap, kills; test_publish_stale.py: the note)."""
 
 from __future__ import annotations
 
@@ -15,7 +16,6 @@ from click.testing import CliRunner
 from ingest.loader.warehouse import WarehouseBusy
 from ingest.tests.helpers import REPO
 from wirehouse.cli import main
-from wirehouse.serve import publish as publish_module
 from wirehouse.serve.publish import PublishError, publish
 
 
@@ -126,39 +126,6 @@ def test_reader_keeps_its_snapshot_across_a_publish(warehouse: Path, tmp_path: P
         assert fresh.stdout.strip() == "[(10,)]"
     finally:
         held.close()
-
-
-@pytest.mark.integration
-def test_versions_are_pruned_and_latest_points_at_the_newest(
-    warehouse: Path, tmp_path: Path
-) -> None:
-    target = tmp_path / "pub"
-    results = [publish(warehouse, target, keep_versions=2) for _ in range(3)]
-    versions = sorted(p.name for p in (target / "parquet").iterdir() if not p.is_symlink())
-    assert versions == sorted(r.parquet_dir.name for r in results[1:])
-    assert (target / "parquet" / "latest").resolve() == results[-1].parquet_dir
-    assert not list(target.glob(".*.tmp"))
-
-
-@pytest.mark.integration
-def test_failed_publish_leaves_the_previous_copy(
-    warehouse: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    target = tmp_path / "pub"
-    first = publish(warehouse, target)
-    before = first.duckdb_path.read_bytes()
-
-    def broken(*args: object) -> None:
-        raise OSError("disk full")
-
-    monkeypatch.setattr(publish_module, "_export_parquet", broken)
-    with pytest.raises(OSError, match="disk full"):
-        publish(warehouse, target)
-    assert first.duckdb_path.read_bytes() == before
-    assert not list(target.glob(".*.tmp")) and not list(target.glob(".*.wal"))
-    assert [p.name for p in (target / "parquet").iterdir() if not p.is_symlink()] == [
-        first.parquet_dir.name
-    ]
 
 
 @pytest.mark.integration

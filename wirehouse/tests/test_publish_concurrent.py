@@ -4,7 +4,8 @@ Two readers query the published copy in a loop, as BI tools do: one reconnects f
 query (Superset, Metabase), one holds a single connection (DBeaver). Meanwhile the next
 day's files are ingested, `dbt build` runs and `wirehouse publish` swaps a new copy in.
 Every reader query must succeed and see one consistent state: the hourly and daily marts of
-the same build (their message totals agree), old or new, never a mix.
+the same build (their message totals agree), old or new, never a mix. `wirehouse query`
+says the copy is older than the marts after the build, not after the ingest before it.
 """
 
 from __future__ import annotations
@@ -79,6 +80,7 @@ def test_readers_run_through_ingest_build_and_publish(
                 capture_output=True,
             )
             steps.append(f"ingest {kind}")
+        assert _notes(wirehouse, db) == []  # new rows, but in no mart yet
         build = dbt(
             db,
             tmp_path,
@@ -91,8 +93,10 @@ def test_readers_run_through_ingest_build_and_publish(
         )
         assert build.returncode == 0, build.output
         steps.append("dbt build")
+        assert len(_notes(wirehouse, db)) == 1  # a plain dbt build: the copy is older now
         subprocess.run([wirehouse, "publish", "--db", db], check=True, capture_output=True)
         steps.append("publish")
+        assert _notes(wirehouse, db) == []
         time.sleep(1)  # let the reconnecting reader see the new copy
     finally:
         stop.touch()
@@ -114,3 +118,11 @@ def test_readers_run_through_ingest_build_and_publish(
     (old_total, old_days), (_, new_days) = sorted(reconnect["states"])
     assert held["states"] == [[old_total, old_days]]
     assert (old_days, new_days) == (4, 6)  # two days in/out, then three
+
+
+def _notes(wirehouse: Path, db: Path) -> list[str]:
+    """The notes `wirehouse query` prints on stderr (it reads the published copy)."""
+    out = subprocess.run(
+        [wirehouse, "query", "select 1", "--db", db], check=True, capture_output=True, text=True
+    )
+    return [line for line in out.stderr.splitlines() if "note:" in line]

@@ -145,8 +145,10 @@ def test_cli_reads_the_published_copy_by_default(warehouse: Path) -> None:
     count = ["query", "select count(*) as n from fct_x", "--db", str(warehouse), "--format", "csv"]
     out = runner.invoke(main, count)
     assert (out.exit_code, out.stdout) == (0, "n\n1\n"), out.output
+    assert out.stderr.startswith("wirehouse: note: the published copy (")  # and says so
+    assert "run `wirehouse publish` (or add --live)" in out.stderr
     out = runner.invoke(main, [*count, "--live"])
-    assert out.stdout == "n\n2\n"
+    assert (out.stdout, out.stderr) == ("n\n2\n", "")
 
 
 @pytest.mark.parametrize(
