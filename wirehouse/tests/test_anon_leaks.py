@@ -113,7 +113,7 @@ def text_values(con: duckdb.DuckDBPyConnection, table: str) -> list[str]:
 
 @pytest.mark.parametrize("mode", ["opaque", "prefix"])
 def test_no_raw_address_survives(built: tuple[Path, str, Path], mode: str) -> None:
-    db, _, tmp = built
+    db, key, tmp = built
     if mode != "opaque":  # rebuild the anonymised marts in the other mode
         build(db, tmp, "run", "-s", "marts.sharing", "--vars", f"{{anon_mode: {mode}}}")
     with duckdb.connect(str(db), read_only=True) as con:
@@ -129,5 +129,11 @@ def test_no_raw_address_survives(built: tuple[Path, str, Path], mode: str) -> No
     def leaks(texts: list[str]) -> set[str]:
         return {m.group(1) for v in texts for m in token.finditer(v.lower())}
 
-    assert leaks(values) == set()
+    # Crypto-PAn permutes the address space: a pseudonym can be a real address, even its
+    # own (about 1 in 10,000 per key here). Nothing marks which, so without the key that
+    # is no leak; every other original showing up is one.
+    pseudonym = anon.Pseudonymizer(key.encode()).pseudonym
+    chance = {h for h in hosts if mode == "prefix" and pseudonym(h, mode, False) in hosts}
+    assert len(chance) <= len(hosts) // 100
+    assert leaks(values) <= chance
     assert len(leaks(plain)) > 20  # the scan does find addresses where they are

@@ -2,19 +2,22 @@
 
 Runs after `dbt build` (make project-checks). What dbt_project_evaluator would check:
 layers and names, marts under contract with a primary-key test, marts never reading raw;
-plus every compiled model parsed by sqlglot as DuckDB.
+plus every compiled model parsed by sqlglot as DuckDB, and var_rules' read_by lists exact.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
+import jinja2
 import pytest
 import sqlglot
 
 ROOT = Path(__file__).resolve().parents[3]
 MANIFEST = ROOT / "target" / "manifest.json"
+VAR_CALL = re.compile(r"""\bvar\(\s*['"](\w+)['"]""")
 PREFIX = {"staging": "stg_", "intermediate": "int_", "marts": ("fct_", "dim_", "rpt_")}
 
 
@@ -87,3 +90,33 @@ def test_compiled_models_parse_as_duckdb(manifest: dict) -> None:
         compiled = node.get("compiled_code")
         assert compiled, f"{node['name']} not compiled"
         sqlglot.parse_one(compiled, read="duckdb")
+
+
+def vars_read(manifest: dict, node: dict) -> set[str]:
+    """The vars a node reads in its own SQL or through any macro it calls."""
+    read = set(VAR_CALL.findall(node["raw_code"]))
+    seen: set[str] = set()
+    todo = list(node["depends_on"]["macros"])
+    while todo:
+        uid = todo.pop()
+        if uid in seen or uid not in manifest["macros"]:
+            continue
+        seen.add(uid)
+        macro = manifest["macros"][uid]
+        if macro["name"] != "var_rules":  # it names every var; it reads none
+            read |= set(VAR_CALL.findall(macro["macro_sql"]))
+        todo += macro["depends_on"]["macros"]
+    return read
+
+
+def test_var_rules_name_the_models_that_read_each_var(manifest: dict) -> None:
+    # built_with rebuilds a model when a var it depends on changes: read_by must be exact
+    macro = manifest["macros"]["macro.wirehouse.var_rules"]["macro_sql"]
+    literal = macro[macro.index("return(") + len("return(") : macro.rindex(") }}")]
+    rules = jinja2.Environment().compile_expression(literal)()
+    readers: dict[str, set[str]] = {name: set() for name in rules}
+    for node in models(manifest):
+        for name in vars_read(manifest, node):
+            assert name in rules, f"{node['name']} reads var {name}, which var_rules lacks"
+            readers[name].add(node["name"])
+    assert {name: set(rule["read_by"]) for name, rule in rules.items()} == readers
