@@ -15,9 +15,9 @@
         avg(iat_ns) filter (where not is_idle_gap) as mean_iat_ns,
         count(iat_change_ns) as iat_changes,
         avg(iat_change_ns) as jitter_ns,
-        sum(
-            iat_change_ns * power(15 / 16, iat_changes_in_group - change_rank)
-        ) / 16 as rfc3550_jitter_ns
+        {{ exact_sum(
+            'iat_change_ns * power(15 / 16, iat_changes_in_group - change_rank)'
+        ) }} / 16 as rfc3550_jitter_ns
     from (
         select
             *,

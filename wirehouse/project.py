@@ -18,14 +18,19 @@ commented `wirehouse.toml` at the repo root is the full reference.
 
 from __future__ import annotations
 
+import difflib
 import tomllib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import yaml
+
 from ingest.kinds.base import SourceKind
 from ingest.loader.files import NodeNameError, check_node
 from wirehouse.api import OptionError, UsageError, make_kind
+
+DBT_PROJECT_FILE = Path(__file__).resolve().parents[1] / "dbt_project.yml"
 
 DEFAULT_FILE = "wirehouse.toml"
 SECTIONS = {"warehouse", "build", "publish", "report", "source"}
@@ -33,6 +38,12 @@ SECTIONS = {"warehouse", "build", "publish", "report", "source"}
 
 class ProjectError(UsageError):
     """A project file that cannot be used: one line naming the file and the setting."""
+
+
+def project_vars() -> list[str]:
+    """The names of the dbt project's vars (dbt_project.yml beside this package)."""
+    with DBT_PROJECT_FILE.open() as f:
+        return list(yaml.safe_load(f)["vars"])
 
 
 @dataclass(frozen=True)
@@ -107,6 +118,11 @@ def load_project(path: Path | None = None) -> Project:
     variables = build.get("vars", {})
     if not isinstance(variables, dict):
         raise fail("build.vars", 'must be a table of dbt vars, e.g. { counter_mode = "exact" }')
+    for name in variables:  # values are checked by dbt itself before any model runs
+        if name not in project_vars():
+            close = difflib.get_close_matches(name, project_vars(), n=1)
+            hint = f" (did you mean {close[0]}?)" if close else ""
+            raise fail(f"build.vars.{name}", f"not a var of the dbt project{hint}")
     data_tests = build.get("data_tests", True)
     if not isinstance(data_tests, bool):
         raise fail("build.data_tests", "must be true or false")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import fcntl
+import re
 from pathlib import Path
 
 import duckdb
@@ -97,13 +98,18 @@ def test_a_missing_folder_fails_the_run_in_one_line(tmp_path: Path) -> None:
         ("[[source]]\nkind = 'systemd'\npaths = []\n", "source 1.paths"),
         ("[wharehouse]\npath = 'x'\n", "wharehouse: unknown section"),
         ("[build]\ndata_tests = 'yes'\n", "build.data_tests"),
+        (
+            "[build]\nvars = { network_windows_start = 'x' }\n",
+            "build.vars.network_windows_start: not a var of the dbt project"
+            " (did you mean network_window_start?)",
+        ),
         ("[[source]\n", "line 1"),
     ],
 )
 def test_project_file_errors_name_the_setting(tmp_path: Path, body: str, message: str) -> None:
     path = tmp_path / "wirehouse.toml"
     path.write_text(body)
-    with pytest.raises(ProjectError, match=message.replace("[", r"\[").replace(".", r"\.")):
+    with pytest.raises(ProjectError, match=re.escape(message)):
         load_project(path)
     result = wirehouse("run", "--project", path)
     assert result.returncode == 2 and "Traceback" not in result.stderr

@@ -74,13 +74,7 @@ ack_leg as (
 
 final as (
     select
-        connections.connection_id::varchar as connection_id,
-        connections.source_file::varchar as source_file,
-        connections.orig_addr::varchar as orig_addr,
-        connections.orig_port::integer as orig_port,
-        connections.resp_addr::varchar as resp_addr,
-        connections.resp_port::integer as resp_port,
-        connections.started_at::timestamp as started_at,
+        {{ connection_key_columns('connections') }},
         firsts.syn_packets::bigint as syn_packets,
         firsts.syn_ack_packets::bigint as syn_ack_packets,
         ((syn_ack_leg.syn_ack_ts_ns - syn_ack_leg.answered_syn_ts_ns) / 1e6)

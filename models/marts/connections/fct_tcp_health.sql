@@ -44,13 +44,7 @@ counted as (
 
 final as (
     select
-        connections.connection_id::varchar as connection_id,
-        connections.source_file::varchar as source_file,
-        connections.orig_addr::varchar as orig_addr,
-        connections.orig_port::integer as orig_port,
-        connections.resp_addr::varchar as resp_addr,
-        connections.resp_port::integer as resp_port,
-        connections.started_at::timestamp as started_at,
+        {{ connection_key_columns('connections') }},
         connections.conn_state::varchar as conn_state,
         counted.packets::bigint as packets,
         {%- for name, flag in counted %}

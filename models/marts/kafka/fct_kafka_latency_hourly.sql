@@ -19,7 +19,7 @@ hourly as (
                 'response_not_captured', 'unanswered_at_capture_end'
             )
         ) as unanswered_requests,
-        avg(latency_to_first_byte_ms) as latency_avg_ms,
+        {{ exact_avg('latency_to_first_byte_ms') }} as latency_avg_ms,
         quantile_cont(latency_to_first_byte_ms, 0.5) as latency_p50_ms,
         quantile_cont(latency_to_first_byte_ms, 0.95) as latency_p95_ms,
         quantile_cont(latency_to_first_byte_ms, 0.99) as latency_p99_ms,

@@ -84,7 +84,7 @@ server_rfc_jitter as (
     select
         resp_addr,
         resp_port,
-        avg(rfc3550_jitter_ms) as rfc3550_jitter_ms
+        {{ exact_avg('rfc3550_jitter_ms') }} as rfc3550_jitter_ms
     from jitter
     group by all
 ),
@@ -95,7 +95,7 @@ server_kafka as (
         broker_port,
         count(*) as kafka_requests,
         count(*) filter (where is_answered) as kafka_answered_requests,
-        avg(latency_to_first_byte_ms) as kafka_latency_avg_ms,
+        {{ exact_avg('latency_to_first_byte_ms') }} as kafka_latency_avg_ms,
         quantile_cont(latency_to_first_byte_ms, 0.95)
             as kafka_latency_p95_ms
     from kafka

@@ -47,19 +47,8 @@ classified as (
 
 final as (
     select
-        connection_id::varchar as connection_id,
-        node_id::varchar as node_id,
-        node_run_id::integer as node_run_id,
-        peer_id::bigint as peer_id,
-        peer_addr::varchar as peer_addr,
-        peer_host::varchar as peer_host,
-        address_family::varchar as address_family,
-        is_loopback::boolean as is_loopback,
-        peer_conn_type::varchar as peer_conn_type,
+        {{ peer_connection_key_columns() }},
         (peer_conn_type = 'inbound')::boolean as is_inbound_connection,
-        first_message_at::timestamp as first_message_at,
-        last_message_at::timestamp as last_message_at,
-        connection_seconds::bigint as connection_seconds,
         is_long_connection::boolean as is_long_connection,
         in_inv_msgs::bigint as in_inv_msgs,
         in_bloom_filter_msgs::bigint as in_bloom_filter_msgs,

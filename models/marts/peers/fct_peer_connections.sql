@@ -73,18 +73,7 @@ rated as (
 
 final as (
     select
-        connection_id::varchar as connection_id,
-        node_id::varchar as node_id,
-        node_run_id::integer as node_run_id,
-        peer_id::bigint as peer_id,
-        peer_addr::varchar as peer_addr,
-        peer_host::varchar as peer_host,
-        address_family::varchar as address_family,
-        is_loopback::boolean as is_loopback,
-        peer_conn_type::varchar as peer_conn_type,
-        first_message_at::timestamp as first_message_at,
-        last_message_at::timestamp as last_message_at,
-        connection_seconds::bigint as connection_seconds,
+        {{ peer_connection_key_columns() }},
         is_long_connection::boolean as is_long_connection,
         {%- for side in ['in', 'out', 'total'] %}
             {{ side }}_msgs::bigint as {{ side }}_msgs,

@@ -14,7 +14,7 @@ quantiles as (
         min(wire_bytes) as min_bytes,
         max(wire_bytes) as max_bytes,
         avg(wire_bytes) as mean_bytes,
-        stddev_pop(wire_bytes) as stddev_bytes,
+        {{ exact_stddev_pop('wire_bytes') }} as stddev_bytes,
         quantile_cont(wire_bytes, [0.25, 0.5, 0.75, 0.9, 0.99]) as q
     from packets
     group by all
