@@ -125,13 +125,26 @@
     {{ return(config_full_refresh) }}
 {%- endmacro %}
 
-{#- pre-hook: stop if an input model was built with other vars -#}
+{#- pre-hook: stop if an input model was built with other vars, or never -#}
 {% macro check_inputs_built_alike() -%}
     {%- if execute -%}
         {%- for parent in model.depends_on.nodes
             if parent.startswith('model.') -%}
             {%- set recorded = recorded_build(parent) -%}
-            {%- if recorded is not none -%}
+            {%- set input = graph.nodes[parent] -%}
+            {%- if recorded is none
+                and input.config.materialized != 'ephemeral'
+                and adapter.get_relation(
+                    database=input.database,
+                    schema=input.schema,
+                    identifier=input.alias,
+                ) is none -%}
+                {{ exceptions.raise_compiler_error(
+                    'wirehouse: ' ~ model.name ~ ': its input ' ~ input.name
+                    ~ ' has not been built yet; build the inputs too: '
+                    ~ 'dbt build -s +' ~ model.name
+                ) }}
+            {%- elif recorded is not none -%}
                 {%- set differ = vars_that_differ(
                     recorded['settings'], build_settings(vars_of(parent))
                 ) -%}

@@ -214,24 +214,31 @@
     {{ return('') }}
 {%- endmacro %}
 
-{#- ' (did you mean X?)' for the known name that shares the longest start
-    with `name` (at least 4 characters), or '' -#}
+{#- ' (did you mean X?)' for the known name sharing the most of its start
+    and end with `name` (at least 4 characters at the start), or '' -#}
 {% macro did_you_mean(name, known) -%}
-    {%- set best = namespace(name='', length=3) -%}
+    {%- set best = namespace(name='', score=0) -%}
     {%- for candidate in known | sort -%}
-        {%- set shared = namespace(length=0, going=true) -%}
-        {%- for i in range([name | length, candidate | length] | min) -%}
-            {%- if shared.going and name[i] == candidate[i] -%}
-                {%- set shared.length = i + 1 -%}
-            {%- else -%}
-                {%- set shared.going = false -%}
-            {%- endif -%}
-        {%- endfor -%}
-        {%- if shared.length > best.length -%}
-            {%- set best.name, best.length = candidate, shared.length -%}
+        {%- set start = shared_start(name, candidate) -%}
+        {%- set score = start + shared_start(name | reverse, candidate | reverse) -%}
+        {%- if start >= 4 and score > best.score -%}
+            {%- set best.name, best.score = candidate, score -%}
         {%- endif -%}
     {%- endfor -%}
     {{ return(' (did you mean ' ~ best.name ~ '?)' if best.name else '') }}
+{%- endmacro %}
+
+{#- How many leading characters two texts share -#}
+{% macro shared_start(a, b) -%}
+    {%- set shared = namespace(length=0, going=true) -%}
+    {%- for i in range([a | length, b | length] | min) -%}
+        {%- if shared.going and a[i] == b[i] -%}
+            {%- set shared.length = i + 1 -%}
+        {%- else -%}
+            {%- set shared.going = false -%}
+        {%- endif -%}
+    {%- endfor -%}
+    {{ return(shared.length) }}
 {%- endmacro %}
 
 {#- Every var checked before any model runs (on-run-start): names given with

@@ -29,7 +29,7 @@ rolled_up as (
         sum(payload_bytes) as payload_bytes,
         sum(message_bytes) as message_bytes,
         sum(segments) as segments,
-        sum(tcpip_bytes) as tcpip_bytes,
+        {{ exact_sum('tcpip_bytes') }} as tcpip_bytes,
         max(loaded_at) as loaded_at
     from hours
     group by all

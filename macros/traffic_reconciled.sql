@@ -20,7 +20,7 @@ estimated_by_flow as (
         sum(msgs) as msgs,
         sum(payload_bytes) as payload_bytes,
         sum(message_bytes) as message_bytes,
-        sum(tcpip_bytes) as tcpip_bytes
+        {{ exact_sum('tcpip_bytes') }} as tcpip_bytes
     from estimated
     group by all
 ),

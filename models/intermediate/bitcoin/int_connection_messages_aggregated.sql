@@ -52,7 +52,7 @@ aggregated as (
         sum(payload_bytes) as payload_bytes,
         sum(message_bytes) as message_bytes,
         sum(segments) as segments,
-        sum(tcpip_bytes) as tcpip_bytes,
+        {{ exact_sum('tcpip_bytes') }} as tcpip_bytes,
         min(logged_at) as first_logged_at,
         max(logged_at) as last_logged_at,
         max(loaded_at) as loaded_at

@@ -86,7 +86,7 @@ estimated as (
         count(*) as logged_messages,
         sum(logged.payload_bytes) as logged_payload_bytes,
         sum(logged.message_bytes) as estimated_message_bytes,
-        sum(logged.tcpip_bytes) as estimated_tcpip_bytes
+        {{ exact_sum('logged.tcpip_bytes') }} as estimated_tcpip_bytes
     from logged
     inner join covered
         on

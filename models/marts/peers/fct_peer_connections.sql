@@ -31,8 +31,11 @@ connections as (
                 sum(payload_bytes) filter (where flow = '{{ flow }}'), 0
             ) as {{ flow }}_payload_bytes,
             coalesce(
-                sum(tcpip_bytes) filter (where flow = '{{ flow }}'), 0
-            ) as {{ flow }}_tcpip_bytes,
+                sum(
+                    tcpip_bytes::decimal(38, 9)
+                ) filter (where flow = '{{ flow }}'),
+                0
+            )::double as {{ flow }}_tcpip_bytes,  -- exact: see exact_sum
         {%- endfor %}
         min(first_logged_at) as first_message_at,
         max(last_logged_at) as last_message_at,

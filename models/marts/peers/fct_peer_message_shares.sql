@@ -19,7 +19,7 @@ received as (
         connection_messages.connection_id,
         connection_messages.msg_type,
         sum(connection_messages.msgs) as msgs,
-        sum(connection_messages.tcpip_bytes) as tcpip_bytes,
+        {{ exact_sum('connection_messages.tcpip_bytes') }} as tcpip_bytes,
         max(connection_messages.loaded_at) as loaded_at
     from connection_messages
     inner join connections
@@ -35,7 +35,10 @@ shared as (
         *,
         msgs / sum(msgs) over (partition by connection_id) as msg_share,
         tcpip_bytes / nullif(
-            sum(tcpip_bytes) over (partition by connection_id), 0
+            sum(
+                tcpip_bytes::decimal(38, 9)
+            ) over (partition by connection_id)::double,
+            0
         ) as tcpip_bytes_share
     from received
 ),
