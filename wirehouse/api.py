@@ -28,6 +28,7 @@ from ingest.loader import files as load
 from ingest.loader.warehouse import FileResult, Warehouse, default_db_path
 from ingest.protocols.ports import BITCOIN_PORTS, KAFKA_PORTS
 from wirehouse import run as runner
+from wirehouse.serve import REPORT_NAME
 from wirehouse.serve.publish import (
     DUCKDB_NAME,
     PublishResult,
@@ -361,8 +362,6 @@ def _record(
 
 def _steps_due(project: Project, fresh: bool) -> tuple[bool, bool]:
     """Whether to publish and to write the report: after a build, or when they are missing."""
-    from wirehouse.serve.report.page import REPORT_NAME
-
     publish_due = project.publish_dir is not None and (
         fresh or not (project.publish_dir / DUCKDB_NAME).exists()
     )

@@ -15,9 +15,9 @@ import altair as alt
 import jinja2
 import vl_convert
 
+from wirehouse.serve import REPORT_NAME
 from wirehouse.serve.report.base import Marts, Nothing, Section, Table
 
-REPORT_NAME = "report.html"
 
 
 @dataclass(frozen=True)
