@@ -29,8 +29,7 @@ import yaml
 from ingest.kinds.base import SourceKind
 from ingest.loader.files import NodeNameError, check_node
 from wirehouse.api import OptionError, UsageError, make_kind
-
-DBT_PROJECT_FILE = Path(__file__).resolve().parents[1] / "dbt_project.yml"
+from wirehouse.run import DBT_PROJECT
 
 DEFAULT_FILE = "wirehouse.toml"
 SECTIONS = {"warehouse", "build", "publish", "report", "source"}
@@ -41,8 +40,8 @@ class ProjectError(UsageError):
 
 
 def project_vars() -> list[str]:
-    """The names of the dbt project's vars (dbt_project.yml beside this package)."""
-    with DBT_PROJECT_FILE.open() as f:
+    """The names of the dbt project's vars (its dbt_project.yml)."""
+    with (DBT_PROJECT / "dbt_project.yml").open() as f:
         return list(yaml.safe_load(f)["vars"])
 
 
@@ -118,9 +117,10 @@ def load_project(path: Path | None = None) -> Project:
     variables = build.get("vars", {})
     if not isinstance(variables, dict):
         raise fail("build.vars", 'must be a table of dbt vars, e.g. { counter_mode = "exact" }')
+    known = project_vars() if variables else []
     for name in variables:  # values are checked by dbt itself before any model runs
-        if name not in project_vars():
-            close = difflib.get_close_matches(name, project_vars(), n=1)
+        if name not in known:
+            close = difflib.get_close_matches(name, known, n=1)
             hint = f" (did you mean {close[0]}?)" if close else ""
             raise fail(f"build.vars.{name}", f"not a var of the dbt project{hint}")
     data_tests = build.get("data_tests", True)

@@ -91,6 +91,13 @@ class Operations(RuleBasedStateMachine):
     def file(self, kind: str, node: str, day: str) -> Path:
         return self.inbox / node / KINDS[kind] / f"{day}.csv"
 
+    def loaded_tracepoints(self, node: str, day: str) -> tuple[Path | None, list[bytes]]:
+        """A day's tracepoint file in the inbox (None if it never arrived), and its full lines."""
+        target = self.file("tracepoints", node, day)
+        if not target.exists():
+            return None, []
+        return target, lines_of(self.source("tracepoints", node, day))
+
     def write(self, path: Path, content: bytes) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(content)
@@ -167,10 +174,9 @@ class Operations(RuleBasedStateMachine):
     @rule(node=st.sampled_from(NODES), day=st.sampled_from(DAYS))
     def rotate(self, node: str, day: str) -> None:
         """logrotate copytruncate: the file is emptied and refills with newer rows."""
-        target = self.file("tracepoints", node, day)
-        if not target.exists():
+        target, lines = self.loaded_tracepoints(node, day)
+        if target is None:
             return
-        lines = lines_of(self.source("tracepoints", node, day))
         self.write(target, lines[0] + b"".join(lines[-max(1, len(lines) // 4) :]))
         notes = self.ingest()
         assert "generation" in notes, notes
@@ -179,10 +185,9 @@ class Operations(RuleBasedStateMachine):
     @rule(node=st.sampled_from(NODES), day=st.sampled_from(DAYS))
     def replace(self, node: str, day: str) -> None:
         """A re-export of one day, loaded with --replace: it replaces what was loaded."""
-        target = self.file("tracepoints", node, day)
-        if not target.exists():
+        target, lines = self.loaded_tracepoints(node, day)
+        if target is None:
             return
-        lines = lines_of(self.source("tracepoints", node, day))
         self.write(target, b"".join(lines[: max(2, len(lines) // 3)]))
         self.ingest("--replace")
         self.done["replace"] += 1
