@@ -320,7 +320,7 @@ def run(project: Project, full_refresh: bool = False, on_file: OnFile = _ignore)
             summary = RunSummary(sources, None, 0.0)
             fingerprint = runner.build_fingerprint(project.vars)
             plan = runner.plan_build(warehouse, fingerprint, full_refresh, summary.files)
-            newest = warehouse.newest_load()
+            newest = warehouse.newest_change()
             never_built = warehouse.last_build() is None  # no data yet: nothing to publish
             if plan is None and (never_built or not any(_steps_due(project, fresh=False))):
                 _record(warehouse, summary, started, started_at, fingerprint, newest)

@@ -97,12 +97,17 @@ def plan_build(
     if reason:
         tables = _tables(wh.kinds_loaded_since(None))
         return BuildPlan("full", reason, tables, new=tables) if tables else None
-    changed = wh.kinds_loaded_since(last[1])
+    loaded, removed = wh.kinds_loaded_since(last[1]), wh.kinds_removed_since(last[1])
+    changed = loaded | removed
     if not changed:
         return None
-    new = _tables(changed - wh.kinds_loaded_until(last[1]))
+    new = _tables(loaded - wh.kinds_loaded_until(last[1]))
     # views only change with the project (then the build is full) unless a kind is new
-    reason = "new data: " + ", ".join(sorted(changed))
+    reason = "; ".join(
+        f"{what}: {', '.join(sorted(kinds))}"
+        for what, kinds in (("new data", loaded), ("rows removed", removed))
+        if kinds
+    )
     return BuildPlan("incremental", reason, _tables(changed), new=new, views=bool(new))
 
 

@@ -254,7 +254,14 @@ class FileLoad:
             return
         grew = loaded.digest.prefix_sha256 == self.loaded.sha256
         if grew or self.replace:
-            manifest.delete_rows(self.con, self.key, self.source.tables, self.generation)
+            manifest.delete_rows(
+                self.con,
+                self.key,
+                self.source.tables,
+                self.run.loaded_at,
+                None if grew else "replace",  # a growth removes nothing
+                self.generation,
+            )
             return
         kept = manifest.rows_of_generation(self.con, self.key, self.generation)
         self.generation += 1

@@ -1,6 +1,7 @@
 """The manifest: reads and writes of ``raw.ingest_files`` (one row per version (path, sha256) of
 every file wirehouse was asked to ingest) and ``raw.ingest_issues`` (problems inside files that
-did not stop their load), and deleting the raw rows of a file's versions.
+did not stop their load), and deleting the raw rows of a file's versions (logged in
+``raw.removed_rows``).
 
 Facts about a file (path, node, run, sha256, size, status, error, note) live here once; each raw
 row carries only the ``file_id`` of its version. Texts stored are capped to one short line,
@@ -169,8 +170,11 @@ def relabel(
     loaded_at: datetime,
 ) -> None:
     """Move the file `key` (every generation of it) to `node`, in one transaction; its rows
-    get a new _loaded_at, so incremental models see them again."""
+    get a new _loaded_at, so incremental models see them again, and are logged as removed
+    from the node they had, so its models drop them."""
+    tables = list(tables)
     con.begin()
+    log_removal(con, key, tables, loaded_at, "relabel")
     for table in tables:
         con.execute(
             f"update raw.{table.name} set _loaded_at = ? where _file_id in"
@@ -194,14 +198,46 @@ def rows_of_generation(con: duckdb.DuckDBPyConnection, key: str, generation: int
     return rows
 
 
+def log_removal(
+    con: duckdb.DuckDBPyConnection,
+    key: str,
+    tables: Iterable[RawTable],
+    removed_at: datetime,
+    reason: str,
+    generation: int | None = None,
+) -> None:
+    """Record in raw.removed_rows the rows of `key` (of one generation when given) about to
+    be removed or moved to another node, per table and node: incremental models rebuild
+    those nodes from the earliest of their timestamps (macros/nodes_changed.sql)."""
+    for table in tables:
+        first = "min(raw_row.timestamp)" if "timestamp" in table.columns else "null"
+        con.execute(
+            "insert into raw.removed_rows"
+            " (kind, table_name, node, first_timestamp, rows, removed_at, reason)"
+            f" select loaded_file.kind, ?, loaded_file.node, {first}, count(*), ?, ?"
+            f" from raw.{table.name} as raw_row join raw.ingest_files as loaded_file"
+            " on raw_row._file_id = loaded_file.file_id"
+            " where loaded_file.path = ?"
+            " and loaded_file.generation = coalesce(?, loaded_file.generation)"
+            " group by loaded_file.kind, loaded_file.node",
+            [table.name, removed_at, reason, key, generation],
+        )
+
+
 def delete_rows(
     con: duckdb.DuckDBPyConnection,
     key: str,
     tables: Iterable[RawTable],
+    removed_at: datetime,
+    reason: str | None,
     generation: int | None = None,
 ) -> int:
     """Delete the raw rows of every version of the file `key` (of one generation of it when
-    given); how many there were."""
+    given), logging them in raw.removed_rows unless `reason` is None (a grown file's earlier
+    version: its rows come back with the new one); how many there were."""
+    tables = list(tables)
+    if reason is not None:
+        log_removal(con, key, tables, removed_at, reason, generation)
     deleted = 0
     for table in tables:
         [(count,)] = con.execute(
@@ -214,7 +250,7 @@ def delete_rows(
 
 
 def forget(
-    con: duckdb.DuckDBPyConnection, key: str, tables: Iterable[RawTable]
+    con: duckdb.DuckDBPyConnection, key: str, tables: Iterable[RawTable], removed_at: datetime
 ) -> list[tuple[str, int]]:
     """Remove the file `key` (or every file under the directory `key`) from the raw tables,
     the manifest and the issues, in one transaction; (file, rows removed) for each."""
@@ -228,7 +264,7 @@ def forget(
     ).fetchall()
     removed = []
     for (file,) in files:
-        rows = delete_rows(con, file, tables)
+        rows = delete_rows(con, file, tables, removed_at, "forget")
         con.execute("delete from raw.ingest_issues where path = ?", [file])
         con.execute("delete from raw.ingest_files where path = ?", [file])
         removed.append((file, rows))

@@ -90,6 +90,24 @@ comment on table raw.wirehouse_runs is
     'One row per wirehouse run: files loaded, the dbt build and the newest load it reflects.';
 """
 
+# Migration 6: raw rows taken out again (forget, --replace, a relabel to another node), so a
+# plain `dbt build` rebuilds what they were part of: incremental models learn of new rows from
+# their _loaded_at, of removed ones only from here.
+REMOVED_ROWS_DDL = """
+create table if not exists raw.removed_rows (
+    kind varchar not null,
+    table_name varchar not null,
+    node varchar,
+    first_timestamp timestamp,
+    rows bigint not null,
+    removed_at timestamp not null,
+    reason varchar not null check (reason in ('forget', 'replace', 'relabel'))
+);
+comment on table raw.removed_rows is
+    'Raw rows removed after they were loaded: per kind, table and node, how many, the earliest'
+    ' timestamp among them (NULL for tables without one) and when (UTC).';
+"""
+
 # Manifest columns added after the first release, in the order releases added them (some
 # releases had note and file_ctime_ns but no node: each is added only where it is missing).
 ADDED_MANIFEST_COLUMNS = {
@@ -154,6 +172,12 @@ def _manifest_generations(con: duckdb.DuckDBPyConnection) -> None:
     )
 
 
+def _removed_rows_log(con: duckdb.DuckDBPyConnection) -> None:
+    """The log of raw rows removed after they were loaded (earlier removals were not logged:
+    a `--full-refresh` build once after this step makes every model agree with the files)."""
+    con.execute(REMOVED_ROWS_DDL)
+
+
 @dataclass(frozen=True)
 class Migration:
     version: int
@@ -167,6 +191,7 @@ MIGRATIONS = (
     Migration(3, "file ids for versions recorded before them", _file_ids_for_old_versions),
     Migration(4, "per-row file facts move to the manifest", _file_facts_to_manifest),
     Migration(5, "manifest column generation", _manifest_generations),
+    Migration(6, "log of removed raw rows", _removed_rows_log),
 )
 LATEST = MIGRATIONS[-1].version
 

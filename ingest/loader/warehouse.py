@@ -129,18 +129,29 @@ class Warehouse:
         Returns (file, rows removed) for each file that was in the manifest. The file
         itself may be gone: forgetting is by the path the manifest holds.
         """
-        return manifest.forget(self.con, str(path.resolve()), tables)
+        return manifest.forget(self.con, str(path.resolve()), tables, self.loaded_at)
 
-    def newest_load(self) -> datetime | None:
-        """When the newest file version that has rows was loaded."""
+    def newest_change(self) -> datetime | None:
+        """When rows with data were last loaded or removed (a build then reflects both)."""
         return self.con.execute(
-            "select max(loaded_at) from raw.ingest_files where status in ('loaded', 'partial')"
+            "select max(changed_at) from (select loaded_at as changed_at from raw.ingest_files"
+            " where status in ('loaded', 'partial')"
+            " union all select removed_at from raw.removed_rows)"
         ).fetchone()[0]
 
     def kinds_loaded_since(self, since: datetime | None) -> set[str]:
         rows = self.con.execute(
             "select distinct kind from raw.ingest_files where status in ('loaded', 'partial')"
             " and loaded_at > coalesce(?, '-infinity'::timestamp)",
+            [since],
+        ).fetchall()
+        return {kind for (kind,) in rows}
+
+    def kinds_removed_since(self, since: datetime | None) -> set[str]:
+        """Kinds with raw rows removed (forget, --replace, relabel) after `since`."""
+        rows = self.con.execute(
+            "select distinct kind from raw.removed_rows"
+            " where removed_at > coalesce(?, '-infinity'::timestamp)",
             [since],
         ).fetchall()
         return {kind for (kind,) in rows}

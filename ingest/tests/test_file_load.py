@@ -70,6 +70,14 @@ def rows(wh: Warehouse) -> list[tuple[str, int]]:
     ).fetchall()
 
 
+def removed(wh: Warehouse) -> list[tuple]:
+    """raw.removed_rows without its time: (kind, table, node, first_timestamp, rows, reason)."""
+    return wh.con.execute(
+        "select kind, table_name, node, first_timestamp, rows, reason from raw.removed_rows"
+        " order by all"
+    ).fetchall()
+
+
 def manifest(wh: Warehouse, *columns: str) -> list[tuple]:
     return wh.con.execute(
         f"select {', '.join(columns)} from raw.ingest_files order by path, status"
@@ -122,6 +130,8 @@ def test_an_unchanged_file_under_another_node_is_relabelled(wh: Warehouse, tmp_p
         (wh.loaded_at,)
     ]
     assert len(source.reads) == 1
+    # and they are gone from n1: logged as removed from it (t_rows has no timestamp column)
+    assert removed(wh) == [("t", "t_rows", "n1", None, 2, "relabel")]
 
 
 # --- freeze a growing file
@@ -292,6 +302,7 @@ def test_a_grown_file_replaces_exactly_the_rows_of_its_path(wh: Warehouse, tmp_p
     a_, b_ = str(a.resolve()), str(b.resolve())
     assert rows(wh) == [(a_, 1), (a_, 2), (a_, 3), (b_, 7)]
     assert manifest(wh, "path", "generation") == [(a_, 1), (b_, 1)]
+    assert removed(wh) == []  # a growth removes nothing: its rows come back with it
 
 
 def test_asked_to_replace_new_content_replaces_the_rows(wh: Warehouse, tmp_path: Path) -> None:
@@ -305,6 +316,10 @@ def test_asked_to_replace_new_content_replaces_the_rows(wh: Warehouse, tmp_path:
     assert (result.status, result.rows, result.rows_by_table) == ("loaded", 1, {"t_rows": 1})
     assert rows(wh) == [(str(a.resolve()), 3), (str(b.resolve()), 7)]
     assert manifest(wh, "path", "generation") == [(str(a.resolve()), 1), (str(b.resolve()), 1)]
+    assert removed(wh) == [("t", "t_rows", None, None, 2, "replace")]
+    assert wh.con.execute("select removed_at from raw.removed_rows").fetchall() == [
+        (wh.loaded_at,)
+    ]
 
 
 def test_a_rotated_file_keeps_its_earlier_rows_as_a_generation(
@@ -337,6 +352,7 @@ def test_a_rotated_file_keeps_its_earlier_rows_as_a_generation(
     assert len(rows(wh)) == 2502
     assert wh.forget(a, [ROWS]) == [(key, 2502)]
     assert rows(wh) == [] and manifest(wh, "path") == []
+    assert removed(wh) == [("t", "t_rows", None, None, 2502, "forget")]
 
 
 def test_an_earlier_generations_bytes_again_are_already_loaded(
