@@ -11,7 +11,8 @@
     and connections that cross the day are recomputed with what came after
     them, and rows whose input was removed go. -#}
 {% macro nodes_changed(kind=none) -%}
-    {%- if kind is none -%}
+    {%- set incremental_strategy = kind is none -%}
+    {%- if incremental_strategy -%}
         {%- set kind = incremental_input_kind() -%}
     {%- endif -%}
     {%- if kind == 'messages' -%}
@@ -32,19 +33,23 @@
             "nodes_changed: kind must be 'messages' or 'samples', got " ~ kind
         ) }}
     {%- endif -%}
-    {%- set removals = source('wirehouse', 'removed_rows') -%}
-    {#- unit tests have no `this`: they build in full -#}
-    {%- if not execute or this is none or not is_incremental() -%}
+    {%- if not execute -%}
+        {%- do source('wirehouse', 'removed_rows') -%}  {#- parsing: an input -#}
         {{ return(none) }}
     {%- endif -%}
-    {%- set loaded = run_query(
-        'select max(loaded_at) from ' ~ this
-    ).columns[0].values()[0] -%}
-    {#- an incremental build has a recorded build (else should_full_refresh) -#}
-    {%- set built_at = run_query(
-        'select built_at from ' ~ model_builds_table()
-        ~ " where model = '" ~ model.unique_id ~ "'"
-    ).columns[0].values()[0] -%}
+    {#- unit tests have no `this`: they build in full; the incremental
+        strategy runs only in an incremental build -#}
+    {%- if this is none or not (incremental_strategy or is_incremental()) -%}
+        {{ return(none) }}
+    {%- endif -%}
+    {%- set removals = source('wirehouse', 'removed_rows') -%}
+    {#- the newest input row in the table, and when it was built (an
+        incremental build has a recorded build, else should_full_refresh) -#}
+    {%- set marks = run_query(
+        'select (select max(loaded_at) from ' ~ this ~ '), (select built_at from '
+        ~ model_builds_table() ~ " where model = '" ~ model.unique_id ~ "')"
+    ).rows[0] -%}
+    {%- set loaded, built_at = marks[0], marks[1] -%}
     {%- set branches = [] -%}
     {%- for relation in relations -%}
         {%- set branch -%}

@@ -10,6 +10,7 @@ messages; the CLI's exit-code map (README "Exit codes") says what every error be
 from __future__ import annotations
 
 import glob
+import threading
 import time
 import uuid
 from collections import Counter
@@ -299,15 +300,16 @@ def run(project: Project, full_refresh: bool = False, on_file: OnFile = _ignore)
     more to record the run."""
     started = time.perf_counter()
     started_at = _utc_now()
-    importer = runner.DbtImport()
+    parsing = runner.DbtParse(project)
 
     def loaded(path: Path, result: FileResult) -> None:
         if result.status in ("loaded", "partial", "relabelled"):
-            importer.start()  # a build follows: import dbt while the other files load
+            parsing.start()  # a build follows (relabelled files are not read)
         on_file(path, result)
 
     with runner.run_lock(project.warehouse):
         with open_warehouse(project.warehouse) as warehouse:
+            warehouse.on_read = parsing.start  # a file is read: parse while it loads
             sources = [
                 SourceResult(
                     source,
@@ -325,7 +327,7 @@ def run(project: Project, full_refresh: bool = False, on_file: OnFile = _ignore)
             if plan is None and (never_built or not any(_steps_due(project, fresh=False))):
                 _record(warehouse, summary, started, started_at, fingerprint, newest)
                 return summary
-        summary.build = None if plan is None else runner.dbt_build(project, plan)
+        summary.build = None if plan is None else runner.dbt_build(project, plan, parsing)
         if summary.build is None or summary.build.ok:
             summary.steps = _publish_and_report(project, fresh=summary.build is not None)
         with Warehouse(project.warehouse) as warehouse:  # tables ensured above
@@ -456,13 +458,20 @@ def _reader(
         yield con
 
 
+QUERY_TIMEOUT_S = 300.0  # `wirehouse query --timeout`: a runaway statement stops, not the user
+
+
 @contextmanager
 def query(
-    sql: str, where: ReadFrom, on_stale: OnStale | None = None
+    sql: str,
+    where: ReadFrom,
+    on_stale: OnStale | None = None,
+    timeout_s: float = QUERY_TIMEOUT_S,
 ) -> Iterator[duckdb.DuckDBPyRelation | None]:
     """One read-only statement's result (None for statements without one), readable inside
     the block. A statement that is not read-only raises UnsafeQuery before anything opens;
-    DuckDB's errors, also those found while the caller reads rows, raise QueryError."""
+    DuckDB's errors, also those found while the caller reads rows, raise QueryError, and so
+    does a statement still running after ``timeout_s`` seconds (0: no limit)."""
     from wirehouse.serve.query import UnsafeQuery, check_read_only
 
     try:
@@ -470,11 +479,21 @@ def query(
     except UnsafeQuery as exc:
         raise UsageError(str(exc)) from exc
     with _reader(where, on_stale) as con:
+        timer = threading.Timer(timeout_s, con.interrupt) if timeout_s > 0 else None
+        if timer is not None:
+            timer.start()
         try:
             yield con.sql(statement)
+        except duckdb.InterruptException:
+            raise QueryError(
+                f"stopped after {timeout_s:g} s (--timeout SECONDS to allow longer, 0 for no limit)"
+            ) from None
         except duckdb.Error as exc:
             # DuckDB's whole message: its hints ("Did you mean ...") are the useful part
             raise QueryError(str(exc).strip()) from None
+        finally:
+            if timer is not None:
+                timer.cancel()
 
 
 @contextmanager

@@ -365,10 +365,26 @@ format_option = click.option(
 @published_option
 @live_option
 @format_option
-def query(sql: str, db_path: Path | None, published_dir: Path | None, live: bool, fmt: str) -> None:
+@click.option(
+    "--timeout",
+    "timeout_s",
+    type=click.FloatRange(min=0),
+    default=api.QUERY_TIMEOUT_S,
+    show_default=True,
+    help="Stop a statement still running after this many seconds (0: no limit).",
+)
+def query(
+    sql: str,
+    db_path: Path | None,
+    published_dir: Path | None,
+    live: bool,
+    fmt: str,
+    timeout_s: float,
+) -> None:
     """Run one read-only statement (SELECT, FROM, SHOW, DESCRIBE, SUMMARIZE, ...) against the
     published copy of the marts, or the warehouse with --live."""
-    with api.query(sql, api.ReadFrom(db_path, published_dir, live), _stale_note) as result:
+    where = api.ReadFrom(db_path, published_dir, live)
+    with api.query(sql, where, _stale_note, timeout_s) as result:
         _render(result, fmt)
 
 

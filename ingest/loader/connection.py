@@ -50,12 +50,23 @@ def check_name(path: Path) -> None:
         )
 
 
+# No extension is ever downloaded or loaded behind our back (only parquet, json and icu are
+# built in): set when the file is opened, before DuckDB looks at what kind of file it is (a
+# SQLite file would otherwise make it fetch sqlite_scanner from the internet).
+OFFLINE = {"autoinstall_known_extensions": False, "autoload_known_extensions": False}
+EXTENSION_NEEDED = re.compile(r'Extension "[^"]*?(\w+)_scanner\.duckdb_extension" not found')
+
+
 def connect(path: Path, read_only: bool = False) -> duckdb.DuckDBPyConnection:
     """Open the warehouse; lock conflicts and unusable files become WarehouseError."""
     try:
-        return duckdb.connect(str(path), read_only=read_only)
+        return duckdb.connect(str(path), read_only=read_only, config=OFFLINE)
     except duckdb.IOException as exc:
         text = str(exc)
+        if needed := EXTENSION_NEEDED.search(text):
+            raise WarehouseError(
+                f"{path}: not a DuckDB warehouse (it looks like a {needed[1]} database)"
+            ) from None
         held = LOCK_HOLDER.search(text)
         if held:
             pid = int(held["pid"])

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import os
 import shutil
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -65,6 +66,7 @@ class IngestRun:
     loaded_at: datetime  # every row and manifest row of the run gets this time
     tmp_dir: Path  # frozen copies, decompressed files; removed with the warehouse's lock
     max_pending_rows: int = ARROW_INSERT_ROWS  # Arrow rows of other tables held back
+    on_read: Callable[[], None] | None = None  # told before a file's bytes are read
 
 
 @dataclass
@@ -107,6 +109,8 @@ class FileLoad:
             return self._fail(problem)
         if self._unchanged_on_disk():
             return self._skip_or_relabel()
+        if self.run.on_read is not None:
+            self.run.on_read()
         try:
             if recently_written(self.stat):
                 self._freeze()

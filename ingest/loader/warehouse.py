@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import shutil
 import uuid
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -27,6 +27,7 @@ from ingest.loader import manifest
 from ingest.loader.arrow_stream import ARROW_INSERT_ROWS, as_table
 from ingest.loader.connection import (
     DEFAULT_DB,
+    OFFLINE,
     RESERVED_DB_NAMES,
     WarehouseBusy,
     WarehouseError,
@@ -48,6 +49,7 @@ __all__ = [
     "MANIFEST_COLUMNS",
     "MAX_ISSUES_STORED",
     "MAX_TEXT_CHARS",
+    "OFFLINE",
     "READ_CHUNK",
     "RECENT_WRITE_NS",
     "RESERVED_DB_NAMES",
@@ -80,6 +82,7 @@ class Warehouse:
         # a timestamp without a UTC offset in a file is UTC, whatever this machine's zone
         self.con.execute("set TimeZone = 'UTC'")
         self.run_id = str(uuid.uuid4())
+        self.on_read: Callable[[], None] | None = None  # told before a file's bytes are read
         self.loaded_at = datetime.now(UTC).replace(tzinfo=None)
         try:
             migrate(self.con, self.path)
@@ -119,7 +122,9 @@ class Warehouse:
         ``replace``: changed content replaces the path's rows even if it is not a growth.
         """
         # ARROW_INSERT_ROWS is read at each call: a test lowers it on this module
-        run = IngestRun(self.con, self.run_id, self.loaded_at, self.tmp_dir, ARROW_INSERT_ROWS)
+        run = IngestRun(
+            self.con, self.run_id, self.loaded_at, self.tmp_dir, ARROW_INSERT_ROWS, self.on_read
+        )
         return FileLoad(run, path, source, node, replace).ingest()
 
     def forget(self, path: Path, tables: Iterable[RawTable]) -> list[tuple[str, int]]:

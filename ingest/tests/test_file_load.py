@@ -317,9 +317,7 @@ def test_asked_to_replace_new_content_replaces_the_rows(wh: Warehouse, tmp_path:
     assert rows(wh) == [(str(a.resolve()), 3), (str(b.resolve()), 7)]
     assert manifest(wh, "path", "generation") == [(str(a.resolve()), 1), (str(b.resolve()), 1)]
     assert removed(wh) == [("t", "t_rows", None, None, 2, "replace")]
-    assert wh.con.execute("select removed_at from raw.removed_rows").fetchall() == [
-        (wh.loaded_at,)
-    ]
+    assert wh.con.execute("select removed_at from raw.removed_rows").fetchall() == [(wh.loaded_at,)]
 
 
 def test_a_rotated_file_keeps_its_earlier_rows_as_a_generation(

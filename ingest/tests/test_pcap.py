@@ -262,7 +262,7 @@ BROKEN_TABLE = [
     ("libpcap_pcapng-shb-len-insane.pcapng", "failed", 0, "pcapng section header length 2097152 at byte 0 is insane", ""),
     ("libpcap_pcapng-truncated-shb.pcapng", "failed", 0, "truncated pcapng section header at byte 0", ""),
     ("ndpi_fuzz-2006-06-26-2594.pcap", "loaded", 691, "", ""),
-    ("ndpi_fuzz-2021-10-13.pcap", "partial", 1, "cut short in record header at byte 237 (2 of 16 bytes present)", "ts_nsec >= 1000000000 in 1 packet (first record at byte 24): kept, the excess carried into the seconds"),  # v2.0: caplen/len swapped, as libpcap and tshark read it
+    ("ndpi_fuzz-2021-10-13.pcap", "partial", 1, "cut short in record header at byte 237 (2 of 16 bytes present)", "ts_nsec outside 0..999999999 in 1 packet (first record at byte 24): read as libpcap and tshark read it, a signed number carried into the seconds"),  # v2.0: caplen/len swapped, as libpcap and tshark read it
     ("ndpi_malformed_icmp.pcap", "loaded", 1, "", ""),
     ("ndpi_ossfuzz_seed_fake_traces_4.pcapng", "loaded", 2, "", ""),
     ("ndpi_tls_invalid_reads.pcap", "loaded", 12, "", ""),
@@ -396,6 +396,27 @@ def rows_of(tmp_path: Path, data: bytes) -> list[dict]:
     return rows(path)
 
 
+def test_a_negative_microsecond_field_is_read_signed_as_tshark_reads_it(
+    tmp_path: Path,
+) -> None:
+    """An Ubertooth capture writes some ts_usec as negative 32-bit numbers; libpcap's
+    tv_usec is an int32 and tshark shows 4294398122 as -569,174 µs (checked with tshark 4:
+    frame.time_epoch 1006 s - 0.569174 s), not 71.5 minutes later."""
+    frame = bytes(TCP_DATA)
+    path = tmp_path / "ubertooth.pcap"
+    recs = [
+        (T0, 500_000, frame, len(frame)),
+        (T0 + 1, 2**32 - 569_174, frame, len(frame)),
+        (T0 + 2, 2**32 - 1, frame, len(frame)),
+    ]
+    path.write_bytes(pcap_file(recs))
+    assert [r["ts_ns"] for r in rows(path)] == [
+        T0 * 10**9 + 500_000_000,
+        (T0 + 1) * 10**9 - 569_174_000,
+        (T0 + 2) * 10**9 - 1000,
+    ]
+
+
 def test_microseconds_of_a_second_or_more_are_kept_and_noted(tmp_path: Path) -> None:
     frame = bytes(TCP_DATA)
     path = tmp_path / "clock.pcap"
@@ -414,8 +435,8 @@ def test_microseconds_of_a_second_or_more_are_kept_and_noted(tmp_path: Path) -> 
     assert (result.status, result.rows) == ("loaded", 3)
     first_bad = 24 + 16 + len(frame)
     assert result.note == (
-        f"ts_usec >= 1000000 in 2 packets (first record at byte {first_bad}):"
-        " kept, the excess carried into the seconds"
+        f"ts_usec outside 0..999999 in 2 packets (first record at byte {first_bad}):"
+        " read as libpcap and tshark read it, a signed number carried into the seconds"
     )
     assert [s for (s,) in stamps] == [
         T0 * 10**9 + 1000,

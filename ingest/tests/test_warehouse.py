@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sqlite3
 from pathlib import Path
 
 import duckdb
@@ -90,3 +91,34 @@ def test_a_file_that_is_not_a_warehouse_is_one_line(tmp_path: Path) -> None:
     assert result.returncode == 4
     assert result.stderr.startswith("wirehouse: error: ") and result.stderr.count("\n") == 1
     assert "not a valid DuckDB database file" in result.stderr
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["ingest", "tracepoints", "{data}"],
+        ["forget", "{data}"],
+        ["publish", "--to", "{out}"],
+        ["tables", "--live"],
+        ["query", "--live", "select 1"],
+    ],
+)
+def test_a_sqlite_file_as_warehouse_is_refused_in_one_line_offline(
+    tmp_path: Path, command: list[str]
+) -> None:
+    """DuckDB opens a SQLite file through its sqlite extension, which it would download
+    and load on its own; wirehouse turns that off before any file is opened."""
+    db = tmp_path / "w.duckdb"
+    with sqlite3.connect(db) as con:
+        con.execute("create table t (a)")
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "net.csv").write_text(HEADER)
+    args = [a.format(data=tmp_path / "data", out=tmp_path / "out") for a in command]
+    done = wirehouse(*args, "--db", db)
+    assert done.returncode != 0
+    assert done.stderr.strip() == (
+        f"wirehouse: error: {db}: not a DuckDB warehouse (it looks like a sqlite database)"
+    )
+    assert not (Path.home() / ".duckdb/extensions").exists() or not list(
+        (Path.home() / ".duckdb/extensions").rglob("sqlite_scanner*")
+    )

@@ -125,7 +125,7 @@ def publish(
         try:
             version_dir.mkdir(parents=True)
             lock_seconds, source = _copy_marts(version_dir, warehouse, version, wait_seconds)
-            con = duckdb.connect(str(version_dir / DUCKDB_NAME), read_only=True)
+            con = duckdb.connect(str(version_dir / DUCKDB_NAME), read_only=True, config=db.OFFLINE)
             try:
                 con.execute("set enable_progress_bar = false")
                 tables = _export_parquet(con, version_dir / PARQUET_NAME, partition_rows)
@@ -293,7 +293,7 @@ def _export_parquet(
 def _write_views(path: Path, tables: list[PublishedTable]) -> None:
     """A DuckDB file of views over the Parquet files (absolute paths into the version
     directory: DuckDB resolves relative ones against the reader's working directory)."""
-    con = duckdb.connect(str(path))
+    con = duckdb.connect(str(path), config=db.OFFLINE)
     try:
         for schema in sorted({t.name.split(".")[0] for t in tables}):
             con.execute(f"create schema {schema}")

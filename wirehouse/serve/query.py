@@ -114,8 +114,10 @@ def check_read_only(sql: str) -> ReadOnlySql:
     """Return the SQL if it is one read-only statement, else raise UnsafeQuery."""
     try:
         statements = [s for s in sqlglot.parse(sql, read="duckdb") if s is not None]
-    except sqlglot.errors.ParseError as exc:
+    except sqlglot.errors.SqlglotError as exc:  # ParseError, TokenError (`select 1 /*`)
         raise UnsafeQuery(f"cannot parse: {str(exc).splitlines()[0]}") from None
+    except RecursionError:
+        raise UnsafeQuery("cannot parse: nested too deeply") from None
     if len(statements) != 1:
         raise UnsafeQuery(f"expected one statement, got {len(statements)}")
     _check_tree(statements[0])
@@ -197,9 +199,7 @@ def connect_reader(path: Path) -> duckdb.DuckDBPyConnection:
     schemas = {row[0] for row in con.execute("select schema_name from duckdb_schemas()").fetchall()}
     search_path = ",".join(s for s in ("marts", "reference", "main") if s in schemas)
     con.execute(f"set search_path = '{search_path}'")
-    # nothing may be fetched at run time; parquet, json and icu are built in
-    con.execute("set autoinstall_known_extensions = false")
-    con.execute("set autoload_known_extensions = false")
+    # db.connect opened it with extension autoinstall and autoload off
     con.execute("set enable_external_access = false")
     con.execute("set lock_configuration = true")
     return con

@@ -177,6 +177,35 @@ def test_cli_formats_refusals_and_whole_errors(warehouse: Path) -> None:
     assert 'Did you mean "fct_x"?' in out.stderr  # DuckDB's hint is kept
 
 
+@pytest.mark.parametrize(
+    ("sql", "message"),
+    [
+        ("select 1 /*", "cannot parse: Error tokenizing"),
+        ("select " + "(" * 60 + "1" + ")" * 60, "cannot parse: nested too deeply"),
+    ],
+)
+def test_sql_that_cannot_be_parsed_is_one_line_exit_2(
+    warehouse: Path, sql: str, message: str
+) -> None:
+    out = CliRunner().invoke(main, ["query", sql, "--db", str(warehouse), "--live"])
+    assert out.exit_code == 2, out.output
+    assert out.stderr.startswith(f"wirehouse: error: {message}")
+    assert len(out.stderr.strip().splitlines()) == 1
+
+
+def test_a_runaway_statement_stops_at_the_time_limit(warehouse: Path) -> None:
+    out = CliRunner().invoke(
+        main,
+        [*("query", "select count(*) from range(100000000000)"), "--db", str(warehouse)]
+        + ["--live", "--timeout", "0.5"],
+    )
+    assert out.exit_code == 1, out.output
+    assert out.stderr == (
+        "wirehouse: error: stopped after 0.5 s (--timeout SECONDS to allow longer, 0 for no"
+        " limit)\n"
+    )
+
+
 def test_cli_tables_lists_grain_and_rows(warehouse: Path) -> None:
     out = CliRunner().invoke(main, ["tables", "--db", str(warehouse), "--live", "--format", "csv"])
     assert out.exit_code == 0, out.output

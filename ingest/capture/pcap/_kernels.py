@@ -129,8 +129,8 @@ def walk_pcap(
     swap: 0 lengths as written, 1 caplen/len swapped (versions before 2.3), 2 swapped when
     caplen > len (2.3: both layouts exist), as libpcap reads them. A caplen above max_caplen
     (libpcap's maximum for the link type) is damage: ERR_CAPLEN_TOO_BIG, arg = caplen.
-    stats[0] counts fraction fields >= 1 s (kept: carried into the seconds), stats[1] is the
-    buffer position of the first such record (-1 until one is seen).
+    stats[0] counts fraction fields outside 0 .. 1 s (kept: signed, carried into the
+    seconds), stats[1] is the buffer position of the first such record (-1 until one).
     """
     n = 0
     max_n = data_off.shape[0]
@@ -149,7 +149,9 @@ def walk_pcap(
         if pos + hdr_len + incl > end:
             return n, pos, NEED_MORE, 0
         frac = _u32(buf, pos + 4, big)
-        if frac >= frac_limit:
+        if frac >= 0x80000000:  # a signed field, as libpcap (int32 tv_usec) and tshark read it
+            frac -= 0x100000000
+        if frac < 0 or frac >= frac_limit:
             if stats[0] == 0:
                 stats[1] = pos
             stats[0] += 1

@@ -288,10 +288,10 @@ def _walk_pcap(
                 )
             break
     if stats[0]:
-        field = "ts_usec >= 1000000" if frac_ns == 1000 else "ts_nsec >= 1000000000"
+        field = "ts_usec outside 0..999999" if frac_ns == 1000 else "ts_nsec outside 0..999999999"
         report.notes.append(
             f"{field} in {plural(int(stats[0]), 'packet')} (first record at byte {first_bad}):"
-            " kept, the excess carried into the seconds"
+            " read as libpcap and tshark read it, a signed number carried into the seconds"
         )
 
 

@@ -106,42 +106,80 @@ connections as (
         bool_or(ip_proto = 6 and is_fin and not is_orig) as has_resp_fin,
         bool_or(ip_proto = 6 and is_rst and is_orig) as has_orig_rst,
         bool_or(ip_proto = 6 and is_rst and not is_orig) as has_resp_rst,
-        arg_min(is_orig, frame_number) filter (
-            where ip_proto = 6 and is_rst
-        ) as is_first_rst_orig
+        min(ts_ns) filter (where ip_proto = 6 and is_fin and is_orig)
+            as orig_fin_ts_ns,
+        min(ts_ns) filter (where ip_proto = 6 and is_fin and not is_orig)
+            as resp_fin_ts_ns
     from flagged
     group by all
 ),
 
--- Zeek conn_state (base/protocols/conn/main.zeek), from the flags seen
+historied as (
+    select
+        connections.*,
+        (
+            case
+                when connections.originator_rule = 'syn_ack' then '^' else ''
+            end
+            || coalesce(histories.history, '')
+        ) as history
+    from connections
+    left join histories
+        on connections.connection_id = histories.connection_id
+),
+
+-- Zeek's conn_state (function conn_state in base/protocols/conn/main.zeek),
+-- in its order, from each endpoint's last state as its TCP analyzer leaves
+-- it: reset (sent a RST), closed (sent a FIN), inactive or partial (sent
+-- nothing, or only mid-stream packets: the originator no SYN, the responder
+-- no SYN-ACK)
 states as (
     select
         *,
         case
             when ip_proto = 17
                 then case when resp_packets > 0 then 'SF' else 'S0' end
-            when has_orig_syn and not has_resp_syn_ack
+            when has_resp_rst
                 then case
-                    when has_orig_rst then 'RSTOS0'
-                    when has_resp_rst then 'REJ'
-                    when has_orig_fin then 'SH'
-                    else 'S0'
+                    when
+                        (
+                            has_orig_syn and not has_resp_syn_ack
+                            and not has_orig_rst and not has_orig_fin
+                        )
+                        or (has_orig_rst and orig_bytes = 0 and resp_bytes = 0)
+                        then 'REJ'
+                    when not (has_orig_syn or has_orig_rst or has_orig_fin)
+                        then 'RSTRH'
+                    else 'RSTR'
                 end
-            when has_resp_syn_ack and not has_orig_syn
+            when has_orig_rst
                 then case
-                    when has_resp_rst then 'RSTRH'
-                    when has_resp_fin then 'SHR'
-                    else 'OTH'
+                    when not (has_resp_syn_ack or has_resp_fin)
+                        then case
+                            -- Zeek: /^?S[^HAFGIQ]*R.*/ on the history
+                            when regexp_full_match(history, '\^?S[^HAFGIQ]*R.*')
+                                then 'RSTOS0'
+                            else 'OTH'
+                        end
+                    else 'RSTO'
                 end
-            when not has_orig_syn then 'OTH'
-            when is_first_rst_orig then 'RSTO'
-            when has_resp_rst or has_orig_rst then 'RSTR'
             when has_orig_fin and has_resp_fin then 'SF'
-            when has_orig_fin then 'S2'
-            when has_resp_fin then 'S3'
-            else 'S1'
-        end as conn_state
-    from connections
+            when has_orig_fin
+                then case when has_resp_syn_ack then 'S2' else 'SH' end
+            when has_resp_fin
+                then case when has_orig_syn then 'S3' else 'SHR' end
+            when has_orig_syn and resp_packets = 0 then 'S0'
+            when has_orig_syn and has_resp_syn_ack then 'S1'
+            else 'OTH'
+        end as conn_state,
+        -- Zeek stops a connection's clock once both sides have sent a FIN
+        -- (packets after it, such as the last ACK, do not lengthen it)
+        case
+            when orig_fin_ts_ns is not null and resp_fin_ts_ns is not null
+                then greatest(orig_fin_ts_ns, resp_fin_ts_ns)
+            else last_ts_ns
+        end as zeek_last_ts_ns
+    from historied
 ),
 
 final as (
@@ -165,7 +203,7 @@ final as (
         ) }}::varchar as community_id,
         make_timestamp(states.first_ts_ns // 1000)::timestamp as started_at,
         make_timestamp(states.last_ts_ns // 1000)::timestamp as ended_at,
-        ((states.last_ts_ns - states.first_ts_ns) / 1e9)::double
+        ((states.zeek_last_ts_ns - states.first_ts_ns) / 1e9)::double
             as duration_seconds,
         states.orig_packets::bigint as orig_packets,
         states.resp_packets::bigint as resp_packets,
@@ -174,13 +212,8 @@ final as (
         states.orig_ip_bytes::bigint as orig_ip_bytes,
         states.resp_ip_bytes::bigint as resp_ip_bytes,
         states.conn_state::varchar as conn_state,
-        (
-            case when states.originator_rule = 'syn_ack' then '^' else '' end
-            || coalesce(histories.history, '')
-        )::varchar as history
+        states.history::varchar as history
     from states
-    left join histories
-        on states.connection_id = histories.connection_id
 )
 
 select * from final

@@ -73,7 +73,7 @@ def test_marts_have_contract_grain_and_primary_key(manifest: dict) -> None:
             for t in attached_tests(manifest, node["unique_id"])
             if t.get("test_metadata")
         }
-        assert "unique_combination_of_columns" in kinds or {"unique", "not_null"} <= kinds, (
+        assert "primary_key" in kinds or {"unique", "not_null"} <= kinds, (
             f"{node['name']} has no primary-key test"
         )
 
