@@ -194,11 +194,9 @@ def test_sql_that_cannot_be_parsed_is_one_line_exit_2(
 
 
 def test_a_runaway_statement_stops_at_the_time_limit(warehouse: Path) -> None:
-    out = CliRunner().invoke(
-        main,
-        [*("query", "select count(*) from range(100000000000)"), "--db", str(warehouse)]
-        + ["--live", "--timeout", "0.5"],
-    )
+    runaway = "select count(*) from range(100000000000)"
+    args = ["query", runaway, "--db", str(warehouse), "--live", "--timeout", "0.5"]
+    out = CliRunner().invoke(main, args)
     assert out.exit_code == 1, out.output
     assert out.stderr == (
         "wirehouse: error: stopped after 0.5 s (--timeout SECONDS to allow longer, 0 for no"
