@@ -34,7 +34,7 @@
         ) }}
     {%- endif -%}
     {%- if not execute -%}
-        {%- do source('wirehouse', 'removed_rows') -%}  {#- parsing: an input -#}
+        {%- do ref('stg_wirehouse__removed_rows') -%}  {#- parsing: an input -#}
         {{ return(none) }}
     {%- endif -%}
     {#- unit tests have no `this`: they build in full; the incremental
@@ -42,7 +42,7 @@
     {%- if this is none or not (incremental_strategy or is_incremental()) -%}
         {{ return(none) }}
     {%- endif -%}
-    {%- set removals = source('wirehouse', 'removed_rows') -%}
+    {%- set removals = ref('stg_wirehouse__removed_rows') -%}
     {#- the newest input row in the table, and when it was built (an
         incremental build has a recorded build, else should_full_refresh) -#}
     {%- set marks = run_query(
@@ -64,8 +64,8 @@
     {%- set removed -%}
         -- removed rows without a timestamp: the node's every row
         select
-            coalesce(node, 'default') as node_id,
-            coalesce(first_timestamp, '-infinity'::timestamp) as changed_at
+            node_id,
+            coalesce(first_removed_at, '-infinity'::timestamp) as changed_at
         from {{ removals }}
         where
             table_name in ('{{ raw_tables | join("', '") }}')
