@@ -39,7 +39,11 @@ classified as (
         -- block-relay-only connections never announce transactions
         connections.is_long_connection
         and connections.peer_conn_type != 'block-relay-only'
-        and coalesce(received_counts.inv_msgs, 0) = 0 as is_zero_inv_peer
+        and coalesce(received_counts.inv_msgs, 0) = 0 as is_zero_inv_peer,
+        -- the notebook's rule: no inv from a long connection, of any type
+        connections.is_long_connection
+        and coalesce(received_counts.inv_msgs, 0) = 0
+            as is_zero_inv_peer_notebook
     from connections
     left join received_counts
         on connections.connection_id = received_counts.connection_id
@@ -54,6 +58,7 @@ final as (
         in_bloom_filter_msgs::bigint as in_bloom_filter_msgs,
         is_spv_client::boolean as is_spv_client,
         is_zero_inv_peer::boolean as is_zero_inv_peer,
+        is_zero_inv_peer_notebook::boolean as is_zero_inv_peer_notebook,
         loaded_at::timestamp as loaded_at
     from classified
 )

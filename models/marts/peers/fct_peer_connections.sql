@@ -69,6 +69,11 @@ rated as (
                 when connection_seconds >= {{ min_seconds }}
                     then {{ side }}_msgs * 3600 / connection_seconds
             end as {{ side }}_msgs_per_hour,
+            -- the notebook's bw_{{ side }}: payload (P2P size) per second
+            case
+                when connection_seconds >= {{ min_seconds }}
+                    then {{ side }}_payload_bytes / connection_seconds
+            end as {{ side }}_payload_bytes_per_second,
         {%- endfor %}
         in_msgs / nullif(out_msgs, 0) as in_out_msgs_ratio
     from timed
@@ -90,6 +95,10 @@ final as (
         {%- for side in ['in', 'out', 'total'] %}
             {{ side }}_tcpip_bytes_per_second::double
                 as {{ side }}_tcpip_bytes_per_second,
+        {%- endfor %}
+        {%- for side in ['in', 'out', 'total'] %}
+            {{ side }}_payload_bytes_per_second::double
+                as {{ side }}_payload_bytes_per_second,
         {%- endfor %}
         {%- for side in ['in', 'out', 'total'] %}
             {{ side }}_msgs_per_hour::double as {{ side }}_msgs_per_hour,
