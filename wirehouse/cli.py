@@ -516,11 +516,11 @@ def _ingest(
         for line in _problems(found):
             click.echo(line, err=True)
         if found.files:
-            progress.start(sum(f.stat().st_size for f in found.files))
+            progress.start(sum(_size(f) for f in found.files))
 
     def done(path: Path, result: FileResult) -> None:
         report_file(path, result, kind)
-        progress.file_done(path.stat().st_size)
+        progress.file_done(_size(path))
 
     try:
         kind = api.make_kind(kind_name, progress.update, **options)
@@ -577,6 +577,14 @@ def report_file(path: Path, result: FileResult, source: SourceKind | None = None
         click.echo(f"wirehouse: note: {path}: {result.message}", err=True)
     if result.note:
         click.echo(f"wirehouse: note: {path}: {result.note}", err=True)
+
+
+def _size(path: Path) -> int:
+    """Bytes for the progress bar; 0 for what cannot be stat'ed (its load fails with why)."""
+    try:
+        return path.stat().st_size
+    except OSError:
+        return 0
 
 
 class Progress:

@@ -109,7 +109,9 @@ def find_csvs(directory: Path, layouts: tuple[str, ...]) -> list[Path]:
     for_layout = sorted({p for pattern in layouts for p in directory.glob(pattern) if is_csv(p)})
     if for_layout:
         return for_layout
-    return sorted(p for p in directory.rglob("*") if p.is_file() and is_csv(p))
+    # not only regular files: a FIFO or a symlink loop named like a CSV is refused by the
+    # load with its reason, not skipped without a word
+    return sorted(p for p in directory.rglob("*") if is_csv(p) and not p.is_dir())
 
 
 def open_text(path: Path) -> TextIO:

@@ -82,6 +82,15 @@ class Attempt:
     digest: Digest | None = None  # of the bytes read; None if they could not be read
 
 
+def manifest_key(path: Path) -> str:
+    """The manifest's path of a file: resolved, or absolute when it cannot be (a symlink
+    loop, which then fails to load with its reason, like any unreadable file)."""
+    try:
+        return str(path.resolve())
+    except (OSError, RuntimeError):  # RuntimeError: Python 3.11's symlink loop
+        return os.path.abspath(path)
+
+
 class FileLoad:
     """One file's load; ``ingest`` reads as the steps above and never raises for a bad file."""
 
@@ -96,7 +105,7 @@ class FileLoad:
         self.run, self.con = run, run.con
         self.path, self.source, self.node = path, source, node
         self.replace = replace  # a changed file replaces its rows even if it did not grow
-        self.key = str(path.resolve())  # the manifest's path
+        self.key = manifest_key(path)
         self.loaded = manifest.loaded_version(self.con, self.key)  # None: a new path
         self.generation = self.loaded.generation if self.loaded else 1
         self.stat: os.stat_result  # set by _look, renewed when the file grows while read

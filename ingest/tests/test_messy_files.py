@@ -328,6 +328,28 @@ def test_a_fifo_is_not_read(tmp_path: Path) -> None:
 
 
 @pytest.mark.integration
+@pytest.mark.parametrize("layout", ["tracepoints/net", "export"])
+def test_a_fifo_or_symlink_loop_inside_a_folder_is_refused_not_skipped(
+    tmp_path: Path, layout: str
+) -> None:
+    """Was: inside a folder (no layout matched), a FIFO or a symlink loop named like a CSV
+    was skipped without a word; in the layout folder a loop stopped the whole ingest."""
+    folder = tmp_path / "data" / layout
+    write_csv(folder / "2025-01-22.csv", [HEADER, *rows(3)])
+    os.mkfifo(folder / "2025-01-23.csv")
+    (folder / "a.csv").symlink_to("b.csv")
+    (folder / "b.csv").symlink_to("a.csv")
+    done = wirehouse("ingest", "tracepoints", tmp_path / "data", "--db", tmp_path / "w.duckdb")
+    assert done.returncode == 1, done.stderr
+    assert sorted(done.stderr.splitlines()) == [
+        f"wirehouse: error: {folder}/2025-01-23.csv: not a regular file",
+        f"wirehouse: error: {folder}/a.csv: cannot read: Too many levels of symbolic links",
+        f"wirehouse: error: {folder}/b.csv: cannot read: Too many levels of symbolic links",
+    ]
+    assert "1 rows loaded" not in done.stdout and "3 rows loaded" in done.stdout
+
+
+@pytest.mark.integration
 def test_a_kill_during_decompression_leaves_no_temporary_file(tmp_path: Path) -> None:
     """Was: a 29 MB temporary file stayed in /tmp after kill -9."""
     path = tmp_path / "big.csv.bz2"
