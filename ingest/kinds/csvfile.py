@@ -42,6 +42,7 @@ from typing import TextIO
 
 import duckdb
 
+from ingest.capture.magic import is_capture
 from ingest.kinds.base import (
     CarefulRetry,
     Data,
@@ -140,6 +141,11 @@ def first_lines(path: Path, count: int = 1) -> list[str]:
     if not lines[0].strip():
         raise SourceError("line 1: empty header line")
     if any("\udc80" <= ch <= "\udcff" for ch in lines[0]):
+        with path.open("rb") as raw:
+            if is_capture(raw.read(4)):
+                raise SourceError(
+                    "a pcap/pcapng capture, not a CSV: load it with `wirehouse ingest pcap`"
+                )
         raise SourceError("line 1: header is not UTF-8 text")
     return [line.rstrip("\n") for line in lines if line]
 

@@ -448,3 +448,18 @@ def test_csv_ingest_does_not_import_the_capture_compiler(tmp_path: Path) -> None
     )
     result = subprocess.run([BIN / "python", "-c", script], capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize("kind", ["tracepoints", "systemd", "tshark"])
+def test_a_capture_given_to_a_csv_kind_says_which_command_reads_it(
+    tmp_path: Path, kind: str
+) -> None:
+    capture = tmp_path / "broker.pcap"
+    capture.write_bytes(bytes.fromhex("d4c3b2a1020004000000000000000000ffff000001000000"))
+    done = wirehouse("ingest", kind, capture, "--db", tmp_path / "w.duckdb")
+    assert done.returncode == 1
+    assert done.stderr == (
+        f"wirehouse: error: {capture}: a pcap/pcapng capture, not a CSV: load it with"
+        " `wirehouse ingest pcap`\n"
+    )

@@ -22,6 +22,7 @@ from typing import BinaryIO
 import numpy as np
 import pyarrow as pa
 
+from ingest.capture.magic import PCAP_MAGICS, PCAPNG_MAGIC
 from ingest.kinds.base import Extraction, SourceError
 from ingest.lazy import lazy_module
 
@@ -37,15 +38,6 @@ PCAPNG_MAX_BLOCK = 16 << 20  # libpcap's INITIAL_MAX_BLOCKSIZE (raised only for 
 SHB_MAX = 1 << 20  # libpcap's BT_SHB_INSANE_MAX
 IP_TEXT_MAX = 39  # longest IPv6 text (IPv4 needs 15)
 
-PCAP_MAGICS = {  # first 4 bytes -> (big endian, ns per fraction unit, record header length)
-    b"\xd4\xc3\xb2\xa1": (False, 1000, 16),
-    b"\xa1\xb2\xc3\xd4": (True, 1000, 16),
-    b"\x4d\x3c\xb2\xa1": (False, 1, 16),
-    b"\xa1\xb2\x3c\x4d": (True, 1, 16),
-    b"\x34\xcd\xb2\xa1": (False, 1000, 24),  # Kuznetzov "modified pcap"
-    b"\xa1\xb2\xcd\x34": (True, 1000, 24),
-}
-PCAPNG_MAGIC = b"\x0a\x0d\x0d\x0a"
 GZIP_MAGIC = b"\x1f\x8b"
 
 
