@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import bz2
 import csv
+import errno
 import gzip
 import io
 import re
@@ -199,12 +200,14 @@ def collect_rejects(con: duckdb.DuckDBPyConnection) -> list[Issue]:
     return [Issue(f"line {line}", reason) for line, reason in rejected]
 
 
-def _read_failure(path: Path, exc: Exception) -> SourceError:
+def _read_failure(path: Path, exc: Exception) -> SourceError | OSError:
     """One line for a file that cannot be read (bz2/gzip report damage in several ways)."""
     kind = "bz2" if path.name.endswith(".bz2") else "gzip" if path.name.endswith(".gz") else ""
     if kind and isinstance(exc, EOFError):
         size = path.stat().st_size
         return SourceError(f"truncated {kind} stream (ends after {size} compressed bytes)")
+    if isinstance(exc, OSError) and exc.errno == errno.ENOSPC:
+        return exc  # the machine's (a temporary copy filled the disk), not the file's
     if kind and isinstance(exc, OSError | ValueError):
         return SourceError(f"not a valid {kind} file: {exc}")
     return SourceError(f"cannot read: {exc}")

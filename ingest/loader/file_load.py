@@ -21,6 +21,7 @@ load (bad lines, malformed packets) go to ``raw.ingest_issues`` and make the sta
 
 from __future__ import annotations
 
+import errno
 import os
 import shutil
 from collections.abc import Callable
@@ -80,6 +81,19 @@ class Attempt:
     failure: str | None = None
     retry: bool = False  # the careful line-by-line read may succeed where this one failed
     digest: Digest | None = None  # of the bytes read; None if they could not be read
+
+
+def _disk_full(exc: Exception, load: FileLoad) -> OSError:
+    """A full disk (or another OSError of the machine) while loading: the run stops with
+    exit 4, the file's transaction rolled back (nothing of it loaded, nothing changed)."""
+    if isinstance(exc, OSError) and exc.errno != errno.ENOSPC:
+        return exc
+    return OSError(
+        errno.ENOSPC,
+        f"no space left on device while loading {load.path}: nothing of it was loaded;"
+        " free some space and run again",
+        str(load.run.tmp_dir.parent),
+    )
 
 
 def manifest_key(path: Path) -> str:
@@ -201,7 +215,13 @@ class FileLoad:
                 attempt.rows_by_table = self._insert_rows(readable, attempt)
             except SourceError as exc:
                 attempt.failure = str(exc)  # the file itself is wrong: no second attempt
+            except OSError as exc:  # the machine's, not the file's: no other file would load
+                self.con.rollback()
+                raise _disk_full(exc, self) from None
             except (CarefulRetry, duckdb.Error) as exc:
+                if "No space left on device" in str(exc):
+                    self.con.rollback()
+                    raise _disk_full(exc, self) from None
                 attempt.failure = first_line(exc) if isinstance(exc, duckdb.Error) else str(exc)
                 attempt.retry = self.source.careful_mode and not careful
             if attempt.failure is not None:

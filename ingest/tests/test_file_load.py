@@ -3,6 +3,7 @@ source: one integer per line into raw.t_rows; a line that is not an integer is a
 
 from __future__ import annotations
 
+import errno
 import os
 import time
 from collections.abc import Callable, Iterator
@@ -303,6 +304,23 @@ def test_a_grown_file_replaces_exactly_the_rows_of_its_path(wh: Warehouse, tmp_p
     assert rows(wh) == [(a_, 1), (a_, 2), (a_, 3), (b_, 7)]
     assert manifest(wh, "path", "generation") == [(a_, 1), (b_, 1)]
     assert removed(wh) == []  # a growth removes nothing: its rows come back with it
+
+
+def test_a_full_disk_stops_the_run_and_changes_nothing(wh: Warehouse, tmp_path: Path) -> None:
+    """ENOSPC is the machine's, not the file's: no other file would load either, so it is
+    raised (the CLI's exit 4, one line) with the file's transaction rolled back."""
+    good = write(tmp_path / "a.txt", "1\n2\n")
+    wh.ingest_file(good, Source().kind)
+
+    def full(report: Extraction) -> None:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    with pytest.raises(OSError) as raised:
+        wh.ingest_file(write(tmp_path / "b.txt", "3\n"), Source(full).kind)
+    assert raised.value.errno == errno.ENOSPC
+    assert "nothing of it was loaded" in raised.value.strerror
+    assert rows(wh) == [(str(good.resolve()), 1), (str(good.resolve()), 2)]
+    assert manifest(wh, "path") == [(str(good.resolve()),)]
 
 
 def test_asked_to_replace_new_content_replaces_the_rows(wh: Warehouse, tmp_path: Path) -> None:
