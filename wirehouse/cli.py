@@ -53,7 +53,7 @@ db_option = click.option(
     "db_path",
     type=click.Path(dir_okay=False, path_type=Path),
     default=None,
-    help="DuckDB file to write (default: $WIREHOUSE_DB or ./warehouse.duckdb).",
+    help="The warehouse, a DuckDB file (default: $WIREHOUSE_DB or ./warehouse.duckdb).",
 )
 node_option = click.option(
     "--node",

@@ -19,6 +19,7 @@ commented `wirehouse.toml` at the repo root is the full reference.
 from __future__ import annotations
 
 import difflib
+import os
 import tomllib
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -105,10 +106,10 @@ def load_project(path: Path | None = None) -> Project:
 
     def a_path(where: str, value: object, default: str | None = None) -> Path | None:
         if value is None:
-            return None if default is None else base / default
+            return None if default is None else _under(base, default)
         if not isinstance(value, str) or not value:
             raise fail(where, "must be a path (a string)")
-        return base / Path(value).expanduser()
+        return _under(base, value)
 
     warehouse = table("warehouse", {"path"})
     build = table("build", {"vars", "target_path", "data_tests"})
@@ -146,6 +147,12 @@ def load_project(path: Path | None = None) -> Project:
     )
 
 
+def _under(base: Path, value: str) -> Path:
+    """A path of the project file, relative to its folder; `..` collapsed, so files are
+    printed as users think of them (/x/btc-demo, not /x/btc/../btc-demo)."""
+    return Path(os.path.normpath(base / Path(value).expanduser()))
+
+
 def _source(entry: dict, number: int, base: Path, fail: Callable[..., ProjectError]) -> Source:
     where = f"source {number}"
     paths = entry.get("paths")
@@ -154,7 +161,7 @@ def _source(entry: dict, number: int, base: Path, fail: Callable[..., ProjectErr
     node = entry.get("node")
     source = Source(
         kind=entry.get("kind"),
-        paths=tuple(base / Path(p).expanduser() for p in paths or () if isinstance(p, str)),
+        paths=tuple(_under(base, p) for p in paths or () if isinstance(p, str)),
         node=node,
         options={k: v for k, v in entry.items() if k not in ("kind", "paths", "node")},
         where=where,

@@ -115,6 +115,19 @@ def test_project_file_errors_name_the_setting(tmp_path: Path, body: str, message
     assert result.returncode == 2 and "Traceback" not in result.stderr
 
 
+def test_project_paths_are_relative_to_the_file_with_dots_collapsed(tmp_path: Path) -> None:
+    """Was: files printed as /x/btc/../btc-demo/... ."""
+    (tmp_path / "btc").mkdir()
+    path = tmp_path / "btc" / "wirehouse.toml"
+    path.write_text(
+        '[warehouse]\npath = "../w.duckdb"\n[[source]]\nkind = "tracepoints"\n'
+        'paths = ["../btc-demo"]\n'
+    )
+    project = load_project(path)
+    assert project.warehouse == tmp_path / "w.duckdb"
+    assert project.sources[0].paths == (tmp_path / "btc-demo",)
+
+
 def test_the_repo_project_file_is_the_demo() -> None:
     project = load_project(Path(__file__).resolve().parents[2] / "wirehouse.toml")
     assert [(s.kind, s.node) for s in project.sources] == [
