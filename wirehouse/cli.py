@@ -237,7 +237,7 @@ def _run_lines(summary: api.RunSummary) -> list[str]:
         ]
     lines.append(
         f"ingest: {len(files)} file(s): {len(changed)} loaded"
-        f" ({sum(f.rows for f in files):,} rows), {len(files) - len(changed) - len(bad)}"
+        f" ({_loaded_amounts(files)}), {len(files) - len(changed) - len(bad)}"
         f" unchanged, {len(bad)} failed or partial"
     )
     if build is not None:
@@ -558,11 +558,24 @@ def _problems(result: api.IngestResult, where: str = "") -> list[str]:
 
 
 def _amounts(rows_by_table: dict[str, int], source: SourceKind) -> str:
-    """ "9 packets, 6 Kafka messages": the first table always, the others when not empty."""
-    first, *rest = source.tables
-    parts = [f"{rows_by_table.get(first.name, 0):,} {first.unit}"]
-    parts += [f"{rows_by_table[t.name]:,} {t.unit}" for t in rest if rows_by_table.get(t.name)]
-    return ", ".join(parts)
+    """ "9 packets, 6 Kafka messages": the tables that got rows, each in its unit ("0 rows"
+    in the first table's unit when none did; not "0 rows, 431,987 rows")."""
+    return _in_units({t.unit: rows_by_table.get(t.name, 0) for t in source.tables})
+
+
+def _in_units(counts: dict[str, int]) -> str:
+    parts = [f"{n:,} {unit}" for unit, n in counts.items() if n]
+    return ", ".join(parts) or f"0 {next(iter(counts))}"
+
+
+def _loaded_amounts(files: list[FileResult]) -> str:
+    """What a run's files added, by unit across kinds: "20 packets, 4 Kafka messages"."""
+    counts: dict[str, int] = {}
+    for result in files:
+        for table in registry()[result.kind].tables:
+            n = result.rows_by_table.get(table.name, 0)
+            counts[table.unit] = counts.get(table.unit, 0) + n
+    return _in_units(counts) if counts else "0 rows"
 
 
 def report_file(path: Path, result: FileResult, source: SourceKind | None = None) -> None:

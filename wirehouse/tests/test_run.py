@@ -167,3 +167,16 @@ def test_a_build_selects_what_the_loaded_kinds_need(tmp_path: Path) -> None:
     assert {"stg_pcap__packets", "bitcoin_message_types"} <= set(first_new) - set(first)
     # no mart of a kind without data (the exposures list every mart: dbt's @ took them all)
     assert not {"fct_tcp_health", "fct_connections", "dim_bluetooth_devices"} & set(first_new)
+
+
+def test_amounts_name_only_what_was_loaded_in_its_unit() -> None:
+    """Was: "loaded ...: 0 rows, 431,987 rows" for a differenced systemd file."""
+    from ingest.kinds import registry
+    from wirehouse.cli import _amounts
+
+    systemd, pcap = registry()["systemd"], registry()["pcap"]
+    assert _amounts({"systemd_ip_accounting_intervals": 431_987}, systemd) == "431,987 rows"
+    assert _amounts({}, systemd) == "0 rows"
+    assert _amounts({"pcap_packets": 20, "pcap_kafka_messages": 4}, pcap) == (
+        "20 packets, 4 Kafka messages"
+    )
