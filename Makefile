@@ -38,6 +38,10 @@ $(VENV)/.synced: pyproject.toml uv.lock | $(UV)
 
 setup: $(VENV)/.synced
 
+# the demo's generated data is pseudonymised with a fixed key unless you set your own (a real
+# warehouse without $$WIREHOUSE_ANON_KEY gets a random key per run, and says so)
+DEMO_KEY = WIREHOUSE_ANON_KEY="$${WIREHOUSE_ANON_KEY:-wirehouse-demo-data-only}"
+
 # Two Bitcoin nodes (alpha, beta), a Kafka broker's capture and its tshark export, a
 # Bitcoin peer's capture and a Bluetooth sniff, loaded, built, published and charted by
 # `wirehouse run` from wirehouse.toml; the second run finds nothing new.
@@ -45,8 +49,8 @@ demo: setup
 	rm -rf $(DEMO_DIR) $(DEMO_DB)
 	$(BIN)/wirehouse demo-data $(DEMO_DIR)/alpha --days 3 --seed 1
 	$(BIN)/wirehouse demo-data $(DEMO_DIR)/beta --days 3 --scale 0.5 --seed 2 --no-capture --no-bluetooth
-	$(BIN)/wirehouse run > /dev/null
-	$(BIN)/wirehouse run
+	$(DEMO_KEY) $(BIN)/wirehouse run > /dev/null
+	$(DEMO_KEY) $(BIN)/wirehouse run
 	@$(BIN)/python -m wirehouse.demo.showcase $(DEMO_DB)
 	@echo "charts: $(CURDIR)/report/report.html   BI tools: $(CURDIR)/published/published.duckdb"
 
