@@ -184,12 +184,13 @@ def suite_daily(res: Results, sizes: dict[str, Path], days: int) -> None:
             "that day alone, fresh warehouse",
             wirehouse_run(project(work / "alone", [alone_inbox])),
         )
+        # the notebook reads one node's folder: link_days put the day under node "tau"
         notebook = res.add(
             "daily",
             size,
             "notebook way on that day",
             measure(
-                [sys.executable, ROOT / "bench/notebook_way.py", alone_inbox, work / "nb"]
+                [sys.executable, ROOT / "bench/notebook_way.py", alone_inbox / "tau", work / "nb"]
             ).check("notebook"),
         )
         inputs.link_days(folder, work / "inbox", range(days, days + 1))

@@ -560,22 +560,22 @@ def _problems(result: api.IngestResult, where: str = "") -> list[str]:
 def _amounts(rows_by_table: dict[str, int], source: SourceKind) -> str:
     """ "9 packets, 6 Kafka messages": the tables that got rows, each in its unit ("0 rows"
     in the first table's unit when none did; not "0 rows, 431,987 rows")."""
-    return _in_units({t.unit: rows_by_table.get(t.name, 0) for t in source.tables})
-
-
-def _in_units(counts: dict[str, int]) -> str:
-    parts = [f"{n:,} {unit}" for unit, n in counts.items() if n]
-    return ", ".join(parts) or f"0 {next(iter(counts))}"
+    return _in_units([(source, rows_by_table)])
 
 
 def _loaded_amounts(files: list[FileResult]) -> str:
     """What a run's files added, by unit across kinds: "20 packets, 4 Kafka messages"."""
+    return _in_units([(registry()[f.kind], f.rows_by_table) for f in files])
+
+
+def _in_units(loads: list[tuple[SourceKind, dict[str, int]]]) -> str:
+    """Rows per unit, summed over tables of one unit (systemd's two tables are both rows)."""
     counts: dict[str, int] = {}
-    for result in files:
-        for table in registry()[result.kind].tables:
-            n = result.rows_by_table.get(table.name, 0)
-            counts[table.unit] = counts.get(table.unit, 0) + n
-    return _in_units(counts) if counts else "0 rows"
+    for source, rows_by_table in loads:
+        for table in source.tables:
+            counts[table.unit] = counts.get(table.unit, 0) + rows_by_table.get(table.name, 0)
+    parts = [f"{n:,} {unit}" for unit, n in counts.items() if n]
+    return ", ".join(parts) or f"0 {next(iter(counts), 'rows')}"
 
 
 def report_file(path: Path, result: FileResult, source: SourceKind | None = None) -> None:

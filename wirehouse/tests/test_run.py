@@ -177,6 +177,7 @@ def test_amounts_name_only_what_was_loaded_in_its_unit() -> None:
     systemd, pcap = registry()["systemd"], registry()["pcap"]
     assert _amounts({"systemd_ip_accounting_intervals": 431_987}, systemd) == "431,987 rows"
     assert _amounts({}, systemd) == "0 rows"
+    assert _amounts({"systemd_ip_accounting_samples": 199_601}, systemd) == "199,601 rows"
     assert _amounts({"pcap_packets": 20, "pcap_kafka_messages": 4}, pcap) == (
         "20 packets, 4 Kafka messages"
     )
