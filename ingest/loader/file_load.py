@@ -83,9 +83,9 @@ class Attempt:
     digest: Digest | None = None  # of the bytes read; None if they could not be read
 
 
-def _disk_full(exc: Exception, load: FileLoad) -> OSError:
-    """A full disk (or another OSError of the machine) while loading: the run stops with
-    exit 4, the file's transaction rolled back (nothing of it loaded, nothing changed)."""
+def _machine_error(exc: Exception, load: FileLoad) -> OSError:
+    """The OSError that stops the run (exit 4) when the machine fails while loading, the
+    file's transaction rolled back: a full disk says so with the file's name."""
     if isinstance(exc, OSError) and exc.errno != errno.ENOSPC:
         return exc
     return OSError(
@@ -217,11 +217,11 @@ class FileLoad:
                 attempt.failure = str(exc)  # the file itself is wrong: no second attempt
             except OSError as exc:  # the machine's, not the file's: no other file would load
                 self.con.rollback()
-                raise _disk_full(exc, self) from None
+                raise _machine_error(exc, self) from None
             except (CarefulRetry, duckdb.Error) as exc:
                 if "No space left on device" in str(exc):
                     self.con.rollback()
-                    raise _disk_full(exc, self) from None
+                    raise _machine_error(exc, self) from None
                 attempt.failure = first_line(exc) if isinstance(exc, duckdb.Error) else str(exc)
                 attempt.retry = self.source.careful_mode and not careful
             if attempt.failure is not None:

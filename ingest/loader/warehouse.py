@@ -37,7 +37,13 @@ from ingest.loader.connection import (
 )
 from ingest.loader.file_load import FileLoad, FileResult, IngestRun
 from ingest.loader.inserts import insert
-from ingest.loader.manifest import MANIFEST_COLUMNS, MAX_ISSUES_STORED, MAX_TEXT_CHARS, marks
+from ingest.loader.manifest import (
+    HAS_ROWS,
+    MANIFEST_COLUMNS,
+    MAX_ISSUES_STORED,
+    MAX_TEXT_CHARS,
+    marks,
+)
 from ingest.loader.migrations import migrate
 from ingest.loader.raw_tables import BOOKKEEPING, ensure_tables
 from ingest.loader.snapshot import READ_CHUNK, RECENT_WRITE_NS, digest_of
@@ -62,6 +68,9 @@ __all__ = [
     "default_db_path",
     "digest_of",
 ]
+
+
+AFTER = "coalesce(?, '-infinity'::timestamp)"  # after a time; after nothing: ever
 
 
 class Warehouse:
@@ -140,33 +149,23 @@ class Warehouse:
         """When rows with data were last loaded or removed (a build then reflects both)."""
         return self.con.execute(
             "select max(changed_at) from (select loaded_at as changed_at from raw.ingest_files"
-            " where status in ('loaded', 'partial')"
+            f" where {HAS_ROWS}"
             " union all select removed_at from raw.removed_rows)"
         ).fetchone()[0]
 
     def kinds_loaded_since(self, since: datetime | None) -> set[str]:
-        rows = self.con.execute(
-            "select distinct kind from raw.ingest_files where status in ('loaded', 'partial')"
-            " and loaded_at > coalesce(?, '-infinity'::timestamp)",
-            [since],
-        ).fetchall()
-        return {kind for (kind,) in rows}
+        return self._kinds(f"raw.ingest_files where {HAS_ROWS} and loaded_at > {AFTER}", since)
 
     def kinds_removed_since(self, since: datetime | None) -> set[str]:
         """Kinds with raw rows removed (forget, --replace, relabel) after `since`."""
-        rows = self.con.execute(
-            "select distinct kind from raw.removed_rows"
-            " where removed_at > coalesce(?, '-infinity'::timestamp)",
-            [since],
-        ).fetchall()
-        return {kind for (kind,) in rows}
+        return self._kinds(f"raw.removed_rows where removed_at > {AFTER}", since)
 
     def kinds_loaded_until(self, until: datetime | None) -> set[str]:
-        rows = self.con.execute(
-            "select distinct kind from raw.ingest_files where status in ('loaded', 'partial')"
-            " and loaded_at <= ?",
-            [until],
-        ).fetchall()
+        return self._kinds(f"raw.ingest_files where {HAS_ROWS} and loaded_at <= ?", until)
+
+    def _kinds(self, rows_where: str, at: datetime | None) -> set[str]:
+        """The kinds of the rows of `table where condition` (one ? for `at`)."""
+        rows = self.con.execute(f"select distinct kind from {rows_where}", [at]).fetchall()
         return {kind for (kind,) in rows}
 
     def last_build(self) -> tuple[str, datetime | None] | None:
