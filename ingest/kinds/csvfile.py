@@ -191,8 +191,12 @@ REJECTS = (
 
 def collect_rejects(con: duckdb.DuckDBPyConnection) -> list[Issue]:
     """The lines the last read_csv with REJECTS skipped, one issue per line; drops the tables."""
+    # a line can collect dozens of errors (an unterminated quote re-read with every column
+    # count the sniffer tried): its reason is the shortest, with how many others there were
     rejected = con.execute(
-        "select line, string_agg(distinct error_message, '; ')"
+        "select line, arg_min(error_message, length(error_message))"
+        " || if(count(distinct error_message) > 1,"
+        " format(' (and {:d} other errors)', count(distinct error_message) - 1), '')"
         " from wirehouse_rejects group by line order by line"
     ).fetchall()
     con.execute("drop table if exists wirehouse_rejects")

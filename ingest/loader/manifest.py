@@ -10,6 +10,7 @@ whatever a file holds. The tables themselves are made by migrations.py.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from dataclasses import astuple, dataclass, fields
 from datetime import datetime
@@ -272,8 +273,13 @@ def forget(
     return removed
 
 
+# control characters a file's bytes may put into a reason (NUL, newlines): shown escaped
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
 def cap(text: str, limit: int = MAX_TEXT_CHARS) -> str:
-    """Reasons and positions are one short line, whatever a file holds."""
+    """Reasons and positions are one short printable line, whatever a file holds."""
+    text = _CONTROL.sub(lambda m: repr(m.group())[1:-1], text)
     return text if len(text) <= limit else f"{text[: limit - 20]}... ({len(text):,} chars)"
 
 
@@ -286,4 +292,4 @@ def summary(report: Extraction) -> str:
         first = report.issues[0]
         more = f" (+{len(report.issues) - 1} more)" if len(report.issues) > 1 else ""
         parts.append(f"{len(report.issues)} bad: {first.position}: {first.reason}{more}")
-    return "; ".join(parts)
+    return cap("; ".join(parts))

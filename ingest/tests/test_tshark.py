@@ -125,6 +125,23 @@ def test_bare_export_reports_text_in_a_number_with_its_line(tmp_path: Path) -> N
     assert rows(tmp_path / "w.duckdb", "select tcp_srcport from raw.tshark_packets") == [(1234,)]
 
 
+def test_a_bad_lines_reason_is_one_short_printable_line(tmp_path: Path) -> None:
+    # an unterminated quote makes DuckDB's reader collect dozens of errors for the line, and a
+    # NUL byte would be stored and printed as it is
+    path = tmp_path / "1483873200.csv"
+    lines = [NOTEBOOK, "0.0,10.0.0.1,a\x00b,,10.0.0.2,80,,60", '0.1,"unterminated,1,,2,80,,60']
+    lines += [",".join(["0.2", *["x"] * n]) for n in range(9, 40)]
+    path.write_bytes("".join(f"{line}\n" for line in lines).encode())
+    code, _, err = ingest(tmp_path / "w.duckdb", path)
+    assert code == 1 and "partial" in err
+    assert len(err.strip().splitlines()) == 1 and len(err) < 400 and "\x00" not in err
+    reasons = rows(tmp_path / "w.duckdb", "select reason from raw.ingest_issues order by position")
+    assert reasons, "the bad lines are issues"
+    for (reason,) in reasons:
+        assert "\x00" not in reason and "\n" not in reason and len(reason) < 200, reason
+    assert any("\\x00" in reason for (reason,) in reasons)  # the NUL shown, escaped
+
+
 def test_epoch_time_tab_separator_and_gzip(tmp_path: Path) -> None:
     body = "frame.number\tframe.time_epoch\tframe.len\tip.src\tip.dst\ttcp.flags\n"
     body += "1\t1448269123.954061000\t86\t10.0.0.1\t10.0.0.2\t0x0012\n"
