@@ -4,6 +4,7 @@
 {#- A conversation (fct_connections' key and endpoints), from `alias` -#}
 {% macro connection_key_columns(alias) -%}
     {{ alias }}.connection_id::varchar as connection_id,
+    {{ alias }}.capture_id::varchar as capture_id,
     {{ alias }}.source_file::varchar as source_file,
     {{ alias }}.orig_addr::varchar as orig_addr,
     {{ alias }}.orig_port::integer as orig_port,

@@ -168,6 +168,7 @@ class IngestResult:
     files: list[Path]  # the kind's files found under the paths
     missing: list[Path] = field(default_factory=list)  # paths that do not exist (not globs)
     unreadable: list[str] = field(default_factory=list)  # "DIR: reason": files there missed
+    names: dict[Path, str] = field(default_factory=dict)  # each file's name below its folder
     results: list[FileResult] = field(default_factory=list)  # one per file, in order
     warehouse: Path | None = None  # None: nothing to load, the warehouse was not opened
 
@@ -196,7 +197,8 @@ def find_files(kind: SourceKind, paths: Iterable[Path], node: str | None = None)
     unreadable = [
         problem for m in matches if m.is_dir() for problem in base.unreadable_directories(m)
     ]
-    return IngestResult(kind, paths, load.expand(matches, kind), missing, unreadable)
+    names = load.expand_named([p for p in paths if p not in missing], kind)
+    return IngestResult(kind, paths, list(names), missing, unreadable, names)
 
 
 def _matches(path: Path) -> list[Path]:
@@ -225,7 +227,9 @@ def _load(
     on_file: OnFile,
     replace: bool = False,
 ) -> IngestResult:
-    found.results = load.ingest_files(warehouse, found.kind, found.files, node, on_file, replace)
+    found.results = load.ingest_files(
+        warehouse, found.kind, found.files, node, on_file, replace, found.names
+    )
     found.warehouse = warehouse.path
     return found
 

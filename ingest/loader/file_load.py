@@ -115,6 +115,7 @@ class FileLoad:
         source: SourceKind,
         node: str | None,
         replace: bool = False,
+        name: str | None = None,
     ) -> None:
         self.run, self.con = run, run.con
         self.path, self.source, self.node = path, source, node
@@ -122,6 +123,8 @@ class FileLoad:
         self.key = manifest_key(path)
         self.loaded = manifest.loaded_version(self.con, self.key)  # None: a new path
         self.generation = self.loaded.generation if self.loaded else 1
+        # a capture's key in the marts: the name of its first load, however it is found later
+        self.name = (self.loaded and self.loaded.name) or self._unique(name or path.name)
         self.stat: os.stat_result  # set by _look, renewed when the file grows while read
         self.frozen: Path | None = None  # the private copy read instead of a growing file
         self.unfinished = 0  # bytes of an unfinished last line left for the next ingest
@@ -355,6 +358,16 @@ class FileLoad:
         manifest.record_failure(self.con, version)
         return self._result("failed", message=cap(error))
 
+    def _unique(self, name: str) -> str:
+        """`name`, or when another file of the node has it (two folders given, each with an
+        x.pcap), the shortest longer tail of the path that no other file has."""
+        parts = Path(self.key).parts
+        tails = ["/".join(parts[-k:]) for k in range(len(Path(name).parts) + 1, len(parts))]
+        for candidate in (name, *tails):
+            if not manifest.name_taken(self.con, candidate, self.node, self.key):
+                return candidate
+        return self.key
+
     def _version(self, **facts: object) -> FileVersion:
         """A manifest row of this file, this run and this node."""
         return FileVersion(
@@ -363,6 +376,7 @@ class FileLoad:
             ingest_run_id=self.run.run_id,
             loaded_at=self.run.loaded_at,
             node=self.node,
+            name=self.name,
             **facts,
         )
 

@@ -47,6 +47,7 @@ class FileVersion:
     node: str | None
     file_id: int
     generation: int = 1  # 2, 3, ... after content that does not continue the loaded one
+    name: str | None = None  # below the folder it was found in: keys captures in the marts
 
 
 @dataclass(frozen=True)
@@ -56,6 +57,7 @@ class LoadedVersion:
     generation: int
     size_bytes: int
     sha256: str
+    name: str | None
 
 
 MANIFEST_COLUMNS = ", ".join(f.name for f in fields(FileVersion))
@@ -91,11 +93,21 @@ def newest_node(con: duckdb.DuckDBPyConnection, key: str) -> str | None:
 def loaded_version(con: duckdb.DuckDBPyConnection, key: str) -> LoadedVersion | None:
     """The newest version of `key` with rows (of its newest generation), or None."""
     row = con.execute(
-        "select generation, size_bytes, sha256 from raw.ingest_files"
+        "select generation, size_bytes, sha256, name from raw.ingest_files"
         f" where path = ? and {HAS_ROWS} order by generation desc, loaded_at desc limit 1",
         [key],
     ).fetchone()
     return None if row is None else LoadedVersion(*row)
+
+
+def name_taken(con: duckdb.DuckDBPyConnection, name: str, node: str | None, key: str) -> bool:
+    """Another path of the node has a version with rows named `name`."""
+    [(count,)] = con.execute(
+        "select count(*) from raw.ingest_files where name = ? and node is not distinct from ?"
+        f" and path <> ? and {HAS_ROWS}",
+        [name, node, key],
+    ).fetchall()
+    return bool(count)
 
 
 def twin_of(

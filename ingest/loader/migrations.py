@@ -178,6 +178,12 @@ def _removed_rows_log(con: duckdb.DuckDBPyConnection) -> None:
     con.execute(REMOVED_ROWS_DDL)
 
 
+def _manifest_names(con: duckdb.DuckDBPyConnection) -> None:
+    """Versions recorded before names are named by their file name."""
+    con.execute("alter table raw.ingest_files add column if not exists name varchar")
+    con.execute("update raw.ingest_files set name = regexp_extract(path, '[^/]*$')")
+
+
 @dataclass(frozen=True)
 class Migration:
     version: int
@@ -192,6 +198,7 @@ MIGRATIONS = (
     Migration(4, "per-row file facts move to the manifest", _file_facts_to_manifest),
     Migration(5, "manifest column generation", _manifest_generations),
     Migration(6, "log of removed raw rows", _removed_rows_log),
+    Migration(7, "manifest column name", _manifest_names),
 )
 LATEST = MIGRATIONS[-1].version
 

@@ -123,18 +123,25 @@ class Warehouse:
         ensure_tables(self.con, tables)
 
     def ingest_file(
-        self, path: Path, source: SourceKind, node: str | None = None, replace: bool = False
+        self,
+        path: Path,
+        source: SourceKind,
+        node: str | None = None,
+        replace: bool = False,
+        name: str | None = None,
     ) -> FileResult:
         """Load one file as one transaction; never raises for a bad file (file_load.py).
 
         ``node`` labels the manifest row, and so every row of the file (``_file_id``);
-        ``replace``: changed content replaces the path's rows even if it is not a growth.
+        ``replace``: changed content replaces the path's rows even if it is not a growth;
+        ``name``: the file's name below the folder it was found in (its own name if None),
+        kept from the path's first load.
         """
         # ARROW_INSERT_ROWS is read at each call: a test lowers it on this module
         run = IngestRun(
             self.con, self.run_id, self.loaded_at, self.tmp_dir, ARROW_INSERT_ROWS, self.on_read
         )
-        return FileLoad(run, path, source, node, replace).ingest()
+        return FileLoad(run, path, source, node, replace, name).ingest()
 
     def forget(self, path: Path, tables: Iterable[RawTable]) -> list[tuple[str, int]]:
         """Remove every row of the file `path` (or of every file under the directory

@@ -136,6 +136,7 @@ def test_first_release_layout_gets_every_step(tmp_path: Path) -> None:
             "select path, note, node, file_ctime_ns, file_id from raw.ingest_files order by path"
         ).fetchall()
         generations = wh.con.execute("select distinct generation from raw.ingest_files").fetchall()
+        names = wh.con.execute("select name from raw.ingest_files order by path").fetchall()
         rows = wh.con.execute(
             "select n, f.path from raw.t_rows as t join raw.ingest_files as f"
             " on f.file_id = t._file_id order by n"
@@ -143,7 +144,7 @@ def test_first_release_layout_gets_every_step(tmp_path: Path) -> None:
         row_columns = _columns(wh.con, "t_rows")
         [(runs,)] = wh.con.execute("select count(*) from raw.wirehouse_runs").fetchall()
     # recognised as having nothing of today's bookkeeping: every step ran
-    assert _recorded(db) == [(1, True), (2, True), (3, True), (4, True), (5, True), (6, True)]
+    assert _recorded(db) == [(m.version, True) for m in migrations.MIGRATIONS]
     # step 2 added the columns, step 3 gave each version its own id
     assert [m[:4] for m in manifest] == [
         (p, None, None, None) for p in ("/d/a.csv", "/d/b.csv", "/d/c.csv")
@@ -151,6 +152,8 @@ def test_first_release_layout_gets_every_step(tmp_path: Path) -> None:
     assert sorted(m[4] for m in manifest) == [1, 2, 3]
     # step 5: every version recorded before generations is its path's first
     assert generations == [(1,)]
+    # step 7: versions recorded before names are named by their file name
+    assert names == [("a.csv",), ("b.csv",), ("c.csv",)]
     # step 4: rows point at their file's version; path and run no longer per row
     assert rows == [(1, "/d/a.csv"), (2, "/d/a.csv"), (3, "/d/b.csv")]
     assert row_columns == ["n", "_loaded_at", "_file_id"]
@@ -165,7 +168,15 @@ def test_node_release_layout_starts_after_step_1(tmp_path: Path) -> None:
         ).fetchall()
         rows = wh.con.execute("select n, _file_id from raw.t_rows").fetchall()
         row_columns = _columns(wh.con, "t_rows")
-    assert _recorded(db) == [(1, False), (2, True), (3, True), (4, True), (5, True), (6, True)]
+    assert _recorded(db) == [
+        (1, False),
+        (2, True),
+        (3, True),
+        (4, True),
+        (5, True),
+        (6, True),
+        (7, True),
+    ]
     assert manifest == [("n1", None, 1)]
     assert rows == [(1, 1)]
     assert row_columns == ["n", "_loaded_at", "_file_id"]  # _node went with the others
@@ -177,7 +188,15 @@ def test_last_unnumbered_release_moves_only_the_tables_it_had_not(tmp_path: Path
         t_rows = wh.con.execute("select n, _file_id from raw.t_rows").fetchall()
         u_rows = wh.con.execute("select n, _file_id from raw.u_rows").fetchall()
         ids = wh.con.execute("select file_id from raw.ingest_files order by 1").fetchall()
-    assert _recorded(db) == [(1, False), (2, False), (3, False), (4, True), (5, True), (6, True)]
+    assert _recorded(db) == [
+        (1, False),
+        (2, False),
+        (3, False),
+        (4, True),
+        (5, True),
+        (6, True),
+        (7, True),
+    ]
     assert t_rows == [(1, 7)]
     assert u_rows == [(5, 8)]
     assert ids == [(7,), (8,)]  # ids already given are kept
@@ -188,7 +207,15 @@ def test_a_fully_upgraded_unnumbered_warehouse_runs_no_step(tmp_path: Path) -> N
     with duckdb.connect(str(db)) as con:
         con.execute("drop table raw.t_rows")
     Warehouse(db).close()
-    assert _recorded(db) == [(1, False), (2, False), (3, False), (4, False), (5, True), (6, True)]
+    assert _recorded(db) == [
+        (1, False),
+        (2, False),
+        (3, False),
+        (4, False),
+        (5, True),
+        (6, True),
+        (7, True),
+    ]
 
 
 def test_file_ids_come_after_the_ids_already_given(tmp_path: Path) -> None:
@@ -233,7 +260,7 @@ def test_rows_of_no_loaded_file_stop_the_step_and_change_nothing(tmp_path: Path)
         assert "_source_file" in _columns(con, "t_rows")
         con.execute("delete from raw.t_rows where _source_file = '/by/hand.csv'")
     Warehouse(db).close()
-    assert _recorded(db)[-3:] == [(4, True), (5, True), (6, True)]
+    assert _recorded(db)[-4:] == [(4, True), (5, True), (6, True), (7, True)]
 
 
 def test_a_warehouse_of_a_newer_wirehouse_is_refused_in_one_line(tmp_path: Path) -> None:

@@ -8,7 +8,7 @@ import duckdb
 from click.testing import CliRunner
 
 from ingest.kinds import registry
-from ingest.loader.files import node_from_layout
+from ingest.loader.files import expand_named, node_from_layout
 from ingest.tests.helpers import HEADER, write_csv
 from wirehouse.cli import main
 
@@ -64,3 +64,53 @@ def test_a_bad_node_name_is_a_usage_error(tmp_path: Path) -> None:
     code, out = ingest("tracepoints", tmp_path / "w.duckdb", day, "--node", " tau\t")
     assert code == 2
     assert "node name" in out
+
+
+def names(db: Path) -> dict[str, str]:
+    with duckdb.connect(str(db), read_only=True) as con:
+        return dict(con.execute("select path, name from raw.ingest_files").fetchall())
+
+
+def test_each_file_is_named_below_the_folder_it_was_found_in(tmp_path: Path) -> None:
+    """Names key captures in the marts wherever the files sit (the path is an attribute)."""
+    for day in ("a/tracepoints/net/2025-01-22.csv", "b/x/tracepoints/net/2025-01-23.csv"):
+        write_csv(tmp_path / "data" / day, [HEADER, ROW])
+    loose = write_csv(tmp_path / "loose/export.csv", [HEADER, ROW])
+    deep = write_csv(tmp_path / "glob/deep/in/net.csv", [HEADER, ROW])
+    db = tmp_path / "w.duckdb"
+    assert ingest("tracepoints", db, tmp_path / "data")[0] == 0
+    assert ingest("tracepoints", db, loose)[0] == 0
+    # globs come from wirehouse.toml: named below the folder before the first wildcard
+    tracepoints = registry()["tracepoints"]
+    assert expand_named([tmp_path / "glob/*/in/net.csv"], tracepoints) == {deep: "deep/in/net.csv"}
+    assert ingest("tracepoints", db, tmp_path / "glob")[0] == 0
+    got = {
+        Path(path).relative_to(tmp_path.resolve()).as_posix(): n for path, n in names(db).items()
+    }
+    assert got == {
+        "data/a/tracepoints/net/2025-01-22.csv": "a/tracepoints/net/2025-01-22.csv",
+        "data/b/x/tracepoints/net/2025-01-23.csv": "b/x/tracepoints/net/2025-01-23.csv",
+        "loose/export.csv": "export.csv",
+        "glob/deep/in/net.csv": "deep/in/net.csv",
+    }
+    # grown and loaded again through another route: the name of its first load stays
+    write_csv(deep, [HEADER, ROW, ROW.replace("14:00:04", "14:00:05")])
+    assert ingest("tracepoints", db, deep)[0] == 0
+    assert set(names(db).values()) >= {"deep/in/net.csv"}
+    assert "net.csv" not in set(names(db).values())
+
+
+def test_a_name_another_file_of_the_node_has_takes_more_of_the_path(tmp_path: Path) -> None:
+    """Two folders given at once, each with its 2025-01-22.csv: one capture key each."""
+    for folder, row in (("one", ROW), ("two", ROW.replace("14:00:04", "14:00:09"))):
+        write_csv(tmp_path / folder / "tracepoints/net/2025-01-22.csv", [HEADER, row])
+    db = tmp_path / "w.duckdb"
+    code, out = ingest("tracepoints", db, tmp_path / "one", tmp_path / "two", "--node", "n")
+    assert code == 0, out
+    assert sorted(names(db).values()) == [
+        "tracepoints/net/2025-01-22.csv",
+        "two/tracepoints/net/2025-01-22.csv",
+    ]
+    # the same two again: unchanged, names kept
+    assert ingest("tracepoints", db, tmp_path / "two", tmp_path / "one", "--node", "n")[0] == 0
+    assert sorted(names(db).values())[1] == "two/tracepoints/net/2025-01-22.csv"

@@ -15,6 +15,7 @@ locally, a failure under CI=true (.ci/run installs it).
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -139,3 +140,69 @@ def test_an_sre_window_in_local_time(tmp_path: Path) -> None:
         ("172.18.145.59", 9092, "2025-06-23 10:32:00", "2025-06-23 07:32:00-03:00",
          "2025-06-23 07:33:00-03:00", 9, 3),
     ]  # fmt: skip
+
+
+def test_the_same_captures_elsewhere_have_the_same_keys(tmp_path: Path) -> None:
+    """Keys come from the node and the name below the folder given, not the absolute path:
+    the same captures loaded from two places (two machines) give equal marts but for
+    source_file."""
+    if not KAFKA.is_dir():
+        pytest.skip("../shared/data/pcap-kafka not present")
+    marts = {  # the columns compared, the order
+        "fct_connections": ("* exclude (source_file)", "connection_id"),
+        "fct_kafka_requests": ("* exclude (source_file)", "kafka_request_id"),
+        "fct_capture_totals": ("*", "capture_id"),
+    }
+    got = []
+    for place in ("one/captures", "two/deeper/elsewhere"):
+        folder = tmp_path / place
+        for capture in ("deepflow_01-fetch-v12-ok.pcap", "deepflow_00-produce-v9.pcap"):
+            (folder / "kafka").mkdir(parents=True, exist_ok=True)
+            shutil.copy(KAFKA / capture, folder / "kafka" / capture)
+        db = folder / "w.duckdb"
+        subprocess.run(
+            [
+                BIN / "wirehouse",
+                "ingest",
+                "pcap",
+                folder,
+                "--node",
+                "broker",
+                "--db",
+                db,
+                *KAFKA_PORTS,
+            ],
+            check=True,
+            capture_output=True,
+        )
+        build = subprocess.run(
+            [
+                BIN / "dbt",
+                "build",
+                "--profiles-dir",
+                REPO,
+                "--project-dir",
+                REPO,
+                *dbt_args(folder),
+            ],
+            env={**os.environ, "WIREHOUSE_DB": str(db)},
+            capture_output=True,
+            text=True,
+        )
+        assert build.returncode == 0, build.stdout[-3000:]
+        with duckdb.connect(str(db), read_only=True) as con:
+            got.append(
+                {
+                    mart: con.execute(
+                        f"select {columns} from marts.{mart} order by {key}"
+                    ).fetchall()
+                    for mart, (columns, key) in marts.items()
+                }
+            )
+    assert all(got[0][mart] for mart in marts), "every mart has rows"
+    assert got[0] == got[1]
+    captures = [row[0] for row in got[0]["fct_capture_totals"]]
+    assert captures == [
+        "broker/kafka/deepflow_00-produce-v9.pcap",
+        "broker/kafka/deepflow_01-fetch-v12-ok.pcap",
+    ]

@@ -70,7 +70,8 @@ def warehouse(tmp_path_factory: pytest.TempPathFactory) -> duckdb.DuckDBPyConnec
     ],
 )
 def test_export_equals_its_capture(warehouse: duckdb.DuckDBPyConnection, name: str) -> None:
-    pcap = str((TSHARK_CSV / name).resolve())
+    # captures are keyed by node and name, wherever the files sit
+    pcap = f"default/{name}"
     csv = pcap + ".csv"
 
     def totals(capture: str) -> tuple:
@@ -88,6 +89,8 @@ def test_export_equals_its_capture(warehouse: duckdb.DuckDBPyConnection, name: s
         ).fetchall()
 
     assert totals(csv) == totals(pcap)
+    paired = "select exported_from_capture_id from marts.fct_capture_totals where capture_id = ?"
+    assert warehouse.execute(paired, [csv]).fetchone() == (pcap,)
     assert totals(csv)[0] > 1000
     assert minutes(csv) == minutes(pcap)
     assert len(minutes(csv)) > 10

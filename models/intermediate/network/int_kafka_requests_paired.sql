@@ -17,11 +17,11 @@ ranked as (
     select
         *,
         row_number() over (
-            partition by source_file, stream_id, is_request, correlation_id
+            partition by capture_id, stream_id, is_request, correlation_id
             order by message_index
         ) as correlation_rank,
         max(message_index) filter (where not is_request) over (
-            partition by source_file, stream_id
+            partition by capture_id, stream_id
         ) as last_response_index
     from messages
 ),
@@ -54,7 +54,7 @@ paired as (
     from requests
     left join responses
         on
-            requests.source_file = responses.source_file
+            requests.capture_id = responses.capture_id
             and requests.stream_id = responses.stream_id
             and requests.correlation_id = responses.correlation_id
             and requests.correlation_rank = responses.correlation_rank

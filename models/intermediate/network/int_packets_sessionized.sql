@@ -60,7 +60,7 @@ ordered as (
         ) as closes_before
     from keyed
     window flow as (
-        partition by source_file, ip_proto, a_addr, a_port, b_addr, b_port
+        partition by capture_id, ip_proto, a_addr, a_port, b_addr, b_port
         order by frame_number
     )
 ),
@@ -80,7 +80,7 @@ syn_history as (
         ) over flow as prev_syn_ack_ack
     from ordered
     window flow as (
-        partition by source_file, ip_proto, a_addr, a_port, b_addr, b_port
+        partition by capture_id, ip_proto, a_addr, a_port, b_addr, b_port
         order by frame_number
         rows between unbounded preceding and 1 preceding
     )
@@ -112,7 +112,7 @@ numbered as (
     select
         *,
         sum(is_connection_start::integer) over (
-            partition by source_file, ip_proto, a_addr, a_port, b_addr, b_port
+            partition by capture_id, ip_proto, a_addr, a_port, b_addr, b_port
             order by frame_number
             rows between unbounded preceding and current row
         ) as connection_number
@@ -127,7 +127,7 @@ identified as (
         ),
         md5(
             concat_ws(
-                '|', source_file, ip_proto, a_addr, a_port, b_addr, b_port,
+                '|', capture_id, ip_proto, a_addr, a_port, b_addr, b_port,
                 connection_number
             )
         ) as connection_id

@@ -13,7 +13,7 @@ packets as (
 
 endpoints as (
     select
-        source_file,
+        capture_id,
         orig_addr,
         orig_port,
         resp_addr,
@@ -25,7 +25,7 @@ endpoints as (
 
 pure_acks as (
     select
-        source_file,
+        capture_id,
         ts_ns,
         src_addr,
         src_port,
@@ -43,7 +43,7 @@ pure_acks as (
 -- an ACK from resp acknowledges what orig sent, and the other way round
 acks as (
     select
-        pure_acks.source_file,
+        pure_acks.capture_id,
         pure_acks.ts_ns,
         pure_acks.ip_bytes,
         endpoints.orig_addr,
@@ -54,7 +54,7 @@ acks as (
     from pure_acks
     inner join endpoints
         on
-            pure_acks.source_file = endpoints.source_file
+            pure_acks.capture_id = endpoints.capture_id
             and pure_acks.src_addr = endpoints.resp_addr
             and pure_acks.src_port = endpoints.resp_port
             and pure_acks.dst_addr = endpoints.orig_addr
@@ -62,7 +62,7 @@ acks as (
     where pure_acks.ts_ns >= endpoints.first_ts_ns
     union all
     select
-        pure_acks.source_file,
+        pure_acks.capture_id,
         pure_acks.ts_ns,
         pure_acks.ip_bytes,
         endpoints.orig_addr,
@@ -73,7 +73,7 @@ acks as (
     from pure_acks
     inner join endpoints
         on
-            pure_acks.source_file = endpoints.source_file
+            pure_acks.capture_id = endpoints.capture_id
             and pure_acks.src_addr = endpoints.orig_addr
             and pure_acks.src_port = endpoints.orig_port
             and pure_acks.dst_addr = endpoints.resp_addr
@@ -83,7 +83,7 @@ acks as (
 
 attributed as (
     select
-        messages.source_file,
+        messages.capture_id,
         messages.stream_id,
         messages.is_from_orig,
         messages.message_index,
@@ -91,7 +91,7 @@ attributed as (
     from acks
     asof inner join messages
         on
-            acks.source_file = messages.source_file
+            acks.capture_id = messages.capture_id
             and acks.orig_addr = messages.orig_addr
             and acks.orig_port = messages.orig_port
             and acks.resp_addr = messages.resp_addr
@@ -102,7 +102,7 @@ attributed as (
 
 per_message as (
     select
-        source_file,
+        capture_id,
         stream_id,
         is_from_orig,
         message_index,
@@ -121,7 +121,7 @@ final as (
     from messages
     left join per_message
         on
-            messages.source_file = per_message.source_file
+            messages.capture_id = per_message.capture_id
             and messages.stream_id = per_message.stream_id
             and messages.is_from_orig = per_message.is_from_orig
             and messages.message_index = per_message.message_index

@@ -12,7 +12,7 @@ tshark_packets as (
 unioned as (
     select
         'pcap' as source_kind,
-        source_file as capture_id,
+        capture_id,
         source_file,
         frame_number,
         captured_at,

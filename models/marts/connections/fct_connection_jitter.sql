@@ -18,6 +18,7 @@ final as (
         directions.connection_id::varchar as connection_id,
         (case when directions.is_orig then 'orig' else 'resp' end)::varchar
             as direction,
+        connections.capture_id::varchar as capture_id,
         connections.source_file::varchar as source_file,
         (
             case

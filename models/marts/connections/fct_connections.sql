@@ -77,6 +77,7 @@ histories as (
 connections as (
     select
         connection_id,
+        any_value(capture_id) as capture_id,
         any_value(source_file) as source_file,
         any_value(ip_proto) as ip_proto,
         any_value(orig_addr) as orig_addr,
@@ -185,6 +186,7 @@ states as (
 final as (
     select
         states.connection_id::varchar as connection_id,
+        states.capture_id::varchar as capture_id,
         states.source_file::varchar as source_file,
         states.first_frame_number::bigint as first_frame_number,
         states.last_frame_number::bigint as last_frame_number,

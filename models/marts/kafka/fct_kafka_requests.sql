@@ -6,8 +6,9 @@ requests as (
 
 final as (
     select
-        md5(concat_ws('|', source_file, stream_id, message_index))::varchar
+        md5(concat_ws('|', capture_id, stream_id, message_index))::varchar
             as kafka_request_id,
+        capture_id::varchar as capture_id,
         source_file::varchar as source_file,
         stream_id::varchar as stream_id,
         client_addr::varchar as client_addr,

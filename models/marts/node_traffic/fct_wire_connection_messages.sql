@@ -6,6 +6,8 @@ messages as (
 
 grouped as (
     select
+        capture_id,
+        node_id,
         source_file,
         stream_id,
         connection_seq,
@@ -32,6 +34,8 @@ grouped as (
 
 final as (
     select
+        capture_id::varchar as capture_id,
+        node_id::varchar as node_id,
         source_file::varchar as source_file,
         stream_id::varchar as stream_id,
         connection_seq::integer as connection_seq,

@@ -7,10 +7,11 @@ wire as (
 ),
 
 -- each captured connection's endpoints written the way the tracepoints
--- write a peer
+-- write a peer; a capture is compared with its own node's tracepoints
 streams as (
     select
-        source_file,
+        node_id,
+        capture_id,
         stream_id,
         {{ peer_endpoint('orig_addr', 'orig_port') }} as orig_peer,
         {{ peer_endpoint('resp_addr', 'resp_port') }} as resp_peer,
@@ -20,19 +21,21 @@ streams as (
     group by all
 ),
 
--- only the peers a capture saw (a node without captures reads nothing)
+-- only the peers a capture of the node saw (a node without captures reads
+-- nothing)
 logged as (
     select * from {{ ref('int_messages_estimated') }}
     where
-        peer_addr in (
-            select streams.orig_peer from streams
+        (node_id, peer_addr) in (
+            select (streams.node_id, streams.orig_peer) from streams
             union all
-            select streams.resp_peer from streams
+            select (streams.node_id, streams.resp_peer) from streams
         )
 ),
 
 logged_peers as (
     select
+        node_id,
         peer_addr,
         min(logged_at) as first_logged_at,
         max(logged_at) as last_logged_at
@@ -43,7 +46,8 @@ logged_peers as (
 -- a connection the node logged while the capture saw it: which end is the peer
 covered as (
     select
-        streams.source_file,
+        streams.node_id,
+        streams.capture_id,
         streams.stream_id,
         streams.first_seen_at,
         streams.covered_until,
@@ -51,7 +55,9 @@ covered as (
         logged_peers.peer_addr = streams.orig_peer as is_peer_orig
     from streams
     inner join logged_peers
-        on logged_peers.peer_addr in (streams.orig_peer, streams.resp_peer)
+        on
+            streams.node_id = logged_peers.node_id
+            and logged_peers.peer_addr in (streams.orig_peer, streams.resp_peer)
     where
         logged_peers.first_logged_at <= streams.covered_until
         and logged_peers.last_logged_at >= streams.first_seen_at
@@ -59,6 +65,7 @@ covered as (
 
 measured as (
     select
+        covered.node_id,
         date_trunc('hour', wire.first_seen_at) as hour_at,
         case
             when wire.is_from_orig = covered.is_peer_orig then 'in' else 'out'
@@ -73,13 +80,14 @@ measured as (
     from wire
     inner join covered
         on
-            wire.source_file = covered.source_file
+            wire.capture_id = covered.capture_id
             and wire.stream_id = covered.stream_id
     group by all
 ),
 
 estimated as (
     select
+        logged.node_id,
         date_trunc('hour', logged.logged_at) as hour_at,
         logged.flow,
         logged.msg_type,
@@ -90,7 +98,8 @@ estimated as (
     from logged
     inner join covered
         on
-            logged.peer_addr = covered.peer_addr
+            logged.node_id = covered.node_id
+            and logged.peer_addr = covered.peer_addr
             and logged.logged_at >= covered.first_seen_at
             and logged.logged_at <= covered.covered_until
     group by all
@@ -98,6 +107,7 @@ estimated as (
 
 final as (
     select
+        coalesce(measured.node_id, estimated.node_id)::varchar as node_id,
         coalesce(measured.hour_at, estimated.hour_at)::timestamp as hour_at,
         coalesce(measured.flow, estimated.flow)::varchar as flow,
         coalesce(measured.msg_type, estimated.msg_type)::varchar as msg_type,
@@ -128,7 +138,8 @@ final as (
     from measured
     full outer join estimated
         on
-            measured.hour_at = estimated.hour_at
+            measured.node_id = estimated.node_id
+            and measured.hour_at = estimated.hour_at
             and measured.flow = estimated.flow
             and measured.msg_type = estimated.msg_type
 )

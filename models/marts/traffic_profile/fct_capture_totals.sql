@@ -20,24 +20,43 @@ totals as (
     group by all
 ),
 
+-- a tshark export named like its capture (x.pcap.csv, x.pcap.csv.gz) next to
+-- that capture (x.pcap) loaded for the same node
+exports as (
+    select
+        exported.capture_id,
+        captured.capture_id as exported_from_capture_id
+    from totals as exported
+    inner join totals as captured
+        on
+            regexp_replace(exported.capture_id, '\.csv(\.gz|\.bz2)?$', '')
+            = captured.capture_id
+    where exported.source_kind = 'tshark' and captured.source_kind = 'pcap'
+),
+
 final as (
     select
-        capture_id::varchar as capture_id,
-        source_kind::varchar as source_kind,
-        files::bigint as files,
-        packets::bigint as packets,
-        ip_packets::bigint as ip_packets,
-        untimed_packets::bigint as untimed_packets,
-        wire_bytes::bigint as wire_bytes,
-        captured_bytes::bigint as captured_bytes,
-        make_timestamp_ns(first_ts_ns)::timestamp as first_packet_at,
-        make_timestamp_ns(last_ts_ns)::timestamp as last_packet_at,
-        ((last_ts_ns - first_ts_ns) / 1e9)::double as duration_seconds,
+        totals.capture_id::varchar as capture_id,
+        totals.source_kind::varchar as source_kind,
+        exports.exported_from_capture_id::varchar as exported_from_capture_id,
+        totals.files::bigint as files,
+        totals.packets::bigint as packets,
+        totals.ip_packets::bigint as ip_packets,
+        totals.untimed_packets::bigint as untimed_packets,
+        totals.wire_bytes::bigint as wire_bytes,
+        totals.captured_bytes::bigint as captured_bytes,
+        make_timestamp_ns(totals.first_ts_ns)::timestamp as first_packet_at,
+        make_timestamp_ns(totals.last_ts_ns)::timestamp as last_packet_at,
+        ((totals.last_ts_ns - totals.first_ts_ns) / 1e9)::double
+            as duration_seconds,
         case
-            when last_ts_ns > first_ts_ns
-                then wire_bytes * 8 / ((last_ts_ns - first_ts_ns) / 1e9)
+            when totals.last_ts_ns > totals.first_ts_ns
+                then
+                    totals.wire_bytes * 8
+                    / ((totals.last_ts_ns - totals.first_ts_ns) / 1e9)
         end::double as mean_bits_per_second
     from totals
+    left join exports on totals.capture_id = exports.capture_id
 )
 
 select * from final

@@ -6,6 +6,7 @@ source as (
 
 final as (
     select
+        {{ capture_id() }} as capture_id,
         _source_file as source_file,
         frame_number,
         captured_at,

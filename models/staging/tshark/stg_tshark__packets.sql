@@ -21,11 +21,16 @@ timed as (
 final as (
     select
         _source_file as source_file,
-        -- hourly layout: a folder of files named by Unix time is one capture
+        -- the hourly layout: a folder of files named by Unix time is one
+        -- capture, named like a file (by the folder given, or below it)
         case
-            when regexp_matches(_source_file, '/\d{10}\.csv(\.gz|\.bz2)?$')
-                then regexp_replace(_source_file, '/[^/]*$', '')
-            else _source_file
+            when regexp_matches(_file_name, '/\d{10}\.csv(\.gz|\.bz2)?$')
+                then regexp_replace({{ capture_id() }}, '/[^/]*$', '')
+            when regexp_matches(_file_name, '^\d{10}\.csv(\.gz|\.bz2)?$')
+                then
+                    coalesce(_node, 'default') || '/'
+                    || regexp_extract(_source_file, '([^/]*)/[^/]*$', 1)
+            else {{ capture_id() }}
         end as capture_id,
         frame_number,
         make_timestamp_ns(ts_ns) as captured_at,
