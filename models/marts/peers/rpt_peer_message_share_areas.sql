@@ -55,14 +55,20 @@ sort_keys as (
 ),
 
 ranked as (
+    -- each node's connections ranked on their own: one chart per node
     select
-        peer_set,
-        connection_id,
+        sort_keys.peer_set,
+        sort_keys.connection_id,
+        peers.node_id,
         row_number() over (
-            partition by peer_set
-            order by sort_key_1, sort_key_2, connection_id
+            partition by sort_keys.peer_set, peers.node_id
+            order by
+                sort_keys.sort_key_1, sort_keys.sort_key_2,
+                sort_keys.connection_id
         ) as peer_rank
     from sort_keys
+    inner join peers
+        on sort_keys.connection_id = peers.connection_id
 ),
 
 kept_types as (
@@ -79,6 +85,7 @@ grid as (
     -- every kept type for every peer, so the stacked areas have no holes
     select
         ranked.peer_set,
+        ranked.node_id,
         ranked.peer_rank,
         ranked.connection_id,
         kept_types.msg_type
@@ -90,6 +97,7 @@ grid as (
 final as (
     select
         grid.peer_set::varchar as peer_set,
+        grid.node_id::varchar as node_id,
         grid.peer_rank::bigint as peer_rank,
         grid.connection_id::varchar as connection_id,
         peers.peer_addr::varchar as peer_addr,

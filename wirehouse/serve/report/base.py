@@ -65,6 +65,7 @@ class Marts:
 
     con: duckdb.DuckDBPyConnection
     datasets: dict[str, list[dict[str, object]]] = field(default_factory=dict)
+    params: list[dict[str, object]] = field(default_factory=list)  # the chart's top level
     _has_rows: dict[str, bool] = field(default_factory=dict)
 
     def has_rows(self, table: str) -> bool:
@@ -95,6 +96,27 @@ class Marts:
     def data(self, sql: str) -> alt.Data:
         return self.dataset(self.records(sql))
 
+    def node_picker(self, nodes: list[object]) -> None:
+        """A dropdown above the chart being drawn that shows every node or one (marks filter
+        with NODE_SHOWN). A top-level parameter of the spec: altair cannot add one to a
+        faceted or concatenated chart."""
+        self.params.append(
+            {
+                "name": "node",
+                "value": None,
+                "bind": {
+                    "input": "select",
+                    "options": [None, *nodes],
+                    "labels": ["every node", *map(str, nodes)],
+                    "name": "node ",
+                },
+            }
+        )
+
+    def values(self, sql: str) -> list[object]:
+        """The first column of a query's rows, in order (a chart's legend domain)."""
+        return [row[0] for row in self.rows(sql)]
+
 
 def _json_value(value: object) -> object:
     """Values as Vega parses them: timestamps are UTC in the warehouse, so say so ('Z'),
@@ -109,6 +131,24 @@ def _json_value(value: object) -> object:
         return float(value)
     return value
 
+
+# Colours with one meaning per report: a category (message type, packet type, API, node) gets
+# its colour from its place in a domain every chart of the report shares, from a palette long
+# enough that no two categories of one chart share a colour (tableau20, then dark2 and more).
+PALETTE = (
+    "#4c78a8 #f58518 #54a24b #e45756 #b279a2 #9e765f #439894 #b79a20 #d67195 #79706e "
+    "#9ecae9 #ffbf79 #88d27a #ff9d98 #d6a5c9 #d8b5a5 #83bcb6 #f2cf5b #fcbfd2 #bab0ac "
+    "#1b9e77 #d95f02 #7570b3 #e7298a #66a61e #e6ab02 #a6761d #17becf #8c564b #000000"
+).split()
+
+
+def category_scale(domain: list[object]) -> alt.Scale:
+    """The same colour for the same category in every chart that passes the same domain."""
+    colours = [PALETTE[i % len(PALETTE)] for i in range(len(domain))]
+    return alt.Scale(domain=domain, range=colours)
+
+
+NODE_SHOWN = "node == null || datum.node_id == node"
 
 # Vega expression for a legend or axis label that is a file or folder path: its last part
 # (tooltips keep the whole path).

@@ -4,10 +4,17 @@ from __future__ import annotations
 
 import altair as alt
 
-from wirehouse.serve.report.base import Chart, Marts, Nothing, Section, Table, utc_time, utc_tooltip
-
-SERIES_COLORS = alt.Scale(domain=["estimated", "measured"], range=["#4c78a8", "#f58518"])
-
+from wirehouse.serve.report.base import (
+    NODE_SHOWN,
+    Chart,
+    Marts,
+    Nothing,
+    Section,
+    Table,
+    category_scale,
+    utc_time,
+    utc_tooltip,
+)
 
 def _reconciled(period: str) -> Chart:
     table = f"marts.fct_traffic_reconciled_{period}"
@@ -15,50 +22,67 @@ def _reconciled(period: str) -> Chart:
     unit = "hour" if period == "hourly" else "day"
 
     def draw(marts: Marts) -> alt.TopLevelMixin:
+        nodes = marts.values(f"select distinct node_id from {table} order by 1")
+        marts.node_picker(nodes)
         lines = marts.data(
             f"""
             from (
                 unpivot (
                     select
-                        {time_col} as period_at, flow, has_reset,
+                        node_id, {time_col} as period_at, flow, has_reset,
                         estimated_tcpip_bytes as estimated,
                         measured_bytes::double as measured
                     from {table}
                 ) on estimated, measured into name series value bytes
             )
-            order by flow, series, period_at
+            order by node_id, flow, series, period_at
             """
         )
         residuals = marts.data(
-            f"select {time_col} as period_at, flow, residual_bytes, has_reset from {table}"
-            " where residual_bytes is not null order by flow, period_at"
+            f"select node_id, {time_col} as period_at, flow, residual_bytes, has_reset"
+            f" from {table} where residual_bytes is not null order by node_id, flow, period_at"
         )
         x = utc_time(
             "period_at", f"{unit} (UTC)", "%b %d %H:%M" if unit == "hour" else "%b %d", unit
         )
         when = utc_tooltip("period_at", unit)
-        # a counter reset (bitcoind restart) in the period: a dashed red rule
+        node = alt.Color("node_id:N", title="node", scale=category_scale(nodes))
+        # a counter reset (bitcoind restart) in the period: a dashed rule in the node's colour
         reset = (
             alt.Chart()
+            .transform_filter(NODE_SHOWN)
             .transform_filter("datum.has_reset")
-            .mark_rule(color="#e45756", strokeDash=[4, 3])
-            .encode(x=x)
+            .mark_rule(strokeDash=[4, 3])
+            .encode(x=x, color=node)
         )
         traffic = alt.layer(
             alt.Chart()
+            .transform_filter(NODE_SHOWN)
             .mark_line(point=unit == "day")
             .encode(
                 x=x,
                 y=alt.Y("bytes:Q", title=f"bytes per {unit}", axis=alt.Axis(format="~s")),
-                color=alt.Color("series:N", scale=SERIES_COLORS, title=None),
-                tooltip=[when, "series:N", alt.Tooltip("bytes:Q", format=",.0f")],
+                color=node,
+                strokeDash=alt.StrokeDash(
+                    "series:N",
+                    title=None,
+                    scale=alt.Scale(domain=["measured", "estimated"], range=[[1, 0], [5, 3]]),
+                ),
+                detail="series:N",
+                tooltip=[
+                    when,
+                    "node_id:N",
+                    "series:N",
+                    alt.Tooltip("bytes:Q", format=",.0f"),
+                ],
             ),
             reset,
             data=lines,
-        ).properties(width=360, height=220)
+        ).properties(width=400, height=220)
         residual = alt.layer(
             alt.Chart()
-            .mark_bar(color="#72b7b2")
+            .transform_filter(NODE_SHOWN)
+            .mark_line(point=True, strokeWidth=1)
             .encode(
                 x=x,
                 y=alt.Y(
@@ -66,11 +90,12 @@ def _reconciled(period: str) -> Chart:
                     title="measured - estimated",
                     axis=alt.Axis(format="~s"),
                 ),
-                tooltip=[when, alt.Tooltip("residual_bytes:Q", format=",.0f")],
+                color=node,
+                tooltip=[when, "node_id:N", alt.Tooltip("residual_bytes:Q", format=",.0f")],
             ),
-            reset,
+            alt.Chart().mark_rule(color="#999").encode(y=alt.datum(0)),
             data=residuals,
-        ).properties(width=360, height=110)
+        ).properties(width=400, height=120)
         return alt.vconcat(
             traffic.facet(column=alt.Column("flow:N", title=None)),
             residual.facet(column=alt.Column("flow:N", title=None)),
@@ -83,17 +108,23 @@ def _reconciled(period: str) -> Chart:
         draw=draw,
         caption=(
             "Estimated: tracepoint messages with P2P framing and TCP/IP headers. Measured: "
-            "systemd IP accounting of bitcoind.service. Dashed red: a counter reset "
-            f"(restart) in the {unit}. Bars: measured minus estimated."
+            "systemd IP accounting of bitcoind.service. One colour per node (pick one above "
+            "the chart); solid: measured, dashed: estimated. A dashed vertical rule: a counter "
+            f"reset (restart) in the {unit}. Below: measured minus estimated per node."
         ),
     )
 
 
 def _draw_bandwidth(marts: Marts) -> alt.TopLevelMixin:
+    nodes = marts.values("select distinct node_id from marts.fct_peer_connections order by 1")
+    marts.node_picker(nodes)
     data = marts.data(
         """
         select
-            row_number() over (order by total_tcpip_bytes_per_second) as peer_rank,
+            node_id,
+            row_number() over (
+                partition by node_id order by total_tcpip_bytes_per_second
+            ) as peer_rank,
             peer_addr, peer_conn_type, connection_seconds, total_tcpip_bytes_per_second
         from marts.fct_peer_connections
         where is_long_connection and total_tcpip_bytes_per_second > 0
@@ -101,11 +132,12 @@ def _draw_bandwidth(marts: Marts) -> alt.TopLevelMixin:
     )
     return (
         alt.Chart(data)
-        .mark_circle(size=18)
+        .transform_filter(NODE_SHOWN)
+        .mark_point(size=22, filled=True)
         .encode(
             x=alt.X(
                 "peer_rank:Q",
-                title="peer connection (sorted by bandwidth)",
+                title="peer connection of the node (sorted by bandwidth)",
                 scale=alt.Scale(nice=False),
                 axis=alt.Axis(tickMinStep=1, format="d"),
             ),
@@ -115,8 +147,10 @@ def _draw_bandwidth(marts: Marts) -> alt.TopLevelMixin:
                 scale=alt.Scale(type="log"),
                 axis=alt.Axis(format="~s"),
             ),
-            color=alt.Color("peer_conn_type:N", title="connection type"),
+            color=alt.Color("node_id:N", title="node", scale=category_scale(nodes)),
+            shape=alt.Shape("peer_conn_type:N", title="connection type"),
             tooltip=[
+                "node_id:N",
                 "peer_addr:N",
                 "peer_conn_type:N",
                 alt.Tooltip("total_tcpip_bytes_per_second:Q", format=",.1f"),
@@ -132,47 +166,55 @@ def _shares(peer_set: str) -> Chart:
 
     def draw(marts: Marts) -> alt.TopLevelMixin | Nothing:
         records = marts.records(
-            "select peer_rank, peer_addr, peer_conn_type, msg_type, msgs, msg_share"
+            "select node_id, peer_rank, peer_addr, peer_conn_type, msg_type, msgs, msg_share"
             " from marts.rpt_peer_message_share_areas"
-            f" where peer_set = '{peer_set}' order by peer_rank, msg_type"
+            f" where peer_set = '{peer_set}' order by node_id, peer_rank, msg_type"
         )
         if not records:
             return Nothing("No zero-inv peers: every connection judged sent inv.")
-        data = marts.dataset(records)
-        return (
-            alt.Chart(data)
-            .mark_area()
-            .encode(
-                x=alt.X(
-                    "peer_rank:Q",
-                    title=f"peer connection (sorted by {order} share)",
-                    scale=alt.Scale(nice=False),
-                    axis=alt.Axis(tickMinStep=1, format="d"),
-                ),
-                y=alt.Y(
-                    "msg_share:Q",
-                    stack="zero",
-                    title="share of messages received",
-                    axis=alt.Axis(format="%"),
-                    scale=alt.Scale(domain=[0, 1]),
-                ),
-                color=alt.Color(
-                    "msg_type:N",
-                    title="message type",
-                    scale=alt.Scale(scheme="tableau20"),
-                    legend=alt.Legend(columns=2),
-                ),
-                order=alt.Order("msg_type:O"),
-                tooltip=[
-                    "peer_addr:N",
-                    "peer_conn_type:N",
-                    "msg_type:N",
-                    "msgs:Q",
-                    alt.Tooltip("msg_share:Q", format=".2%"),
-                ],
-            )
-            .properties(width=680, height=300)
+        # one domain for both share charts: a message type has one colour on the page
+        types = marts.values(
+            "select distinct msg_type from marts.rpt_peer_message_share_areas order by 1"
         )
+        nodes = sorted({r["node_id"] for r in records})
+        marts.node_picker(nodes)
+        # an area needs two peers to have a width: a node with one peer gets bars
+        most_peers = max(r["peer_rank"] for r in records)
+        mark = alt.Chart().mark_area() if most_peers > 1 else alt.Chart().mark_bar(width=40)
+        chart = mark.encode(
+            x=alt.X(
+                "peer_rank:Q",
+                title=f"peer connection of the node (sorted by {order} share)",
+                scale=alt.Scale(nice=False),
+                axis=alt.Axis(tickMinStep=1, format="d"),
+            ),
+            y=alt.Y(
+                "msg_share:Q",
+                stack="zero",
+                title="share of messages received",
+                axis=alt.Axis(format="%"),
+                scale=alt.Scale(domain=[0, 1]),
+            ),
+            color=alt.Color(
+                "msg_type:N",
+                title="message type",
+                scale=category_scale(types),
+                legend=alt.Legend(columns=2),
+            ),
+            order=alt.Order("msg_type:O"),
+            tooltip=[
+                "node_id:N",
+                "peer_addr:N",
+                "peer_conn_type:N",
+                "msg_type:N",
+                "msgs:Q",
+                alt.Tooltip("msg_share:Q", format=".2%"),
+            ],
+        ).properties(width=680, height=240 if len(nodes) > 1 else 300)
+        return (
+            chart.transform_filter(NODE_SHOWN)
+            .facet(data=marts.dataset(records), row=alt.Row("node_id:N", title="node"))
+            )
 
     who = "every peer connection" if peer_set == "all" else "zero-inv peers (never sent inv)"
     return Chart(
@@ -180,8 +222,8 @@ def _shares(peer_set: str) -> Chart:
         title=f"Inbound message-type shares, {who}",
         needs=("marts.rpt_peer_message_share_areas",),
         draw=draw,
-        caption="Connections of at least min_connection_seconds; types under 0.1 % for every "
-        "peer are left out.",
+        caption="One panel per node. Connections of at least min_connection_seconds; types "
+        "under 0.1 % for every peer are left out.",
     )
 
 
@@ -189,16 +231,18 @@ def _draw_spv(marts: Marts) -> Table:
     rows = marts.rows(
         """
         select
-            peer_addr, peer_conn_type, strftime(first_message_at, '%Y-%m-%d %H:%M:%S'),
+            node_id, peer_addr, peer_conn_type,
+            strftime(first_message_at, '%Y-%m-%d %H:%M:%S'),
             strftime(last_message_at, '%Y-%m-%d %H:%M:%S'), connection_seconds,
             in_bloom_filter_msgs
         from marts.dim_peers
         where is_spv_client
-        order by first_message_at, peer_addr
+        order by node_id, first_message_at, peer_addr
         """
     )
     return Table(
         columns=(
+            "node",
             "peer address",
             "connection type",
             "first message (UTC)",

@@ -81,7 +81,7 @@ def render(marts: Marts, sections: Sequence[Section], out_dir: Path, source: str
                 result.missing.append(f"{chart.title}: no rows in {', '.join(empty)}")
                 empty_marts.extend(t for t in empty if t not in empty_marts)
                 continue
-            marts.datasets = {}
+            marts.datasets, marts.params = {}, []
             drawing = chart.draw(marts)
             if isinstance(drawing, Nothing):
                 items.append({"chart": chart, "kind": "nothing", "message": drawing.message})
@@ -94,6 +94,8 @@ def render(marts: Marts, sections: Sequence[Section], out_dir: Path, source: str
             else:
                 spec = drawing.to_dict()
                 spec["datasets"] = {**spec.get("datasets", {}), **marts.datasets}
+                if marts.params:
+                    spec["params"] = [*spec.get("params", []), *marts.params]
                 specs[chart.chart_id] = spec
                 items.append({"chart": chart, "kind": "vega"})
                 result.charts.append(
