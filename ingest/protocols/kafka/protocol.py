@@ -31,6 +31,7 @@ Decisions worth knowing:
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterable, Iterator
 
 import numpy as np
@@ -287,20 +288,21 @@ def _error_codes(
         NO_ERROR_CODE,
     )
     end = np.minimum(head_len, 4 + size)
-    for i in np.flatnonzero(offset != NO_ERROR_CODE).tolist():
-        body = 8
-        if hv[i] == 1:  # response header v1: tagged fields after the correlation id
-            head = heads[i, : end[i]].tobytes()
-            try:
-                reader = _Reader(head)
-                reader.pos = body
-                reader.tagged_fields(strict=False)
-            except (NeedMore, Malformed):
-                continue
-            body = reader.pos
-        at = body + offset[i]
-        if at + 2 <= end[i]:
-            out[i] = int.from_bytes(heads[i, at : at + 2].tobytes(), "big", signed=True)
+    # body start: 8 after a v0 header; after a v1 header 9 when it has no tagged fields (the
+    # usual case, read at once), else found by reading them (-1: they do not fit)
+    width = heads.shape[1]
+    no_tags = heads[:, min(8, width - 1)] == 0
+    body = np.where(hv == 1, np.where(no_tags & (end > 8), 9, -1), 8)
+    for i in np.flatnonzero((offset != NO_ERROR_CODE) & (body < 0)).tolist():
+        reader = _Reader(heads[i, : end[i]].tobytes())
+        reader.pos = 8
+        with contextlib.suppress(NeedMore, Malformed):
+            reader.tagged_fields(strict=False)
+            body[i] = reader.pos
+    at = body + offset
+    found = np.flatnonzero((offset != NO_ERROR_CODE) & (body >= 0) & (at + 2 <= end))
+    code = (heads[found, at[found]].astype(np.int64) << 8) | heads[found, at[found] + 1]
+    out[found] = np.where(code >= 1 << 15, code - (1 << 16), code)
     return out
 
 
