@@ -1,6 +1,7 @@
 """The reference tools the network marts are checked against, shared by the tests and
-``bench/network_agreement.py``: tshark's ``tcp.analysis`` counts and initial RTT per capture, and
-DeepFlow's Kafka response times (its ``.result`` files beside the shared Kafka captures).
+``bench/network_agreement.py``: tshark's ``tcp.analysis`` counts and initial RTT per capture,
+DeepFlow's Kafka response times and status codes (its ``.result`` files beside the shared Kafka
+captures), and a re-run of the Kafka notebook's broker jitter rule.
 
 KNOWN_DIFFERENCES lists every place ours and tshark's differ, with the reason.
 """
@@ -9,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import io
+import itertools
 import os
 import re
 import shutil
@@ -155,9 +157,47 @@ def kafka_rows(con: duckdb.DuckDBPyConnection) -> list[dict]:
             (cid, api, round(ms * 1000))
             for cid, api, ms in con.execute(
                 "select correlation_id, api_name, latency_to_first_byte_ms"
-                " from marts.fct_kafka_requests where source_file = ? and is_answered",
+                " from marts.fct_kafka_requests where source_file = ? and has_response",
                 [str(capture.resolve())],
             ).fetchall()
         )
         rows.append({"capture": capture.name, "deepflow": deepflow_latencies(result), "ours": ours})
     return rows
+
+
+def deepflow_status_codes(result: Path) -> dict[int, int]:
+    """correlation id -> DeepFlow's status_code of each response (-2: DeepFlow did not decode
+    the API; not a Kafka error code)."""
+    pattern = re.compile(
+        r"msg_type: Response, correlation_id: Some\((\d+)\).*status_code: Some\((-?\d+)\)"
+    )
+    return {
+        int(m.group(1)): int(m.group(2))
+        for line in result.read_text().splitlines()
+        if (m := pattern.search(line))
+    }
+
+
+def notebook_jitter_ms(paths: list[Path]) -> dict[tuple[str, int], float]:
+    """The Kafka notebook's "Refined Network Jitter" per (addr, port) that sends TCP packets,
+    re-run as it is written: the send times of every TCP packet from that address and port,
+    files in name order and packets in capture order, gaps (ms) under 1000 kept, then the
+    mean |change| between successive kept gaps. Senders with fewer than two kept gaps are
+    absent (the notebook prints 0 or NaN for them)."""
+    from scapy.all import IP, TCP, IPv6, PcapReader
+
+    sent: dict[tuple[str, int], list[float]] = {}
+    for path in sorted(paths, key=lambda p: p.name):
+        with PcapReader(str(path)) as reader:
+            for pkt in reader:
+                layer = IP if IP in pkt else IPv6
+                if layer in pkt and TCP in pkt:
+                    sent.setdefault((pkt[layer].src, pkt[TCP].sport), []).append(float(pkt.time))
+    out = {}
+    for sender, times in sent.items():
+        gaps = [(b - a) * 1000 for a, b in itertools.pairwise(times)]
+        kept = [g for g in gaps if g < 1000]
+        changes = [abs(b - a) for a, b in itertools.pairwise(kept)]
+        if changes:
+            out[sender] = sum(changes) / len(changes)
+    return out

@@ -217,6 +217,44 @@ def test_api_versions_v3_response_uses_header_v0():
     assert rows[1]["api_key"] == 18 and rows[1]["api_version"] == 3
 
 
+def test_response_error_codes_at_their_fixed_places():
+    s = Stream()
+    segs = [
+        # ApiVersions v3: header v0 (no tagged fields), error_code first
+        s.send(True, request(18, 3, 1, body=b"\x00")),
+        s.send(False, response(1, body=struct.pack(">h", 35) + b"\x01\x00")),
+        # JoinGroup v1: error_code first; v2: after throttle_time_ms
+        s.send(True, request(11, 1, 2)),
+        s.send(False, response(2, body=struct.pack(">h", 25) + b"\x00" * 8)),
+        s.send(True, request(11, 2, 3)),
+        s.send(False, response(3, body=struct.pack(">ih", 100, 27) + b"\x00" * 8)),
+        # Heartbeat v4 (flexible): header v1 with one tagged field before the body
+        s.send(True, request(12, 4, 4)),
+        s.send(False, response(4, body=b"\x01" + b"\x05\x02ab" + struct.pack(">ih", 0, -1))),
+        # Metadata: no top-level error_code; Produce: per-partition codes only
+        s.send(True, request(3, 2, 5)),
+        s.send(False, response(5, body=struct.pack(">h", 7) + b"\x00" * 8)),
+        # a response without its request: api unknown, so no error_code
+        s.send(False, response(99, body=struct.pack(">h", 3))),
+        # SyncGroup v1: the message ends before its error_code
+        s.send(True, request(14, 1, 6)),
+        s.send(False, response(6, body=struct.pack(">i", 0))),
+    ]
+    rows = [r for r in extract(segs) if not r["is_request"]]
+    assert [(r["correlation_id"], r["error_code"]) for r in rows] == [
+        (1, 35), (2, 25), (3, 27), (4, -1), (5, None), (99, None), (6, None)
+    ]  # fmt: skip
+
+
+def test_error_code_places_follow_the_versions():
+    from ingest.protocols.kafka.apis import error_code_offset
+
+    assert [error_code_offset(10, v) for v in (0, 1, 3, 4, 6)] == [0, 4, 4, None, None]
+    assert [error_code_offset(1, v) for v in (6, 7, 17, 18)] == [None, 4, 4, None]
+    assert error_code_offset(18, 4) == 0 and error_code_offset(0, 9) is None
+    assert error_code_offset(200, 0) is None and error_code_offset(12, -1) is None
+
+
 def test_seq_wrap_around():
     s = Stream(isn_c=(1 << 32) - 10)
     msg = request(3, 2, 5, body=b"z" * 40)
@@ -469,6 +507,40 @@ def test_deepflow_oracle(result: Path, reader, ports):
             assert ours == pytest.approx(exp["rrt_us"], abs=1)
 
 
+STATUS_RE = re.compile(
+    r"msg_type: Response, correlation_id: Some\((\d+)\).*status_code: Some\((-?\d+)\)"
+)
+# Our error_code per response; DeepFlow's status_code for the same responses agrees where it
+# decodes the API. DeepFlow gives -2 (no Kafka code: its "not decoded") for the APIs it does
+# not support (Heartbeat, OffsetCommit) and 0 for Produce, whose codes are per partition.
+ERROR_CODES = {
+    "deepflow_00-produce-v2": {1: None},
+    "deepflow_00-produce-v9": {47: None},
+    "deepflow_01-fetch-v12-ok": {15603: 0},
+    "deepflow_11-join-group-v7": {120: -1},  # DeepFlow: ServerError, status_code -1
+    "deepflow_14-sync-group-v5": {120: -1},  # DeepFlow: ServerError, status_code -1
+    "deepflow_18-api-versions-v3": {2: 0},
+    "deepflow_mixed-with-unsupported": {15551976: 0, 15551977: None, 15551978: 0},
+}
+
+
+@pytest.mark.skipif(not RESULT_FILES, reason="shared Kafka captures not present")
+@pytest.mark.parametrize("reader", READERS.values(), ids=READERS.keys())
+@pytest.mark.parametrize("result", RESULT_FILES, ids=lambda p: p.stem)
+def test_error_codes_against_deepflow(result: Path, reader):
+    rows = extract(reader(result.with_suffix(".pcap")), DEEPFLOW_PORTS)
+    ours = {r["correlation_id"]: r["error_code"] for r in rows if not r["is_request"]}
+    assert ours == ERROR_CODES[result.stem]
+    theirs = {
+        int(m.group(1)): int(m.group(2))
+        for line in result.read_text().splitlines()
+        if (m := STATUS_RE.search(line))
+    }
+    for corr, code in ours.items():
+        if code is not None and theirs[corr] != -2:
+            assert code == theirs[corr]
+
+
 NDPI = KAFKA_DIR / "ndpi_kafka.pcapng"
 
 
@@ -515,6 +587,23 @@ def test_pcap_ingest_lands_kafka_messages(tmp_path: Path):
             "select count(*), count(distinct _file_id) from raw.pcap_kafka_messages"
         ).fetchone()
     assert (count, files) == (28, 1)
+
+
+def test_a_warehouse_from_before_error_codes_gains_the_column(tmp_path: Path):
+    from wirehouse.api import open_warehouse
+
+    path = tmp_path / "old.duckdb"
+    con = duckdb.connect(str(path))
+    con.execute("create schema raw")
+    cols = {n: t for n, t in KAFKA_MESSAGES.columns.items() if n != "error_code"}
+    body = ", ".join(f'"{n}" {t.replace(" NOT NULL", "")}' for n, t in cols.items())
+    con.execute(f"create table raw.pcap_kafka_messages ({body}, _file_id bigint)")
+    con.execute("insert into raw.pcap_kafka_messages (stream_id) values ('old')")
+    con.close()
+    with open_warehouse(path) as wh:
+        assert wh.con.execute(
+            "select stream_id, error_code from raw.pcap_kafka_messages"
+        ).fetchall() == [("old", None)]
 
 
 def test_port_reuse_without_syn_is_a_new_connection():

@@ -4,7 +4,9 @@
   against ``tshark -o tcp.analyze_sequence_numbers:TRUE``;
 - handshake RTT (``fct_tcp_handshakes.initial_rtt_ms``) against ``tcp.analysis.initial_rtt``;
 - Kafka latency (``fct_kafka_requests.latency_to_first_byte_ms``) against the ``rrt`` (µs) of
-  DeepFlow's ``.result`` files.
+  DeepFlow's ``.result`` files, and error codes against their ``status_code``;
+- the notebook's broker jitter (``fct_server_window_summary.jitter_ms_notebook``) against a
+  re-run of the notebook's rule with scapy.
 
 The captures are ingested into a temporary warehouse and the marts built with dbt (own target
 and log paths). Every difference from tshark must be one listed in KNOWN_DIFFERENCES, with its
@@ -29,7 +31,10 @@ from oracles.network import (
     KNOWN_DIFFERENCES,
     METRICS,
     agreement_rows,
+    captures,
+    deepflow_status_codes,
     kafka_rows,
+    notebook_jitter_ms,
     rtts_equal,
     tshark_or_fail,
 )
@@ -96,6 +101,47 @@ def test_kafka_latency_agrees_with_deepflow(warehouse: duckdb.DuckDBPyConnection
         pytest.skip("../shared/data/pcap-kafka not present")
     for row in kafka_rows(warehouse):
         assert row["ours"] == row["deepflow"], row["capture"]
+
+
+def test_kafka_error_codes_agree_with_deepflow(warehouse: duckdb.DuckDBPyConnection) -> None:
+    """Where both give a code, the same; JoinGroup and SyncGroup (DeepFlow: ServerError, -1)
+    are errors; DeepFlow's -2 (an API it does not decode) is no Kafka code."""
+    if not KAFKA.is_dir():
+        pytest.skip("../shared/data/pcap-kafka not present")
+    statuses = {}
+    for result in sorted(KAFKA.glob("*.result")):
+        theirs = deepflow_status_codes(result)
+        for corr, api, code, status in warehouse.execute(
+            "select correlation_id, api_name, response_error_code, response_status"
+            " from marts.fct_kafka_requests where source_file = ? and has_response",
+            [str(result.with_suffix(".pcap").resolve())],
+        ).fetchall():
+            if code is not None and theirs[corr] != -2:
+                assert code == theirs[corr], (result.name, corr)
+            statuses[api] = status
+    assert statuses["JoinGroup"] == statuses["SyncGroup"] == "error"
+    assert statuses["ApiVersions"] == statuses["Fetch"] == statuses["Heartbeat"] == "answered"
+
+
+def test_notebook_jitter_agrees_with_a_rerun_of_the_notebook(
+    warehouse: duckdb.DuckDBPyConnection,
+) -> None:
+    """Every Kafka broker of the captures: the notebook's rule re-run on the same files."""
+    if not KAFKA.is_dir():
+        pytest.skip("../shared/data/pcap-kafka not present")
+    brokers = set(notebook_jitter_ms(captures(KAFKA)))
+    expected = notebook_jitter_ms(captures(GENERAL) + captures(KAFKA))
+    ours = {
+        (addr, port): jitter
+        for addr, port, jitter in warehouse.execute(
+            "select server_addr, server_port, jitter_ms_notebook"
+            " from marts.fct_server_window_summary where jitter_ms_notebook is not null"
+        ).fetchall()
+        if (addr, port) in brokers
+    }
+    assert ours  # 127.0.0.1:9092, 172.18.145.59:9092, 172.30.0.237:9092
+    for server, jitter in ours.items():
+        assert jitter == pytest.approx(expected[server], abs=1e-3), server
 
 
 def test_two_connections_reusing_a_correlation_id_never_pair(

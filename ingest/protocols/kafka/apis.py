@@ -126,3 +126,49 @@ def response_header_version(api_key: int, api_version: int) -> int | None:
     if api_key == API_VERSIONS_KEY:  # KIP-511: always v0 so any client can read it
         return 0
     return 1 if api[2] is not None and api_version >= api[2] else 0
+
+
+# Where a response body holds one top-level error_code (INT16), by api_key: a list of
+# (first version, offset in the body after the response header), each row holding up to the
+# next one's first version, offset None where there is none at a fixed place (per-topic or
+# per-partition codes only, or a variable-length field before it). 0: error_code comes first;
+# 4: after throttle_time_ms. From the *Response.json schemas of the commit above; an
+# api_key missing here, or a version above KAFKA_APIS' highest, has no error_code we read.
+ERROR_CODE_AT: dict[int, list[tuple[int, int | None]]] = {
+    1: [(0, None), (7, 4)],  # Fetch v7+: throttle, error_code (the fetch session's), ...
+    7: [(0, 0)],  # ControlledShutdown
+    10: [(0, 0), (1, 4), (4, None)],  # FindCoordinator v4+: per-key coordinators
+    11: [(0, 0), (2, 4)],  # JoinGroup
+    12: [(0, 0), (1, 4)],  # Heartbeat
+    13: [(0, 0), (1, 4)],  # LeaveGroup
+    14: [(0, 0), (1, 4)],  # SyncGroup
+    16: [(0, 0), (1, 4)],  # ListGroups
+    17: [(0, 0)],  # SaslHandshake
+    18: [(0, 0)],  # ApiVersions: error_code first in every version
+    22: [(0, 4)],  # InitProducerId
+    25: [(0, 4)],  # AddOffsetsToTxn
+    26: [(0, 4)],  # EndTxn
+    36: [(0, 0)],  # SaslAuthenticate
+    60: [(0, 4)],  # DescribeCluster
+    68: [(0, 4)],  # ConsumerGroupHeartbeat
+}
+NO_ERROR_CODE = -1
+# ERROR_CODE_OFFSET[key, version]: the offset, or NO_ERROR_CODE (the last row: key >= 88)
+ERROR_CODE_OFFSET = np.full(
+    (max(KAFKA_APIS) + 2, max(v for _, v, _ in KAFKA_APIS.values()) + 1), NO_ERROR_CODE, np.int64
+)
+for _key, _rows in ERROR_CODE_AT.items():
+    for _i, (_from, _at) in enumerate(_rows):
+        _to = _rows[_i + 1][0] if _i + 1 < len(_rows) else KAFKA_APIS[_key][1] + 1
+        ERROR_CODE_OFFSET[_key, _from:_to] = NO_ERROR_CODE if _at is None else _at
+
+
+def error_code_offset(api_key: int, api_version: int) -> int | None:
+    """Where the response body of this api_key/version holds its error_code; None: nowhere
+    fixed (or an api or version we do not know)."""
+    if not (
+        0 <= api_key < len(ERROR_CODE_OFFSET) - 1 and 0 <= api_version <= KAFKA_APIS[api_key][1]
+    ):
+        return None
+    at = int(ERROR_CODE_OFFSET[api_key, api_version])
+    return None if at == NO_ERROR_CODE else at

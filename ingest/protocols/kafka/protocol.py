@@ -12,6 +12,9 @@ Columns downstream models rely on (``raw.pcap_kafka_messages``):
 - Responses carry api_key/api_version/header_version only when their request was seen on the
   same connection; ``produce_acks`` = 0 explains requests that never get a response;
   ``fetch_max_wait_ms`` is the broker's allowed long-poll wait.
+- ``error_code``: a response's top-level error code (0: none) where its API and version hold
+  one at a fixed place in the body (``apis.ERROR_CODE_AT``); NULL elsewhere, for responses
+  without their request, and when the message ends before it.
 - ``is_complete`` false: a gap or the end of the capture cut the message; ``has_gap_before``:
   bytes just before it were missing or skipped, so earlier messages may be lost.
 
@@ -28,6 +31,7 @@ Decisions worth knowing:
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterable, Iterator
 
 import numpy as np
@@ -41,12 +45,18 @@ from ingest.capture.tcp.streams import (
 )
 from ingest.kinds.base import Data, RawTable, arrow_schema
 from ingest.lazy import lazy_module
-from ingest.protocols.kafka.apis import API_VERSIONS_KEY, MAX_VERSION
+from ingest.protocols.kafka.apis import (
+    API_VERSIONS_KEY,
+    ERROR_CODE_OFFSET,
+    MAX_VERSION,
+    NO_ERROR_CODE,
+)
 from ingest.protocols.kafka.headers import (
     MAX_MESSAGE_BYTES,
     Buffer,
     Malformed,
     NeedMore,
+    _Reader,
     parse_request,
     parse_response,
 )
@@ -74,6 +84,7 @@ KAFKA_MESSAGES = RawTable(
         "client_id": "VARCHAR",
         "fetch_max_wait_ms": "INTEGER",
         "produce_acks": "SMALLINT",
+        "error_code": "SMALLINT",
         **MESSAGE_SPAN_COLUMNS,
     },
     comment=(
@@ -183,6 +194,7 @@ class KafkaProtocol:
             raw = heads[i, offs[i] : offs[i] + lens[i]].tobytes()
             client_ids[i] = raw.decode("utf-8", errors="backslashreplace")
         self._match(conns, gens, is_request, F)
+        errors = _error_codes(heads, head_len, messages.length[keep], is_request, F)
         for gen in np.unique(gens).tolist():  # what the rows say of it, even once it closed
             c = conns[gen]
             self._conns[gen] = (c.state["stream_id"], c.seqno, *c.client, *c.server, c.detected_by)
@@ -192,6 +204,7 @@ class KafkaProtocol:
                 gens, is_request, messages.index[keep], messages.length[keep], F,
                 client_ids, messages.first_frame[keep], messages.last_frame[keep], ft, lt,
                 messages.packets[keep], messages.complete[keep], messages.gap_before[keep],
+                errors,
             )
         )  # fmt: skip
 
@@ -222,7 +235,7 @@ class KafkaProtocol:
     def _table(self) -> pa.Table:
         """The messages gathered since the last call as one Arrow table."""
         parts = list(zip(*self._parts, strict=True))
-        (gens, is_request, index, length, F, _, ff, lf, ft, lt, packets, complete, gap) = (
+        (gens, is_request, index, length, F, _, ff, lf, ft, lt, packets, complete, gap, errors) = (
             np.concatenate(p, axis=-1) if i != 5 else None for i, p in enumerate(parts)
         )
         client_ids = [c for chunk in parts[5] for c in chunk]
@@ -242,8 +255,8 @@ class KafkaProtocol:
             pa.array(length), col(F[KK.R_KEY], pa.int16()), col(F[KK.R_VERSION], pa.int16()),
             col(F[KK.R_HV], pa.int8()), col(F[KK.R_CORR], pa.int32()),
             pa.array(client_ids, pa.string()), col(F[KK.R_MAX_WAIT], pa.int32()),
-            col(F[KK.R_ACKS], pa.int16()), pa.array(ff), pa.array(lf), pa.array(ft),
-            pa.array(lt), pa.array(ft).cast(pa.timestamp("ns")),
+            col(F[KK.R_ACKS], pa.int16()), col(errors, pa.int16()), pa.array(ff),
+            pa.array(lf), pa.array(ft), pa.array(lt), pa.array(ft).cast(pa.timestamp("ns")),
             pa.array(lt).cast(pa.timestamp("ns")), pa.array(packets).cast(pa.int32()),
             pa.array(complete.astype(bool)), pa.array(gap.astype(bool)), detected,
         ]  # fmt: skip
@@ -256,6 +269,41 @@ class KafkaProtocol:
     def rows(self) -> Iterator[tuple[str, Data]]:
         if self._parts:
             yield KAFKA_MESSAGES.name, self._table()
+
+
+def _error_codes(
+    heads: np.ndarray, head_len: np.ndarray, size: np.ndarray, is_request: np.ndarray, F: np.ndarray
+) -> np.ndarray:
+    """The error_code of each response whose API and version hold one at a fixed place
+    (``KK.NONE`` elsewhere): after the header (v0: correlation id; v1: its tagged fields too)
+    and the offset ``ERROR_CODE_OFFSET`` gives, if the head and the message reach that far."""
+    keys, versions, hv = F[KK.R_KEY], F[KK.R_VERSION], F[KK.R_HV]
+    out = np.full(len(keys), KK.NONE, np.int64)
+    known = ~is_request & (hv != KK.NONE) & (versions >= 0)
+    key_at = np.clip(keys, 0, ERROR_CODE_OFFSET.shape[0] - 1)
+    version_at = np.clip(versions, 0, ERROR_CODE_OFFSET.shape[1] - 1)
+    offset = np.where(
+        known & (versions <= MAX_VERSION[key_at]),
+        ERROR_CODE_OFFSET[key_at, version_at],
+        NO_ERROR_CODE,
+    )
+    end = np.minimum(head_len, 4 + size)
+    # body start: 8 after a v0 header; after a v1 header 9 when it has no tagged fields (the
+    # usual case, read at once), else found by reading them (-1: they do not fit)
+    width = heads.shape[1]
+    no_tags = heads[:, min(8, width - 1)] == 0
+    body = np.where(hv == 1, np.where(no_tags & (end > 8), 9, -1), 8)
+    for i in np.flatnonzero((offset != NO_ERROR_CODE) & (body < 0)).tolist():
+        reader = _Reader(heads[i, : end[i]].tobytes())
+        reader.pos = 8
+        with contextlib.suppress(NeedMore, Malformed):
+            reader.tagged_fields(strict=False)
+            body[i] = reader.pos
+    at = body + offset
+    found = np.flatnonzero((offset != NO_ERROR_CODE) & (body >= 0) & (at + 2 <= end))
+    code = (heads[found, at[found]].astype(np.int64) << 8) | heads[found, at[found] + 1]
+    out[found] = np.where(code >= 1 << 15, code - (1 << 16), code)
+    return out
 
 
 def _response_or_short(data: Buffer) -> bool:

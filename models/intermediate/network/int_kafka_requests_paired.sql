@@ -46,6 +46,7 @@ paired as (
         responses.first_seen_at as response_first_seen_at,
         responses.last_seen_at as response_last_seen_at,
         responses.is_complete as is_response_complete,
+        responses.error_code as response_error_code,
         -- responses come back in request order: a later response answered
         -- a later request, so this one's response was lost in a gap
         requests.last_response_index is not null
@@ -67,6 +68,7 @@ named as (
         paired.api_version between api_keys.min_version
         and api_keys.max_version as is_known_version,
         case
+            when paired.response_error_code != 0 then 'error'
             when paired.response_first_ts_ns is not null then 'answered'
             when paired.api_key = 0 and paired.produce_acks = 0
                 then 'no_response_expected'

@@ -36,8 +36,12 @@ final as (
             as latency_to_first_byte_ms,
         ((response_last_ts_ns - last_ts_ns) / 1e6)::double
             as latency_to_last_byte_ms,
+        response_error_code::smallint as response_error_code,
         response_status::varchar as response_status,
         (response_status = 'answered')::boolean as is_answered,
+        (response_first_ts_ns is not null)::boolean as has_response,
+        coalesce(api_key = 1 and fetch_max_wait_ms > 0, false)::boolean
+            as is_long_poll,
         (is_complete and coalesce(is_response_complete, true))::boolean
             as is_complete
     from requests

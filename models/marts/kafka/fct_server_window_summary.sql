@@ -23,6 +23,10 @@ kafka as (
     select * from {{ ref('fct_kafka_requests') }}
 ),
 
+packets as (
+    select * from {{ ref('int_packets_windowed') }}
+),
+
 server_packets as (
     select
         resp_addr,
@@ -80,6 +84,48 @@ server_jitter as (
     group by all
 ),
 
+-- the notebook's jitter: every TCP packet the server sends from its port,
+-- across connections, in time order; gaps of 1 s or more dropped, then the
+-- mean |change| between successive kept gaps
+server_sent_gaps as (
+    select
+        src_addr,
+        src_port,
+        ts_ns,
+        source_file,
+        frame_number,
+        ts_ns - lag(ts_ns) over sent as iat_ns
+    from packets
+    where ip_proto = 6
+    window sent as (
+        partition by src_addr, src_port
+        order by ts_ns, source_file, frame_number
+    )
+),
+
+server_sent_gaps_kept as (
+    select
+        src_addr,
+        src_port,
+        abs(
+            iat_ns - lag(iat_ns) over (
+                partition by src_addr, src_port
+                order by ts_ns, source_file, frame_number
+            )
+        ) as iat_change_ns
+    from server_sent_gaps
+    where iat_ns < 1000000000
+),
+
+server_notebook_jitter as (
+    select
+        src_addr,
+        src_port,
+        avg(iat_change_ns) / 1e6 as jitter_ms_notebook
+    from server_sent_gaps_kept
+    group by all
+),
+
 server_rfc_jitter as (
     select
         resp_addr,
@@ -89,16 +135,38 @@ server_rfc_jitter as (
     group by all
 ),
 
+-- latencies of answered requests (errors left out), and of those that are
+-- not long-poll Fetches
+kafka_measured as (
+    select
+        *,
+        case
+            when response_status = 'answered' then latency_to_first_byte_ms
+        end as answered_latency_ms,
+        case
+            when response_status = 'answered' and not is_long_poll
+                then latency_to_first_byte_ms
+        end as served_latency_ms
+    from kafka
+),
+
 server_kafka as (
     select
         broker_addr,
         broker_port,
         count(*) as kafka_requests,
         count(*) filter (where is_answered) as kafka_answered_requests,
-        {{ exact_avg('latency_to_first_byte_ms') }} as kafka_latency_avg_ms,
-        quantile_cont(latency_to_first_byte_ms, 0.95)
-            as kafka_latency_p95_ms
-    from kafka
+        count(*) filter (
+            where response_status = 'error'
+        ) as kafka_error_requests,
+        count(*) filter (where is_long_poll) as kafka_long_poll_requests,
+        {{ exact_avg('answered_latency_ms') }} as kafka_latency_avg_ms,
+        quantile_cont(answered_latency_ms, 0.95) as kafka_latency_p95_ms,
+        {{ exact_avg('served_latency_ms') }}
+            as kafka_latency_avg_excl_long_poll_ms,
+        quantile_cont(served_latency_ms, 0.95)
+            as kafka_latency_p95_excl_long_poll_ms
+    from kafka_measured
     group by all
 ),
 
@@ -129,12 +197,22 @@ final as (
         coalesce(server_health.out_of_order_packets, 0)::bigint
             as out_of_order_packets,
         server_jitter.jitter_ms::double as jitter_ms,
+        server_notebook_jitter.jitter_ms_notebook::double
+            as jitter_ms_notebook,
         server_rfc_jitter.rfc3550_jitter_ms::double as rfc3550_jitter_ms,
         coalesce(server_kafka.kafka_requests, 0)::bigint as kafka_requests,
         coalesce(server_kafka.kafka_answered_requests, 0)::bigint
             as kafka_answered_requests,
+        coalesce(server_kafka.kafka_error_requests, 0)::bigint
+            as kafka_error_requests,
+        coalesce(server_kafka.kafka_long_poll_requests, 0)::bigint
+            as kafka_long_poll_requests,
         server_kafka.kafka_latency_avg_ms::double as kafka_latency_avg_ms,
-        server_kafka.kafka_latency_p95_ms::double as kafka_latency_p95_ms
+        server_kafka.kafka_latency_p95_ms::double as kafka_latency_p95_ms,
+        server_kafka.kafka_latency_avg_excl_long_poll_ms::double
+            as kafka_latency_avg_excl_long_poll_ms,
+        server_kafka.kafka_latency_p95_excl_long_poll_ms::double
+            as kafka_latency_p95_excl_long_poll_ms
     from servers
     left join server_health
         on
@@ -144,6 +222,10 @@ final as (
         on
             servers.resp_addr = server_jitter.resp_addr
             and servers.resp_port = server_jitter.resp_port
+    left join server_notebook_jitter
+        on
+            servers.resp_addr = server_notebook_jitter.src_addr
+            and servers.resp_port = server_notebook_jitter.src_port
     left join server_rfc_jitter
         on
             servers.resp_addr = server_rfc_jitter.resp_addr

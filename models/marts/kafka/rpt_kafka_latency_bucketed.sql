@@ -7,7 +7,9 @@ with
 
 requests as (
     select * from {{ ref('fct_kafka_requests') }}
-    where latency_to_first_byte_ms is not null
+    where
+        latency_to_first_byte_ms is not null
+        and response_status is distinct from 'error'
 ),
 
 span as (

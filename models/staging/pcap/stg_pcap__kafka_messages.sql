@@ -25,6 +25,7 @@ final as (
         client_id,
         fetch_max_wait_ms,
         produce_acks,
+        error_code,
         first_frame_number,
         last_frame_number,
         first_ts_ns,

@@ -18,8 +18,10 @@ def _draw_summary(marts: Marts) -> Table:
             rst_packets || ' (' || client_rst_packets || ' client, '
                 || server_rst_packets || ' server)',
             retransmission_packets, zero_window_packets,
-            round(jitter_ms, 3), kafka_requests,
-            round(kafka_latency_avg_ms, 2), round(kafka_latency_p95_ms, 2)
+            round(jitter_ms, 3), round(jitter_ms_notebook, 3), kafka_requests,
+            kafka_error_requests, round(kafka_latency_avg_ms, 2),
+            round(kafka_latency_p95_ms, 2),
+            round(kafka_latency_p95_excl_long_poll_ms, 2)
         from marts.fct_server_window_summary
         order by packets desc
         """
@@ -34,9 +36,12 @@ def _draw_summary(marts: Marts) -> Table:
             "retransmissions",
             "zero windows",
             "jitter ms",
+            "jitter ms (notebook)",
             "Kafka requests",
+            "Kafka errors",
             "latency mean ms",
             "latency p95 ms",
+            "p95 without long polls ms",
         ),
         rows=rows,
     )
