@@ -72,6 +72,10 @@
             'type': 'integer', 'min': 1,
             'read_by': ['stg_bitcoin_p2p__messages'],
         },
+        'max_packet_bytes': {
+            'type': 'integer', 'min': 1,
+            'read_by': ['stg_tshark__packets'],
+        },
         'max_counter_bytes_per_second': {
             'type': 'number', 'above': 0,
             'read_by': ['int_counter_samples_differenced'],

@@ -257,3 +257,40 @@ def test_le_pdus_match_tshark(warehouse: duckdb.DuckDBPyConnection, captures: li
             checked += 1
         assert our_counts == their_counts, path.name
     assert checked > 1500
+
+
+def test_devices_need_a_crc_valid_packet(warehouse: duckdb.DuckDBPyConnection) -> None:
+    """A noisy sniff's bit-flipped addresses are kept but are not devices.
+
+    hackrf_take_3_adv37.pcap (HackRF, channel 37) holds 4a:0e:cd:c0:3c:3b, 24 of its 31
+    packets CRC-valid, and copies of it one or two bits off whose every packet failed its
+    CRC. The BR/EDR sniff carries no CRC information: its LAP stays a device.
+    """
+    dim = {
+        row[0]: row[1:]
+        for row in warehouse.execute(
+            "select device_id, packets, crc_checked_packets, crc_valid_packets, is_device"
+            " from marts.dim_bluetooth_devices"
+        ).fetchall()
+    }
+    assert dim["4a:0e:cd:c0:3c:3b"] == (31, 31, 24, True)
+    assert dim["4a:0a:cd:c0:3c:3b"] == (2, 2, 0, False)  # seen twice, never valid
+    assert dim["4a:0e:cc:c0:3c:3b"] == (1, 1, 0, False)
+    assert dim["60:a5:3a"] == (70, 0, 0, True)  # libbtbb BR/EDR: no CRC, not a ghost
+    # every BLE advertiser against the raw rows: checked / valid counts and the rule
+    raw = warehouse.execute(
+        "select advertiser_addr, count(*), count(*) filter (where crc_checked),"
+        " count(*) filter (where crc_checked and crc_valid)"
+        " from raw.bluetooth_le_packets where advertiser_addr is not null group by all"
+    ).fetchall()
+    for addr, packets, checked, valid in raw:
+        assert dim[addr] == (packets, checked, valid, valid > 0 or checked < packets), addr
+    shown = warehouse.execute(
+        "select count(distinct device_id) filter (where is_device),"
+        " count(distinct device_id) filter (where not is_device)"
+        " from marts.fct_bluetooth_device_packet_types"
+    ).fetchone()
+    assert shown == (
+        sum(1 for d in dim.values() if d[3]),
+        sum(1 for d in dim.values() if not d[3]),
+    )

@@ -100,7 +100,7 @@ USER_VARS = (
     ' network_window_end: "2025-06-23 07:33:00-03:00",'
     " network_server_addr: 10.9.8.7, network_server_port: 1, network_bucket_minutes: 5,"
     " udp_idle_timeout_seconds: 1, community_id_seed: 7, jitter_idle_gap_ms: 1,"
-    " bluetooth_series_max_seconds: 1}"
+    " bluetooth_series_max_seconds: 1, max_packet_bytes: 1}"
 )
 
 

@@ -17,6 +17,8 @@ unioned as (
         lap_hex as device_id,
         coalesce(packet_type, 'unknown') as packet_type,
         is_id_packet,
+        is_crc_valid is not null as is_crc_checked,
+        is_crc_valid,
         signal_dbm
     from bredr_packets
     union all
@@ -28,6 +30,8 @@ unioned as (
         advertiser_addr as device_id,
         coalesce(pdu_type, 'unknown') as packet_type,
         false as is_id_packet,
+        coalesce(is_crc_checked, false) as is_crc_checked,
+        case when is_crc_checked then is_crc_valid end as is_crc_valid,
         signal_dbm
     from le_packets
 ),

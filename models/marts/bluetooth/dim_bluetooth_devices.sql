@@ -9,6 +9,10 @@ bredr_packets as (
     select * from {{ ref('int_bluetooth_bredr_packets_typed') }}
 ),
 
+confirmed as (
+    select * from {{ ref('int_bluetooth_devices_confirmed') }}
+),
+
 le_packets as (
     select * from {{ ref('int_bluetooth_le_packets_typed') }}
     where advertiser_addr is not null
@@ -85,8 +89,15 @@ final as (
         counted.non_id_packets::bigint as non_id_packets,
         (counted.packets > 1)::boolean as is_seen_more_than_once,
         counted.packet_types::varchar[] as packet_types,
-        counted.capture_files::bigint as capture_files
+        counted.capture_files::bigint as capture_files,
+        confirmed.crc_checked_packets::bigint as crc_checked_packets,
+        confirmed.crc_valid_packets::bigint as crc_valid_packets,
+        confirmed.is_device::boolean as is_device
     from counted
+    inner join confirmed
+        on
+            counted.technology = confirmed.technology
+            and counted.device_id = confirmed.device_id
     left join addresses
         on
             counted.technology = addresses.technology

@@ -5,6 +5,10 @@ packets as (
     where device_id is not null
 ),
 
+confirmed as (
+    select * from {{ ref('int_bluetooth_devices_confirmed') }}
+),
+
 counted as (
     select
         technology,
@@ -20,14 +24,19 @@ counted as (
 
 final as (
     select
-        technology::varchar as technology,
-        device_id::varchar as device_id,
-        packet_type::varchar as packet_type,
-        is_id_packet_type::boolean as is_id_packet_type,
-        packets::bigint as packets,
-        first_seen_at::timestamp_ns as first_seen_at,
-        last_seen_at::timestamp_ns as last_seen_at
+        counted.technology::varchar as technology,
+        counted.device_id::varchar as device_id,
+        counted.packet_type::varchar as packet_type,
+        counted.is_id_packet_type::boolean as is_id_packet_type,
+        confirmed.is_device::boolean as is_device,
+        counted.packets::bigint as packets,
+        counted.first_seen_at::timestamp_ns as first_seen_at,
+        counted.last_seen_at::timestamp_ns as last_seen_at
     from counted
+    inner join confirmed
+        on
+            counted.technology = confirmed.technology
+            and counted.device_id = confirmed.device_id
 )
 
 select * from final

@@ -5,6 +5,10 @@ packets as (
     where device_id is not null
 ),
 
+confirmed as (
+    select * from {{ ref('int_bluetooth_devices_confirmed') }}
+),
+
 {{ per_second_series(
     'packets',
     ['source_file', 'technology', 'device_id'],
@@ -13,15 +17,20 @@ packets as (
 
 final as (
     select
-        source_file::varchar as source_file,
-        technology::varchar as technology,
-        device_id::varchar as device_id,
-        second_at::timestamp as second_at,
-        packets::bigint as packets,
-        cumulative_packets::bigint as cumulative_packets,
-        non_id_packets::bigint as non_id_packets,
-        cumulative_non_id_packets::bigint as cumulative_non_id_packets
+        series.source_file::varchar as source_file,
+        series.technology::varchar as technology,
+        series.device_id::varchar as device_id,
+        series.second_at::timestamp as second_at,
+        confirmed.is_device::boolean as is_device,
+        series.packets::bigint as packets,
+        series.cumulative_packets::bigint as cumulative_packets,
+        series.non_id_packets::bigint as non_id_packets,
+        series.cumulative_non_id_packets::bigint as cumulative_non_id_packets
     from series
+    inner join confirmed
+        on
+            series.technology = confirmed.technology
+            and series.device_id = confirmed.device_id
 )
 
 select * from final

@@ -23,11 +23,17 @@ counter_samples as (
     select * from {{ ref('int_counter_samples_differenced') }}
 ),
 
+tshark_packets as (
+    select * from {{ ref('stg_tshark__packets') }}
+    where not is_plausible_length
+),
+
 flagged as (
     select
         'tracepoints' as source_kind,
         node_id,
         source_file,
+        null::bigint as frame_number,
         logged_at as observed_at,
         case
             when implausible_reason like 'time%' then 'timestamp' else 'size'
@@ -44,6 +50,7 @@ flagged as (
             'systemd' as source_kind,
             node_id,
             source_file,
+            null::bigint as frame_number,
             sampled_at as observed_at,
             'timestamp' as column_name,
             'time outside the plausible range' as check_name,
@@ -56,6 +63,7 @@ flagged as (
             'systemd' as source_kind,
             node_id,
             source_file,
+            null::bigint as frame_number,
             sampled_at as observed_at,
             '{{ counter }}' as column_name,
             case
@@ -69,6 +77,20 @@ flagged as (
         from counter_samples
         where is_{{ counter }}_glitch or is_{{ counter }}_implausible_step
     {%- endfor %}
+    union all
+    select
+        'tshark' as source_kind,
+        null as node_id,
+        source_file,
+        frame_number,
+        captured_at as observed_at,
+        'length' as column_name,
+        length_implausible_reason as check_name,
+        -- both lengths as exported: frame.len / frame.cap_len
+        coalesce(wire_bytes_as_logged::varchar, '')
+        || ' / '
+        || coalesce(captured_bytes_as_logged::varchar, '') as observed_value
+    from tshark_packets
 ),
 
 counted as (
@@ -76,6 +98,7 @@ counted as (
         source_kind,
         node_id,
         source_file,
+        frame_number,
         observed_at,
         column_name,
         check_name,
@@ -90,6 +113,7 @@ final as (
         source_kind::varchar as source_kind,
         node_id::varchar as node_id,
         source_file::varchar as source_file,
+        frame_number::bigint as frame_number,
         observed_at::timestamp as observed_at,
         column_name::varchar as column_name,
         check_name::varchar as check_name,

@@ -14,7 +14,17 @@ timed as (
         case
             when ip_src is not null or ip_dst is not null then 4
             when ipv6_src is not null or ipv6_dst is not null then 6
-        end as ip_version
+        end as ip_version,
+        -- lengths no capture can have: kept out of every sum (both NULL),
+        -- listed in fct_implausible_values
+        case
+            when frame_len < 0 or frame_cap_len < 0 then 'negative length'
+            when
+                frame_len > {{ var('max_packet_bytes') }}
+                or frame_cap_len > {{ var('max_packet_bytes') }}
+                then 'length above max_packet_bytes'
+            when frame_cap_len > frame_len then 'captured more than the wire'
+        end as length_implausible_reason
     from source
 ),
 
@@ -35,8 +45,16 @@ final as (
         frame_number,
         make_timestamp_ns(ts_ns) as captured_at,
         ts_ns,
-        frame_cap_len as captured_bytes,
-        frame_len as wire_bytes,
+        case
+            when length_implausible_reason is null then frame_cap_len
+        end as captured_bytes,
+        case
+            when length_implausible_reason is null then frame_len
+        end as wire_bytes,
+        frame_cap_len as captured_bytes_as_logged,
+        frame_len as wire_bytes_as_logged,
+        length_implausible_reason is null as is_plausible_length,
+        length_implausible_reason,
         ip_version,
         case ip_version when 4 then ip_src else ipv6_src end as src_addr,
         case ip_version when 4 then ip_dst else ipv6_dst end as dst_addr,

@@ -20,7 +20,7 @@ def _device_bars(
             array_to_string(packet_types, ', ') as packet_types, capture_files,
             first_seen_at, last_seen_at
         from marts.dim_bluetooth_devices
-        where {where}
+        where is_device and {where}
         order by {measure} desc, device_id
         """
     )
@@ -74,13 +74,17 @@ def _non_id_types(marts: Marts) -> list[dict[str, object]]:
         """
         select technology, device_id, packet_type, packets
         from marts.fct_bluetooth_device_packet_types
-        where not is_id_packet_type
+        where is_device and not is_id_packet_type
         order by technology, device_id, packet_type
         """
     )
 
 
 NO_NON_ID = "Only ID packets were seen (access codes, nothing after them)."
+GHOSTS_LEFT_OUT = (
+    "Addresses whose every packet failed its CRC (a noisy sniff's bit-flipped copies of "
+    "real addresses) are left out: dim_bluetooth_devices keeps them with is_device = false."
+)
 
 
 def _draw_types(marts: Marts) -> alt.TopLevelMixin | Nothing:
@@ -133,14 +137,20 @@ def _draw_device_types(marts: Marts) -> alt.TopLevelMixin | Nothing:
 
 
 def _per_second(
-    chart_id: str, title: str, table: str, series: str, caption: str, legend_title: str
+    chart_id: str,
+    title: str,
+    table: str,
+    series: str,
+    caption: str,
+    legend_title: str,
+    where: str = "true",
 ) -> Chart:
     """Packets per second and their running total, one line per series and capture."""
 
     def draw(marts: Marts) -> alt.TopLevelMixin:
         data = marts.data(
             f"select source_file, {series} as series, second_at, packets, cumulative_packets"
-            f" from {table} order by source_file, series, second_at"
+            f" from {table} where {where} order by source_file, series, second_at"
         )
         by_capture = series == "source_file"
         legend = alt.Legend(
@@ -185,26 +195,30 @@ SECTION = Section(
             needs=("marts.dim_bluetooth_devices",),
             draw=_draw_seen,
             caption="Every packet from or to the device, ID packets included. LAPs 9e:8b:00 "
-            "to 9e:8b:3f are inquiry access codes shared by every inquiring device.",
+            "to 9e:8b:3f are inquiry access codes shared by every inquiring device. "
+            + GHOSTS_LEFT_OUT,
         ),
         Chart(
             chart_id="bluetooth_non_id_per_device",
             title="Non-ID packets per device",
             needs=("marts.dim_bluetooth_devices",),
             draw=_draw_non_id,
-            caption="More were likely sent: a sniffer sees only what it hears.",
+            caption="More were likely sent: a sniffer sees only what it hears. "
+            + GHOSTS_LEFT_OUT,
         ),
         Chart(
             chart_id="bluetooth_packet_types",
             title="Non-ID packets by type, every device",
             needs=("marts.fct_bluetooth_device_packet_types",),
             draw=_draw_types,
+            caption=GHOSTS_LEFT_OUT,
         ),
         Chart(
             chart_id="bluetooth_device_packet_types",
             title="Non-ID packets per device and type",
             needs=("marts.fct_bluetooth_device_packet_types",),
             draw=_draw_device_types,
+            caption=GHOSTS_LEFT_OUT,
         ),
         _per_second(
             "bluetooth_packets_per_second",
@@ -220,8 +234,9 @@ SECTION = Section(
             "marts.fct_bluetooth_device_packets_per_second",
             "device_id",
             "Each line spans the device's first to last second in a capture, ID packets "
-            "included.",
+            "included. " + GHOSTS_LEFT_OUT,
             "device",
+            where="is_device",
         ),
         _per_second(
             "bluetooth_packet_types_per_second",
