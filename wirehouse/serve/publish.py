@@ -20,8 +20,14 @@ Layout of the publish directory (default: `published/` beside the warehouse):
     parquet/latest       -> ../current/parquet             swap of `current` moves all three
 
 A path is resolved when a file is opened, so a connection to published.duckdb or
-parquet_views.duckdb stays on the version it opened; the views name their Parquet files by
-absolute paths inside their own version directory. A multi-file read through parquet/latest
+parquet_views.duckdb stays on the version it opened; the views name their Parquet files
+inside their own version directory, by paths relative to the publish directory (a reader
+sets DuckDB's `file_search_path` to it, or runs there), so the folder can be moved.
+
+For BI clients, every published table is also a view of its bare name in `main` (where a
+client connecting to the file lands), every mart of the dbt project is there (empty when
+the warehouse never built it), and the Parquet files carry the dbt descriptions and
+UTC-adjusted timestamps (see _export_parquet). A multi-file read through parquet/latest
 that must not straddle a publish resolves the link once first (`realpath`).
 
 A publish, under a lock file (one at a time per directory): removes what an interrupted
@@ -49,8 +55,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import duckdb
+import pyarrow as pa
+import pyarrow.dataset as pa_dataset
+import pyarrow.parquet as pq
 
 from ingest.loader import warehouse as db
+from wirehouse.run import DBT_PROJECT
+from wirehouse.serve.contracts import mart_contracts
 
 PUBLISHED_SCHEMAS = ("marts", "reference")
 DUCKDB_NAME = "published.duckdb"
@@ -68,6 +79,16 @@ FIXED_LINKS = {
 }
 PARTITION_COLUMN = "partition_date"
 TEMPORAL_TYPES = ("DATE", "TIMESTAMP", "TIMESTAMP WITH TIME ZONE")
+# Parquet timestamps are written UTC-adjusted (read back with tz=UTC); the views turn them
+# back into the copy's own types, by epoch arithmetic (no time zone involved)
+NAIVE_TIMESTAMPS = {
+    "TIMESTAMP": "make_timestamp(epoch_us({}))",
+    "TIMESTAMP_NS": "make_timestamp_ns(epoch_ns({}))",
+}
+BATCH_ROWS = 100_000
+# SQLAlchemy 2.0.55+ reflects primary keys with `CAST(... AS REGCLASS)`, a Postgres type
+# DuckDB lacks: an alias in the copy lets that query bind (duckdb_engine 0.17, DuckDB 2.0)
+SQLALCHEMY_TYPES = ("create type main.regclass as varchar",)
 
 
 class PublishError(RuntimeError):
@@ -81,6 +102,8 @@ class PublishedTable:
     parquet: Path  # a file, or a directory of date partitions
     partitioned_by: str | None  # the source column of partition_date, if partitioned
     comment: str | None  # the dbt description
+    # (name, DuckDB type, dbt description) in table order
+    columns: tuple[tuple[str, str, str | None], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -131,7 +154,7 @@ def publish(
                 tables = _export_parquet(con, version_dir / PARQUET_NAME, partition_rows)
             finally:
                 con.close()
-            _write_views(version_dir / VIEWS_NAME, tables)
+            _write_views(version_dir / VIEWS_NAME, tables, directory)
             _write_json(version_dir / SOURCE_NAME, source)
         except (Exception, KeyboardInterrupt):
             # a killed publish cannot do this: the next one removes what it left
@@ -225,12 +248,16 @@ def _copy_marts(
                 live.execute(f"comment on table {schema}.{table} is {_quote(comment)}")
         for schema, table, column, comment in columns:
             live.execute(f'comment on column {schema}.{table}."{column}" is {_quote(comment)}')
+        filled = _add_missing_marts(
+            live, {table for schema, table, *_ in tables if schema == "marts"}
+        )
         live.execute(
             "create table main.publish_info as select"
             " (current_timestamp at time zone 'UTC') as published_at,"
             f" {_quote(str(warehouse))} as warehouse_path,"
-            f" {len(tables)} as tables, {_quote(version)} as version"
+            f" {len(tables) + len(filled)} as tables, {_quote(version)} as version"
         )
+        _add_client_names(live)
         live.commit()
         live.execute(f'use "{source}"')
         live.execute("detach published")
@@ -251,11 +278,80 @@ def _connect_waiting(warehouse: Path, wait_seconds: float) -> duckdb.DuckDBPyCon
             time.sleep(0.25)
 
 
+def _add_missing_marts(con: duckdb.DuckDBPyConnection, present: set[str]) -> list[str]:
+    """Every mart of the dbt project the warehouse lacks (`wirehouse run` builds only those of
+    the kinds it has loaded), created empty from its contract with its descriptions, so a
+    dashboard on it shows no rows rather than failing. Only for a warehouse built from this
+    project: one holding none of its marts is published as it is."""
+    contracts = mart_contracts(DBT_PROJECT)
+    if not present & contracts.keys():
+        return []
+    missing = sorted(contracts.keys() - present)
+    for name in missing:
+        contract = contracts[name]
+        con.execute(contract.create_sql("marts"))
+        if contract.description:
+            con.execute(f"comment on table marts.{name} is {_quote(contract.description)}")
+        for column in contract.columns:
+            if column.description:
+                con.execute(
+                    f'comment on column marts.{name}."{column.name}"'
+                    f" is {_quote(column.description)}"
+                )
+    return missing
+
+
+def _add_client_names(con: duckdb.DuckDBPyConnection) -> None:
+    """What BI clients need of the current database (the copy, or the views file): every
+    published table also under its bare name, as a view in `main` (the schema a client
+    lands in; `marts` wins over `reference` on a clash), with its descriptions; and the
+    types SQLAlchemy's reflection casts to (SQLALCHEMY_TYPES)."""
+    for statement in SQLALCHEMY_TYPES:
+        con.execute(statement)
+    schemas = ", ".join(f"'{s}'" for s in PUBLISHED_SCHEMAS)
+    relations = con.execute(
+        "select schema_name, table_name, comment from duckdb_tables()"
+        f" where database_name = current_database() and schema_name in ({schemas})"
+        " union all select schema_name, view_name, comment from duckdb_views()"
+        f" where database_name = current_database() and schema_name in ({schemas})"
+        " order by schema_name, table_name"
+    ).fetchall()
+    taken = {
+        name
+        for (name,) in con.execute(
+            "select table_name from duckdb_tables() where database_name = current_database()"
+            " and schema_name = 'main'"
+        ).fetchall()
+    }
+    for schema, name, comment in relations:
+        if name in taken:
+            continue
+        taken.add(name)
+        con.execute(f"create view main.{name} as select * from {schema}.{name}")
+        if comment:
+            con.execute(f"comment on view main.{name} is {_quote(comment)}")
+        for column, column_comment in con.execute(
+            "select column_name, comment from duckdb_columns()"
+            " where database_name = current_database() and schema_name = ? and table_name = ?"
+            " and comment is not null",
+            [schema, name],
+        ).fetchall():
+            con.execute(f'comment on column main.{name}."{column}" is {_quote(column_comment)}')
+
+
 def _export_parquet(
     con: duckdb.DuckDBPyConnection, parquet_dir: Path, partition_rows: int
 ) -> list[PublishedTable]:
     """One Parquet file per table; tables of at least `partition_rows` rows with a date or
-    timestamp column are split by day of their first such column (Hive partitions)."""
+    timestamp column are split by day of their first such column (Hive partitions).
+
+    Written by pyarrow from DuckDB's Arrow stream (bounded memory), so that the files carry
+    what DuckDB's writer cannot: each column's dbt description in its field metadata
+    (`description`), and timestamps marked UTC-adjusted, TIMESTAMP_NS included (DuckDB
+    writes both as local times, read back without a time zone). The file metadata holds the
+    table's description and the columns' as JSON (`description`, `column_descriptions`),
+    for readers without field metadata (polars' read_parquet_metadata, DuckDB's
+    parquet_kv_metadata)."""
     tables = con.execute(
         "select schema_name, table_name, comment from duckdb_tables()"
         " where database_name = current_database() and schema_name <> 'main'"
@@ -264,51 +360,106 @@ def _export_parquet(
     published = []
     for schema, table, comment in tables:
         rows = con.execute(f"select count(*) from {schema}.{table}").fetchall()[0][0]
-        first_temporal = con.execute(
-            "select column_name from duckdb_columns() where database_name = current_database()"
-            " and schema_name = ? and table_name = ? and data_type in"
-            f" ({', '.join(repr(t) for t in TEMPORAL_TYPES)}) order by column_index limit 1",
-            [schema, table],
-        ).fetchall()
-        (parquet_dir / schema).mkdir(parents=True, exist_ok=True)
-        if rows >= partition_rows and first_temporal:
-            target = parquet_dir / schema / table
+        columns = tuple(
             con.execute(
-                f'copy (select *, "{first_temporal[0][0]}"::date as {PARTITION_COLUMN}'
-                f" from {schema}.{table}) to {_quote(str(target))}"
-                f" (format parquet, compression zstd, partition_by ({PARTITION_COLUMN}))"
+                "select column_name, data_type, comment from duckdb_columns()"
+                " where database_name = current_database() and schema_name = ?"
+                " and table_name = ? order by column_index",
+                [schema, table],
+            ).fetchall()
+        )
+        first_temporal = next((c for c, t, _ in columns if t in TEMPORAL_TYPES), None)
+        (parquet_dir / schema).mkdir(parents=True, exist_ok=True)
+        partitioned = rows >= partition_rows and first_temporal is not None
+        select = f"select * from {schema}.{table}"
+        if partitioned:
+            select = (
+                f'select *, "{first_temporal}"::date as {PARTITION_COLUMN} from {schema}.{table}'
             )
-            published.append(
-                PublishedTable(f"{schema}.{table}", rows, target, first_temporal[0][0], comment)
+        reader = con.sql(select).to_arrow_reader(BATCH_ROWS)
+        schema_out = _parquet_schema(reader.schema, columns, comment)
+        batches = (batch.cast(schema_out) for batch in reader)
+        if partitioned:
+            target = parquet_dir / schema / table
+            pa_dataset.write_dataset(
+                pa.RecordBatchReader.from_batches(schema_out, batches),
+                target,
+                format="parquet",
+                partitioning=[PARTITION_COLUMN],
+                partitioning_flavor="hive",
+                basename_template="data_{i}.parquet",
+                file_options=pa_dataset.ParquetFileFormat().make_write_options(compression="zstd"),
             )
         else:
             target = parquet_dir / schema / f"{table}.parquet"
-            con.execute(
-                f"copy {schema}.{table} to {_quote(str(target))} (format parquet, compression zstd)"
+            with pq.ParquetWriter(target, schema_out, compression="zstd") as writer:
+                for batch in batches:
+                    writer.write_batch(batch)
+        published.append(
+            PublishedTable(
+                f"{schema}.{table}",
+                rows,
+                target,
+                first_temporal if partitioned else None,
+                comment,
+                columns,
             )
-            published.append(PublishedTable(f"{schema}.{table}", rows, target, None, comment))
+        )
     return published
 
 
-def _write_views(path: Path, tables: list[PublishedTable]) -> None:
-    """A DuckDB file of views over the Parquet files (absolute paths into the version
-    directory: DuckDB resolves relative ones against the reader's working directory)."""
+def _parquet_schema(
+    arrow: pa.Schema, columns: tuple[tuple[str, str, str | None], ...], comment: str | None
+) -> pa.Schema:
+    """DuckDB's Arrow schema with UTC on its timestamps and the dbt descriptions added."""
+    described = {name: text for name, _, text in columns if text}
+    fields = []
+    for field in arrow:
+        kind = field.type
+        if pa.types.is_timestamp(kind) and kind.tz is None:
+            kind = pa.timestamp(kind.unit, tz="UTC")  # the warehouse's timestamps are UTC
+        metadata = {"description": described[field.name]} if field.name in described else None
+        fields.append(pa.field(field.name, kind, field.nullable, metadata=metadata))
+    metadata = {"column_descriptions": json.dumps(described)}
+    if comment:
+        metadata["description"] = comment
+    return pa.schema(fields, metadata=metadata)
+
+
+def _write_views(path: Path, tables: list[PublishedTable], directory: Path | None) -> None:
+    """A DuckDB file of views over the Parquet files, by paths relative to the publish
+    `directory` (versions/<version>/parquet/...): the folder can be moved or mounted
+    elsewhere. DuckDB resolves a relative path against its `file_search_path` setting, else
+    the working directory: a reader sets `file_search_path` to the publish directory (or
+    runs there). Each view gives its columns the copy's own types back (the Parquet
+    timestamps are UTC-adjusted) and its dbt descriptions; bare names as in the copy."""
     con = duckdb.connect(str(path), config=db.OFFLINE)
     try:
+        if directory is not None:  # None: absolute paths, as older wirehouse versions wrote
+            con.execute(f"set file_search_path = {_quote(str(directory))}")  # views bind now
         for schema in sorted({t.name.split(".")[0] for t in tables}):
             con.execute(f"create schema {schema}")
         for table in tables:
+            relative = table.parquet.relative_to(directory) if directory else table.parquet
             if table.partitioned_by:
-                files = _quote(str(table.parquet / "**" / "*.parquet"))
-                select = (
-                    f"select * exclude ({PARTITION_COLUMN})"
-                    f" from read_parquet({files}, hive_partitioning = true)"
-                )
+                files = _quote(str(relative / "**" / "*.parquet"))
+                source = f"read_parquet({files}, hive_partitioning = true)"
+                exclude = f" exclude ({PARTITION_COLUMN})"
             else:
-                select = f"select * from read_parquet({_quote(str(table.parquet))})"
-            con.execute(f"create view {table.name} as {select}")
+                source, exclude = f"read_parquet({_quote(str(relative))})", ""
+            naive = [
+                f"{NAIVE_TIMESTAMPS[kind].format(_ident(name))} as {_ident(name)}"
+                for name, kind, _ in table.columns
+                if kind in NAIVE_TIMESTAMPS
+            ]
+            replace = f" replace ({', '.join(naive)})" if naive else ""
+            con.execute(f"create view {table.name} as select *{exclude}{replace} from {source}")
             if table.comment:
                 con.execute(f"comment on view {table.name} is {_quote(table.comment)}")
+            for name, _, text in table.columns:
+                if text:
+                    con.execute(f"comment on column {table.name}.{_ident(name)} is {_quote(text)}")
+        _add_client_names(con)
     finally:
         con.close()
 
@@ -550,6 +701,10 @@ def _remove(path: Path) -> None:
 
 def _write_json(path: Path, data: dict[str, object]) -> None:
     path.write_text(json.dumps(data, indent=2) + "\n")
+
+
+def _ident(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
 
 
 def _quote(text: str) -> str:

@@ -59,7 +59,8 @@ def test_copy_holds_marts_and_lookups_with_their_docs(warehouse: Path, tmp_path:
             ("reference.kinds", None),
         ]
         assert con.execute(
-            "select comment from duckdb_columns() where column_name = 'msgs'"
+            "select comment from duckdb_columns()"
+            " where column_name = 'msgs' and schema_name = 'marts'"
         ).fetchall() == [("Messages in the hour.",)]
         assert con.execute("select sum(msgs) from marts.fct_hourly").fetchall() == [(1128,)]
         assert con.execute("select tables from publish_info").fetchall() == [(3,)]
@@ -88,6 +89,7 @@ def test_parquet_is_read_by_plain_duckdb_and_large_facts_split_by_day(
             ("2025-01-23", 24, 852),
         ]
     with duckdb.connect(str(result.views_path), read_only=True) as con:
+        con.execute(f"set file_search_path = '{result.directory}'")  # its paths are relative
         assert con.execute("describe marts.fct_hourly").fetchall()[0][:2] == (
             "hour_at",
             "TIMESTAMP",

@@ -48,13 +48,25 @@ def set_marker(db: Path, value: str) -> None:
         con.execute("update marts.dim_things set thing_id = ?", [value])
 
 
+def open_views(directory: Path) -> duckdb.DuckDBPyConnection:
+    """parquet_views.duckdb as a reader opens it: its paths relative to the directory."""
+    con = duckdb.connect(str(directory / "parquet_views.duckdb"), read_only=True)
+    con.execute(f"set file_search_path = '{directory}'")
+    return con
+
+
 def forms(directory: Path) -> dict[str, str | None]:
     """What each way of reading the published copy shows (None: nothing there)."""
     seen: dict[str, str | None] = {}
     for name in ("published.duckdb", "parquet_views.duckdb"):
         seen[name] = None
         if (directory / name).exists():
-            with duckdb.connect(str(directory / name), read_only=True) as con:
+            connect = open_views if name == "parquet_views.duckdb" else None
+            with (
+                connect(directory)
+                if connect
+                else duckdb.connect(str(directory / name), read_only=True)
+            ) as con:
                 seen[name] = con.execute(MARKER).fetchall()[0][0]
     latest = directory / "parquet" / "latest" / "marts" / "dim_things.parquet"
     seen["parquet/latest"] = None
@@ -92,7 +104,7 @@ def old_layout(template: Path, directory: Path) -> None:
         PublishedTable(f"marts.{p.stem}", 1, p, None, None)
         for p in sorted((parquet / "marts").glob("*.parquet"))
     ]
-    publish_module._write_views(directory / "parquet_views.duckdb", tables)
+    publish_module._write_views(directory / "parquet_views.duckdb", tables, None)  # absolute
     (directory / "parquet" / "latest").symlink_to(version)
 
 
@@ -231,7 +243,7 @@ def test_an_old_layout_is_taken_over_and_its_readers_keep_their_files(
     target.mkdir()
     old_layout(tmp_path / "template", target)
     held_copy = duckdb.connect(str(target / "published.duckdb"), read_only=True)
-    held_views = duckdb.connect(str(target / "parquet_views.duckdb"), read_only=True)
+    held_views = open_views(target)
     try:
         set_marker(warehouse, "b")
         result = publish(warehouse, target, keep_versions=3)
@@ -259,7 +271,7 @@ def test_readers_stay_on_the_version_they_opened(warehouse: Path, tmp_path: Path
     target = tmp_path / "pub"
     publish(warehouse, target)
     query_reader = connect_reader(current_copy(target))  # as `wirehouse query` opens it
-    views_reader = duckdb.connect(str(target / "parquet_views.duckdb"), read_only=True)
+    views_reader = open_views(target)
     try:
         for value in ("b", "c"):
             set_marker(warehouse, value)
