@@ -10,6 +10,7 @@ le_packets as (
 
 unioned as (
     select
+        capture_id,
         source_file,
         frame_number,
         'bredr' as technology,
@@ -23,6 +24,7 @@ unioned as (
     from bredr_packets
     union all
     select
+        capture_id,
         source_file,
         frame_number,
         'le' as technology,

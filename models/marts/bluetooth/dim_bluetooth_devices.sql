@@ -32,7 +32,7 @@ counted as (
             ),
             []
         ) as packet_types,
-        count(distinct source_file) as capture_files
+        count(distinct capture_id) as capture_files
     from packets
     group by all
 ),

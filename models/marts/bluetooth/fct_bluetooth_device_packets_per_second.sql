@@ -11,12 +11,13 @@ confirmed as (
 
 {{ per_second_series(
     'packets',
-    ['source_file', 'technology', 'device_id'],
+    ['capture_id', 'source_file', 'technology', 'device_id'],
     {'packets': 'true', 'non_id_packets': 'not is_id_packet'},
 ) }},
 
 final as (
     select
+        series.capture_id::varchar as capture_id,
         series.source_file::varchar as source_file,
         series.technology::varchar as technology,
         series.device_id::varchar as device_id,

@@ -6,12 +6,13 @@ packets as (
 
 {{ per_second_series(
     'packets',
-    ['source_file', 'technology', 'packet_type'],
+    ['capture_id', 'source_file', 'technology', 'packet_type'],
     {'packets': 'true'},
 ) }},
 
 final as (
     select
+        capture_id::varchar as capture_id,
         source_file::varchar as source_file,
         technology::varchar as technology,
         packet_type::varchar as packet_type,

@@ -6,12 +6,13 @@ packets as (
 
 {{ per_second_series(
     'packets',
-    ['source_file'],
+    ['capture_id', 'source_file'],
     {'packets': 'true', 'non_id_packets': 'not is_id_packet'},
 ) }},
 
 final as (
     select
+        capture_id::varchar as capture_id,
         source_file::varchar as source_file,
         second_at::timestamp as second_at,
         packets::bigint as packets,
