@@ -2,8 +2,11 @@
     per group and second from the group's first to its last second (at most
     var bluetooth_series_max_seconds), zero where nothing was counted. `packets` is a
     relation with `second_at` and the `group_by` columns (no NULL keys); `counts` maps
-    each output column to the condition a row must meet to be counted in it. -#}
-{% macro per_second_series(packets, group_by, counts) -%}
+    each output column to the condition a row must meet to be counted in it.
+    Every row also has seconds_since_capture_start: seconds since the first second of
+    any packet of its capture_id in `captures` (a relation of every packet), so captures
+    far apart in time share one axis. -#}
+{% macro per_second_series(packets, group_by, counts, captures) -%}
 {%- set keys = group_by | join(', ') -%}
 counted as (
     select
@@ -40,10 +43,20 @@ seconds as (
     from spans
 ),
 
+capture_starts as (
+    select
+        capture_id,
+        min(second_at) as capture_first_second_at
+    from {{ captures }}
+    group by all
+),
+
 series as (
     select
         {{ keys }},
         second_at,
+        date_diff('second', capture_starts.capture_first_second_at, second_at)
+            as seconds_since_capture_start,
         {%- for name in counts %}
             coalesce(counted.{{ name }}, 0) as {{ name }},
             sum(coalesce(counted.{{ name }}, 0)) over (
@@ -53,5 +66,6 @@ series as (
         {%- endfor %}
     from seconds
     left join counted using ({{ keys }}, second_at)
+    inner join capture_starts using (capture_id)
 )
 {%- endmacro %}

@@ -458,11 +458,14 @@ def report_command(
 ) -> None:
     """Write one self-contained HTML page of charts from the marts (works offline)."""
     result = api.report(api.ReadFrom(db_path, published_dir, live), out_dir, _stale_note)
-    for section in result.sections:
+    for section in (s for s in result.sections if s.held):
         shown = ", ".join(c.chart_id for c in section.charts) or "nothing yet"
         click.echo(f"{section.title}: {shown}")
         for line in section.missing:
             click.echo(f"  missing: {line}")
+    unheld = [s.title for s in result.sections if not s.held]
+    if unheld:
+        click.echo(f"no data yet: {', '.join(unheld)}")
     click.echo(f"report: {result.path.resolve()}")
 
 

@@ -1,8 +1,29 @@
--- Every packet source in one shape, so the traffic marts work on any of them.
+-- Every packet source in one shape, so the traffic marts work on any of them
+-- (Bluetooth frames left out: the Bluetooth marts count those).
 with
 
+-- frames decoded as Bluetooth belong to the Bluetooth marts, not the IP
+-- traffic ones
+bluetooth_frames as (
+    select
+        capture_id,
+        frame_number
+    from {{ ref('stg_bluetooth__le_packets') }}
+    union all
+    select
+        capture_id,
+        frame_number
+    from {{ ref('stg_bluetooth__bredr_packets') }}
+),
+
 pcap_packets as (
-    select * from {{ ref('stg_pcap__packets') }}
+    select pcap.*
+    from {{ ref('stg_pcap__packets') }} as pcap
+    left join bluetooth_frames
+        on
+            pcap.capture_id = bluetooth_frames.capture_id
+            and pcap.frame_number = bluetooth_frames.frame_number
+    where bluetooth_frames.frame_number is null
 ),
 
 tshark_packets as (

@@ -13,6 +13,7 @@ confirmed as (
     'packets',
     ['capture_id', 'source_file', 'technology', 'device_id'],
     {'packets': 'true', 'non_id_packets': 'not is_id_packet'},
+    ref('int_bluetooth_packets_unioned'),
 ) }},
 
 final as (
@@ -22,6 +23,8 @@ final as (
         series.technology::varchar as technology,
         series.device_id::varchar as device_id,
         series.second_at::timestamp as second_at,
+        series.seconds_since_capture_start::bigint
+            as seconds_since_capture_start,
         confirmed.is_device::boolean as is_device,
         series.packets::bigint as packets,
         series.cumulative_packets::bigint as cumulative_packets,

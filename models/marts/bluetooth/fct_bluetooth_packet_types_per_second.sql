@@ -8,6 +8,7 @@ packets as (
     'packets',
     ['capture_id', 'source_file', 'technology', 'packet_type'],
     {'packets': 'true'},
+    ref('int_bluetooth_packets_unioned'),
 ) }},
 
 final as (
@@ -17,6 +18,8 @@ final as (
         technology::varchar as technology,
         packet_type::varchar as packet_type,
         second_at::timestamp as second_at,
+        seconds_since_capture_start::bigint
+            as seconds_since_capture_start,
         packets::bigint as packets,
         cumulative_packets::bigint as cumulative_packets
     from series

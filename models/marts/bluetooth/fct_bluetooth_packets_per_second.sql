@@ -8,6 +8,7 @@ packets as (
     'packets',
     ['capture_id', 'source_file'],
     {'packets': 'true', 'non_id_packets': 'not is_id_packet'},
+    ref('int_bluetooth_packets_unioned'),
 ) }},
 
 final as (
@@ -15,6 +16,8 @@ final as (
         capture_id::varchar as capture_id,
         source_file::varchar as source_file,
         second_at::timestamp as second_at,
+        seconds_since_capture_start::bigint
+            as seconds_since_capture_start,
         packets::bigint as packets,
         cumulative_packets::bigint as cumulative_packets,
         non_id_packets::bigint as non_id_packets,

@@ -150,21 +150,33 @@ def category_scale(domain: list[object]) -> alt.Scale:
 
 NODE_SHOWN = "node == null || datum.node_id == node"
 
+def count_axis(first: int, last: int, **kwargs: object) -> alt.Axis:
+    """An axis of whole numbers (ranks, hours since start) that never repeats a label: Vega
+    puts ticks at 0.5 steps on a short domain, which format "d" prints as "0, 1, 1"."""
+    if last - first <= 20:
+        return alt.Axis(values=list(range(first, last + 1)), format="d", **kwargs)
+    return alt.Axis(tickMinStep=1, format="d", **kwargs)
+
+
 # Vega expression for a legend or axis label that is a file or folder path: its last part
 # (tooltips keep the whole path).
 PATH_TAIL = "peek(split(datum.label, '/'))"
 
 
-def utc_time(field_name: str, title: str, fmt: str = "%b %d %H:%M", unit: str = "") -> alt.X:
+def utc_time(
+    field_name: str, title: str, fmt: str = "%b %d %H:%M", unit: str = "", padding: int = 0
+) -> alt.X:
     """An x axis of UTC timestamps, labelled in UTC whatever the viewer's time zone (a utc
     scale formats its labels in UTC). With unit ("day", "hour"), each value is that period:
-    bars fill it and ticks fall on its boundaries."""
+    bars fill it and ticks fall on its boundaries. `padding` (pixels) keeps a lone point off
+    the edges."""
     if not unit:
         return alt.X(
             f"{field_name}:T",
             title=title,
-            scale=alt.Scale(type="utc"),
-            axis=alt.Axis(format=fmt, labelAngle=0),
+            scale=alt.Scale(type="utc", padding=padding),
+            # no format: Vega's own, by the span shown (years, days, hours or seconds)
+            axis=alt.Axis(format=fmt or alt.Undefined, labelAngle=0),
         )
     time_unit = {"day": "utcyearmonthdate", "hour": "utcyearmonthdatehours"}[unit]
     return alt.X(

@@ -12,6 +12,7 @@ from wirehouse.serve.report.base import (
     Section,
     Table,
     category_scale,
+    count_axis,
     utc_time,
     utc_tooltip,
 )
@@ -118,7 +119,7 @@ def _reconciled(period: str) -> Chart:
 def _draw_bandwidth(marts: Marts) -> alt.TopLevelMixin:
     nodes = marts.values("select distinct node_id from marts.fct_peer_connections order by 1")
     marts.node_picker(nodes)
-    data = marts.data(
+    records = marts.records(
         """
         select
             node_id,
@@ -130,6 +131,8 @@ def _draw_bandwidth(marts: Marts) -> alt.TopLevelMixin:
         where is_long_connection and total_tcpip_bytes_per_second > 0
         """
     )
+    data = marts.dataset(records)
+    most_peers = max((r["peer_rank"] for r in records), default=1)
     return (
         alt.Chart(data)
         .transform_filter(NODE_SHOWN)
@@ -139,7 +142,7 @@ def _draw_bandwidth(marts: Marts) -> alt.TopLevelMixin:
                 "peer_rank:Q",
                 title="peer connection of the node (sorted by bandwidth)",
                 scale=alt.Scale(nice=False),
-                axis=alt.Axis(tickMinStep=1, format="d"),
+                axis=count_axis(1, most_peers),
             ),
             y=alt.Y(
                 "total_tcpip_bytes_per_second:Q",
@@ -186,7 +189,7 @@ def _shares(peer_set: str) -> Chart:
                 "peer_rank:Q",
                 title=f"peer connection of the node (sorted by {order} share)",
                 scale=alt.Scale(nice=False),
-                axis=alt.Axis(tickMinStep=1, format="d"),
+                axis=count_axis(1, most_peers),
             ),
             y=alt.Y(
                 "msg_share:Q",

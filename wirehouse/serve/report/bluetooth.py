@@ -4,7 +4,15 @@ from __future__ import annotations
 
 import altair as alt
 
-from wirehouse.serve.report.base import PATH_TAIL, Chart, Marts, Nothing, Section, utc_time, utc_tooltip
+from wirehouse.serve.report.base import (
+    PATH_TAIL,
+    Chart,
+    Marts,
+    Nothing,
+    Section,
+    category_scale,
+    utc_tooltip,
+)
 
 TECHNOLOGY_COLORS = alt.Scale(domain=["bredr", "le"], range=["#4c78a8", "#f58518"])
 TYPE_COLORS = alt.Scale(scheme="tableau20")
@@ -136,6 +144,9 @@ def _draw_device_types(marts: Marts) -> alt.TopLevelMixin | Nothing:
     )
 
 
+TOP_SERIES = 10  # devices or packet types drawn each; the rest are summed as "other"
+
+
 def _per_second(
     chart_id: str,
     title: str,
@@ -145,28 +156,69 @@ def _per_second(
     legend_title: str,
     where: str = "true",
 ) -> Chart:
-    """Packets per second and their running total, one line per series and capture."""
+    """Packets per second and their running total against seconds since each capture's
+    first packet: one line per capture, or per device or type (the busiest TOP_SERIES, the
+    rest as "other") in one panel per capture."""
+    by_capture = series == "capture_id"
 
     def draw(marts: Marts) -> alt.TopLevelMixin:
-        data = marts.data(
-            f"select source_file, {series} as series, second_at, packets, cumulative_packets"
-            f" from {table} where {where} order by source_file, series, second_at"
+        records = marts.records(
+            f"""
+            with totals as (
+                select {series} as series, sum(packets) as packets
+                from {table} where {where} group by all
+            ),
+            kept as (
+                select
+                    series,
+                    row_number() over (order by packets desc, series) <= {TOP_SERIES} as is_top
+                from totals
+            ),
+            lines as (
+                select
+                    capture_id,
+                    if(kept.is_top, rows.{series}, 'other') as series,
+                    seconds_since_capture_start,
+                    min(second_at) as second_at,
+                    sum(packets) as packets
+                from {table} as rows
+                inner join kept on rows.{series} = kept.series
+                where {where}
+                group by all
+            )
+            select
+                *,
+                sum(packets) over (
+                    partition by capture_id, series order by seconds_since_capture_start
+                ) as cumulative_packets
+            from lines
+            order by capture_id, series, seconds_since_capture_start
+            """
         )
-        by_capture = series == "source_file"
+        domain = sorted({r["series"] for r in records} - {"other"})
+        colours = category_scale(domain)
+        if any(r["series"] == "other" for r in records):
+            colours = alt.Scale(domain=[*domain, "other"], range=[*colours.range, "#bbbbbb"])
         legend = alt.Legend(
             columns=1 if by_capture else 2,
             labelExpr=PATH_TAIL if by_capture else alt.Undefined,
+            orient="right",
         )
-        base = alt.Chart(data).encode(
-            x=utc_time("second_at", "time (UTC)", "%H:%M:%S"),
-            color=alt.Color("series:N", title=legend_title, scale=TYPE_COLORS, legend=legend),
-            detail="source_file:N",  # a device or type in two captures: two lines
+        base = alt.Chart().encode(
+            x=alt.X(
+                "seconds_since_capture_start:Q",
+                title="seconds since the capture's first packet",
+                axis=alt.Axis(tickMinStep=1, format="~s"),
+            ),
+            color=alt.Color("series:N", title=legend_title, scale=colours, legend=legend),
+            detail="capture_id:N",  # a device or type in two captures: two lines
             tooltip=[
-                "source_file:N",
+                alt.Tooltip("capture_id:N", title="capture"),
                 alt.Tooltip("series:N", title=legend_title),
-                utc_tooltip("second_at", "second"),
-                "packets:Q",
-                "cumulative_packets:Q",
+                utc_tooltip("second_at", "second (UTC)"),
+                alt.Tooltip("seconds_since_capture_start:Q", title="seconds since start"),
+                alt.Tooltip("packets:Q", format=",d"),
+                alt.Tooltip("cumulative_packets:Q", format=",d"),
             ],
         )
         per_second = base.mark_line(strokeWidth=1).encode(
@@ -175,10 +227,31 @@ def _per_second(
         cumulative = base.mark_line().encode(
             y=alt.Y("cumulative_packets:Q", title="packets so far")
         )
-        return alt.vconcat(
-            per_second.properties(width=720, height=160),
-            cumulative.properties(width=720, height=160),
+        data = marts.dataset(records)
+        if by_capture:
+            return alt.vconcat(
+                per_second.properties(width=720, height=160),
+                cumulative.properties(width=720, height=160),
+                data=data,
+            )
+        # one panel per capture: captures from different days never share a line
+        # (each panel its own scales: a 10-s sniff next to a 10-min one stays readable)
+        panel = alt.Row(
+            "capture_id:N",
+            title=None,
+            header=alt.Header(
+                labelExpr=PATH_TAIL, labelAngle=0, labelOrient="top", labelAnchor="start"
+            ),
         )
+
+        def panels(chart: alt.Chart) -> alt.FacetChart:
+            return (
+                chart.properties(width=720, height=100)
+                .facet(row=panel, data=data)
+                .resolve_scale(x="independent", y="independent")
+            )
+
+        return alt.vconcat(panels(per_second), panels(cumulative))
 
     return Chart(chart_id=chart_id, title=title, needs=(table,), draw=draw, caption=caption)
 
@@ -224,8 +297,10 @@ SECTION = Section(
             "bluetooth_packets_per_second",
             "Packets per second and running total, per capture",
             "marts.fct_bluetooth_packets_per_second",
-            "source_file",
-            "Every Bluetooth packet, ID packets included; seconds without packets are zeros.",
+            "capture_id",
+            "Every Bluetooth packet, ID packets included; seconds without packets are zeros. "
+            "Time runs from each capture's first packet, so captures from different days "
+            "share the axis (tooltips give the UTC time).",
             "capture",
         ),
         _per_second(
@@ -233,8 +308,9 @@ SECTION = Section(
             "Packets per second and running total, per device",
             "marts.fct_bluetooth_device_packets_per_second",
             "device_id",
-            "Each line spans the device's first to last second in a capture, ID packets "
-            "included. " + GHOSTS_LEFT_OUT,
+            f"One panel per capture; the {TOP_SERIES} busiest devices, the rest summed as "
+            "other. Each line spans the device's first to last second in the capture, ID "
+            "packets included. " + GHOSTS_LEFT_OUT,
             "device",
             where="is_device",
         ),
@@ -243,8 +319,9 @@ SECTION = Section(
             "Packets per second and running total, per packet type",
             "marts.fct_bluetooth_packet_types_per_second",
             "packet_type",
+            f"One panel per capture; the {TOP_SERIES} busiest types, the rest summed as other. "
             "ID is the access code alone (inquiry and paging); each line spans the type's "
-            "first to last second in a capture.",
+            "first to last second in the capture.",
             "packet type",
         ),
     ),

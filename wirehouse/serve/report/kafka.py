@@ -4,7 +4,15 @@ from __future__ import annotations
 
 import altair as alt
 
-from wirehouse.serve.report.base import Chart, Marts, Section, Table, utc_time, utc_tooltip
+from wirehouse.serve.report.base import (
+    Chart,
+    Marts,
+    Section,
+    Table,
+    category_scale,
+    utc_time,
+    utc_tooltip,
+)
 
 
 def _draw_summary(marts: Marts) -> Table:
@@ -14,6 +22,7 @@ def _draw_summary(marts: Marts) -> Table:
             server_addr || ':' || server_port,
             strftime(window_start_at, '%Y-%m-%d %H:%M:%S') || ' - '
                 || strftime(window_end_at, '%H:%M:%S'),
+            window_start_local || ' - ' || window_end_local,
             connections, packets,
             rst_packets || ' (' || client_rst_packets || ' client, '
                 || server_rst_packets || ' server)',
@@ -30,6 +39,7 @@ def _draw_summary(marts: Marts) -> Table:
         columns=(
             "server",
             "window (UTC)",
+            "window (your UTC offset, as given in the vars)",
             "connections",
             "packets",
             "RSTs",
@@ -54,6 +64,7 @@ def _draw_latency(marts: Marts) -> alt.TopLevelMixin:
             unpivot (
                 select
                     bucket_at, bucket_seconds, api_name, answered_requests,
+                    latency_p50_ms, latency_p95_ms, latency_p99_ms,
                     latency_p50_ms as p50, latency_p95_ms as p95,
                     latency_p99_ms as p99
                 from marts.rpt_kafka_latency_bucketed
@@ -62,24 +73,46 @@ def _draw_latency(marts: Marts) -> alt.TopLevelMixin:
         order by api_name, percentile, bucket_at
         """
     )
-    return (
-        alt.Chart(data)
-        .mark_line(point=alt.OverlayMarkDef(size=14))
+    x = utc_time("bucket_at", "time (UTC)", fmt="", padding=14)
+    colour = alt.Color("percentile:N", scale=category_scale(["p50", "p95", "p99"]))
+    tooltip = [
+        utc_tooltip("bucket_at", "bucket"),
+        "bucket_seconds:Q",
+        "api_name:N",
+        alt.Tooltip("latency_p50_ms:Q", title="p50 ms", format=",.3f"),
+        alt.Tooltip("latency_p95_ms:Q", title="p95 ms", format=",.3f"),
+        alt.Tooltip("latency_p99_ms:Q", title="p99 ms", format=",.3f"),
+        "answered_requests:Q",
+    ]
+    y = alt.Y("latency_ms:Q", title="latency ms", scale=alt.Scale(type="log"))
+    lines = alt.Chart().mark_line(strokeWidth=1.5).encode(x=x, y=y, color=colour)
+    # coinciding percentiles (one request in a bucket) stay visible: nested open shapes of
+    # falling size, and every tooltip gives all three
+    points = (
+        alt.Chart()
+        .mark_point(filled=False, strokeWidth=1.5)
         .encode(
-            x=utc_time("bucket_at", "time (UTC)", "%H:%M:%S"),
-            y=alt.Y("latency_ms:Q", title="latency ms", scale=alt.Scale(type="log")),
-            color=alt.Color("percentile:N", scale=alt.Scale(scheme="tableau10")),
-            tooltip=[
-                utc_tooltip("bucket_at", "bucket"),
-                "bucket_seconds:Q",
-                "api_name:N",
+            x=x,
+            y=y,
+            color=colour,
+            shape=alt.Shape(
                 "percentile:N",
-                alt.Tooltip("latency_ms:Q", format=",.3f"),
-                "answered_requests:Q",
-            ],
+                scale=alt.Scale(
+                    domain=["p50", "p95", "p99"], range=["circle", "square", "triangle-up"]
+                ),
+            ),
+            size=alt.Size(
+                "percentile:N",
+                scale=alt.Scale(domain=["p50", "p95", "p99"], range=[160, 70, 25]),
+                legend=None,
+            ),
+            tooltip=tooltip,
         )
-        .properties(width=700, height=130)
-        .facet(row=alt.Row("api_name:N", title=None))
+    )
+    return (
+        alt.layer(lines, points, data=data)
+        .properties(width=700, height=110)
+        .facet(row=alt.Row("api_name:N", title=None, header=alt.Header(labelAngle=0)))
         .resolve_scale(y="independent")
     )
 

@@ -4,7 +4,18 @@ from __future__ import annotations
 
 import altair as alt
 
-from wirehouse.serve.report.base import PATH_TAIL, Chart, Marts, Section, Table, utc_tooltip
+from wirehouse.serve.report.base import (
+    PATH_TAIL,
+    Chart,
+    Marts,
+    Section,
+    Table,
+    count_axis,
+    utc_tooltip,
+)
+
+
+TOP_CAPTURES = 12  # captures drawn as panels; the totals table lists every one
 
 
 def _capture_color() -> alt.Color:
@@ -19,7 +30,9 @@ def _capture_rows() -> alt.Row:
     return alt.Row(
         "capture_id:N",
         title=None,
-        header=alt.Header(labelExpr=PATH_TAIL, labelAngle=0, labelAlign="left"),
+        header=alt.Header(
+            labelExpr=PATH_TAIL, labelAngle=0, labelOrient="top", labelAnchor="start"
+        ),
     )
 
 
@@ -28,21 +41,32 @@ def _per_period(period: str) -> Chart:
     table = f"marts.fct_packet_traffic_{period}"
 
     def draw(marts: Marts) -> alt.TopLevelMixin:
-        data = marts.data(
-            f"select capture_id, {unit}_at, {unit}s_since_start, packets, wire_bytes"
-            f" from {table} order by capture_id, {unit}_at"
+        records = marts.records(
+            f"""
+            with largest as (
+                select capture_id from marts.fct_capture_totals
+                order by wire_bytes desc, capture_id limit {TOP_CAPTURES}
+            )
+            select capture_id, {unit}_at, {unit}s_since_start, packets, wire_bytes
+            from {table} semi join largest using (capture_id)
+            order by capture_id, {unit}_at
+            """
         )
+        data = marts.dataset(records)
+        last = max(r[f"{unit}s_since_start"] for r in records)
+        # one panel per capture, each with its own scales: a 10-minute capture stays
+        # readable next to a week-long tshark export
         return (
-            alt.Chart(data)
+            alt.Chart()
             .mark_line(point=alt.OverlayMarkDef(size=18 if unit == "hour" else 8))
             .encode(
                 x=alt.X(
                     f"{unit}s_since_start:Q",
                     title=f"{unit}s since the capture's first {unit}",
-                    axis=alt.Axis(tickMinStep=1, format="d"),
+                    axis=count_axis(0, last),
                 ),
                 y=alt.Y("wire_bytes:Q", title=f"bytes per {unit}", axis=alt.Axis(format="~s")),
-                color=_capture_color(),
+                color=alt.Color("capture_id:N", legend=None),
                 tooltip=[
                     "capture_id:N",
                     utc_tooltip(f"{unit}_at", unit),
@@ -50,16 +74,19 @@ def _per_period(period: str) -> Chart:
                     alt.Tooltip("wire_bytes:Q", format=",d"),
                 ],
             )
-            .properties(width=760, height=220)
+            .properties(width=700, height=70)
+            .facet(row=_capture_rows(), data=data)
+            .resolve_scale(x="independent", y="independent")
         )
 
     return Chart(
         chart_id=f"packet_traffic_{period}",
-        title=f"Traffic per {unit}, one line per capture",
+        title=f"Traffic per {unit}, per capture",
         needs=(table,),
         draw=draw,
-        caption=f"Wire bytes per UTC {unit}; {unit}s without packets (an hour with no tshark "
-        "file, a machine offline) are zeros.",
+        caption=f"Wire bytes per UTC {unit}, one panel per capture (the {TOP_CAPTURES} "
+        f"largest; every capture is in the totals table); {unit}s without packets (an hour "
+        "with no tshark file, a machine offline) are zeros.",
     )
 
 

@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import altair as alt
+import duckdb
 import jinja2
 import vl_convert
 
@@ -34,6 +35,7 @@ class SectionResult:
     title: str
     charts: list[ShownChart] = field(default_factory=list)
     missing: list[str] = field(default_factory=list)  # one line per chart not shown
+    held: bool = True  # the warehouse holds rows for some chart (else the page omits it)
 
 
 @dataclass(frozen=True)
@@ -71,9 +73,15 @@ def _vlc_version() -> str:
 
 
 def render(marts: Marts, sections: Sequence[Section], out_dir: Path, source: str) -> ReportResult:
-    blocks, results, specs = [], [], {}
+    blocks, results, specs, unheld = [], [], {}, []
     for section in sections:
         result = SectionResult(section.section_id, section.title)
+        # a kind the warehouse never loaded: one line at the top, not a section of blanks
+        if not any(marts.has_rows(t) for chart in section.charts for t in chart.needs):
+            result.held = False
+            results.append(result)
+            unheld.append(section)
+            continue
         items, empty_marts = [], []
         for chart in section.charts:
             empty = [t for t in chart.needs if not marts.has_rows(t)]
@@ -82,7 +90,12 @@ def render(marts: Marts, sections: Sequence[Section], out_dir: Path, source: str
                 empty_marts.extend(t for t in empty if t not in empty_marts)
                 continue
             marts.datasets, marts.params = {}, []
-            drawing = chart.draw(marts)
+            try:
+                drawing = chart.draw(marts)
+            except duckdb.Error as exc:  # a mart an older wirehouse built, not rebuilt since
+                reason = str(exc).strip().splitlines()[0]
+                result.missing.append(f"{chart.title}: {reason} (rebuild with dbt build)")
+                continue
             if isinstance(drawing, Nothing):
                 items.append({"chart": chart, "kind": "nothing", "message": drawing.message})
                 result.missing.append(f"{chart.title}: {drawing.message}")
@@ -109,6 +122,7 @@ def render(marts: Marts, sections: Sequence[Section], out_dir: Path, source: str
         results.append(result)
     html = TEMPLATE.render(
         blocks=blocks,
+        unheld=unheld,
         source=source,
         generated_at=datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
         # "</" would end the script element early
@@ -175,6 +189,13 @@ TEMPLATE = jinja2.Environment(autoescape=True).from_string(
   <nav>{% for block in blocks %}
     <a href="#{{ block.section.section_id }}">{{ block.section.title }}</a>
   {% endfor %}</nav>
+  {% if unheld %}
+  <p class="meta" id="no-data">No data yet for
+    {% for section in unheld %}<span title="load it with {{ section.load_hint }}">{{
+      section.title }}</span>{{ ", " if not loop.last else "" }}{% endfor %}
+    (load with: {% for section in unheld %}{{ section.load_hint }}{{
+      "; " if not loop.last else "" }}{% endfor %}).</p>
+  {% endif %}
 </header>
 {% for block in blocks %}
 <section id="{{ block.section.section_id }}">
