@@ -119,7 +119,8 @@ def test_dbt_build_green_with_only_bluetooth_data(
 def ours(con: duckdb.DuckDBPyConnection, model: str, path: Path) -> dict[int, dict]:
     rel = con.execute(f"select * from {model} where source_file = ?", [str(path.resolve())])
     cols = [d[0] for d in rel.description]
-    return {row[1]: dict(zip(cols, row, strict=True)) for row in rel.fetchall()}
+    rows = [dict(zip(cols, row, strict=True)) for row in rel.fetchall()]
+    return {row["frame_number"]: row for row in rows}
 
 
 def by_link_type(con: duckdb.DuckDBPyConnection, path: Path) -> set[int]:

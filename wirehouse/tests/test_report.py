@@ -93,7 +93,15 @@ def test_bluetooth_charts_say_when_only_one_offs_and_id_packets_were_seen(
 ) -> None:
     """A sniff that caught only ID packets, each device once (no piconet heard)."""
     db = tmp_path / "id-only.duckdb"
-    copy_marts(every_kind_db, db, ["dim_bluetooth_devices", "fct_bluetooth_device_packet_types"])
+    copy_marts(
+        every_kind_db,
+        db,
+        [
+            "dim_bluetooth_devices",
+            "fct_bluetooth_device_packet_types",
+            "fct_bluetooth_packet_types_per_second",
+        ],
+    )
     with duckdb.connect(str(db)) as con:
         con.execute("delete from marts.dim_bluetooth_devices where is_seen_more_than_once")
         con.execute(
@@ -101,7 +109,9 @@ def test_bluetooth_charts_say_when_only_one_offs_and_id_packets_were_seen(
         )
     with connect_reader(db) as con:
         result = write_report(con, tmp_path / "out")
-    assert result.charts == []
+    # the device table, and the ID packets per second
+    shown = [c.chart_id for c in result.charts]
+    assert shown == ["bluetooth_devices", "bluetooth_packet_types_per_second"]
     bluetooth = next(s for s in result.sections if s.section_id == "bluetooth")
     said = [line.split(": ", 1)[1] for line in bluetooth.missing[:4]]
     assert said[0].startswith("Every device was seen only once")

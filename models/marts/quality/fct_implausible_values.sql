@@ -80,10 +80,12 @@ flagged as (
     union all
     select
         'tshark' as source_kind,
-        null as node_id,
+        node_id,
         source_file,
         frame_number,
-        captured_at as observed_at,
+        -- microseconds, like the other kinds' times (a union takes the finest type,
+        -- and a far-off tracepoint time has no nanosecond form)
+        captured_at::timestamp as observed_at,
         'length' as column_name,
         length_implausible_reason as check_name,
         -- both lengths as exported: frame.len / frame.cap_len

@@ -7,6 +7,7 @@ source as (
 final as (
     select
         {{ capture_id() }} as capture_id,
+        coalesce(_node, 'default') as node_id,
         _source_file as source_file,
         frame_number,
         captured_at,

@@ -31,6 +31,7 @@ timed as (
 final as (
     select
         _source_file as source_file,
+        coalesce(_node, 'default') as node_id,
         -- the hourly layout: a folder of files named by Unix time is one
         -- capture, named like a file (by the folder given, or below it)
         case

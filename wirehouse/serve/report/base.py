@@ -155,7 +155,10 @@ def count_axis(first: int, last: int, **kwargs: object) -> alt.Axis:
     puts ticks at 0.5 steps on a short domain, which format "d" prints as "0, 1, 1"."""
     if last - first <= 20:
         return alt.Axis(values=list(range(first, last + 1)), format="d", **kwargs)
-    return alt.Axis(tickMinStep=1, format="d", **kwargs)
+    # panels with their own scales ignore tickMinStep: leave fractional ticks unlabelled
+    return alt.Axis(
+        tickMinStep=1, format="d", labelExpr="datum.value % 1 ? '' : datum.label", **kwargs
+    )
 
 
 # Vega expression for a legend or axis label that is a file or folder path: its last part

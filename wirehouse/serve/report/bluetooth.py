@@ -10,12 +10,29 @@ from wirehouse.serve.report.base import (
     Marts,
     Nothing,
     Section,
+    Table,
     category_scale,
     utc_tooltip,
 )
 
+TOP_DEVICES = 30  # bars per device chart; the device table lists every one
 TECHNOLOGY_COLORS = alt.Scale(domain=["bredr", "le"], range=["#4c78a8", "#f58518"])
-TYPE_COLORS = alt.Scale(scheme="tableau20")
+
+
+# the marts _packet_types reads
+TYPE_MARTS = (
+    "marts.fct_bluetooth_device_packet_types",
+    "marts.fct_bluetooth_packet_types_per_second",
+)
+
+
+def _packet_types(marts: Marts) -> list[object]:
+    """Every packet type, the domain of every chart coloured by type (one colour each)."""
+    return marts.values(
+        "select packet_type from marts.fct_bluetooth_device_packet_types"
+        " union select packet_type from marts.fct_bluetooth_packet_types_per_second"
+        " order by 1"
+    )
 
 
 def _device_bars(
@@ -30,6 +47,7 @@ def _device_bars(
         from marts.dim_bluetooth_devices
         where is_device and {where}
         order by {measure} desc, device_id
+        limit {TOP_DEVICES}
         """
     )
     if not records:
@@ -78,13 +96,50 @@ def _draw_non_id(marts: Marts) -> alt.TopLevelMixin | Nothing:
 
 
 def _non_id_types(marts: Marts) -> list[dict[str, object]]:
+    """Non-ID packets per device and type, for the TOP_DEVICES devices that sent most."""
     return marts.records(
-        """
+        f"""
+        with kept as (
+            select technology, device_id
+            from marts.fct_bluetooth_device_packet_types
+            where is_device and not is_id_packet_type
+            group by all
+            order by sum(packets) desc, device_id
+            limit {TOP_DEVICES}
+        )
         select technology, device_id, packet_type, packets
-        from marts.fct_bluetooth_device_packet_types
+        from marts.fct_bluetooth_device_packet_types semi join kept using (technology, device_id)
         where is_device and not is_id_packet_type
         order by technology, device_id, packet_type
         """
+    )
+
+
+def _draw_device_table(marts: Marts) -> Table:
+    rows = marts.rows(
+        """
+        select
+            technology, device_id, bd_addr, packets, non_id_packets, crc_valid_packets,
+            capture_files, strftime(first_seen_at, '%Y-%m-%d %H:%M:%S'),
+            strftime(last_seen_at, '%Y-%m-%d %H:%M:%S')
+        from marts.dim_bluetooth_devices
+        where is_device
+        order by packets desc, technology, device_id
+        """
+    )
+    return Table(
+        columns=(
+            "technology",
+            "device",
+            "BD_ADDR",
+            "packets",
+            "non-ID packets",
+            "CRC-valid packets",
+            "captures",
+            "first seen (UTC)",
+            "last seen (UTC)",
+        ),
+        rows=rows,
     )
 
 
@@ -129,8 +184,14 @@ def _draw_device_types(marts: Marts) -> alt.TopLevelMixin | Nothing:
             color=alt.Color(
                 "packet_type:N",
                 title="packet type",
-                scale=TYPE_COLORS,
-                legend=alt.Legend(columns=2),
+                scale=category_scale(_packet_types(marts)),
+                # the page's colours, this chart's types
+                legend=alt.Legend(
+                    orient="bottom",
+                    columns=6,
+                    values=sorted({r["packet_type"] for r in records}),
+                    symbolLimit=0,
+                ),
             ),
             order=alt.Order("packet_type:O"),
             tooltip=[
@@ -196,6 +257,8 @@ def _per_second(
             """
         )
         domain = sorted({r["series"] for r in records} - {"other"})
+        if series == "packet_type":
+            domain = _packet_types(marts)
         colours = category_scale(domain)
         if any(r["series"] == "other" for r in records):
             colours = alt.Scale(domain=[*domain, "other"], range=[*colours.range, "#bbbbbb"])
@@ -203,6 +266,8 @@ def _per_second(
             columns=1 if by_capture else 2,
             labelExpr=PATH_TAIL if by_capture else alt.Undefined,
             orient="right",
+            values=sorted({r["series"] for r in records}, key=lambda v: (v == "other", v)),
+            symbolLimit=0,
         )
         base = alt.Chart().encode(
             x=alt.X(
@@ -253,7 +318,11 @@ def _per_second(
 
         return alt.vconcat(panels(per_second), panels(cumulative))
 
-    return Chart(chart_id=chart_id, title=title, needs=(table,), draw=draw, caption=caption)
+    needs = (table, *TYPE_MARTS) if series == "packet_type" else (table,)
+    return Chart(
+        chart_id=chart_id, title=title, needs=tuple(dict.fromkeys(needs)), draw=draw,
+        caption=caption,
+    )
 
 
 SECTION = Section(
@@ -280,6 +349,14 @@ SECTION = Section(
             + GHOSTS_LEFT_OUT,
         ),
         Chart(
+            chart_id="bluetooth_devices",
+            title="Every device",
+            needs=("marts.dim_bluetooth_devices",),
+            draw=_draw_device_table,
+            caption=f"The charts above show the {TOP_DEVICES} busiest devices; this lists them "
+            "all. " + GHOSTS_LEFT_OUT,
+        ),
+        Chart(
             chart_id="bluetooth_packet_types",
             title="Non-ID packets by type, every device",
             needs=("marts.fct_bluetooth_device_packet_types",),
@@ -289,7 +366,7 @@ SECTION = Section(
         Chart(
             chart_id="bluetooth_device_packet_types",
             title="Non-ID packets per device and type",
-            needs=("marts.fct_bluetooth_device_packet_types",),
+            needs=TYPE_MARTS,  # (every type's colour comes from both type marts)
             draw=_draw_device_types,
             caption=GHOSTS_LEFT_OUT,
         ),

@@ -102,7 +102,7 @@ def _draw_latency(marts: Marts) -> alt.TopLevelMixin:
                 ),
             ),
             size=alt.Size(
-                "percentile:N",
+                "percentile:O",
                 scale=alt.Scale(domain=["p50", "p95", "p99"], range=[160, 70, 25]),
                 legend=None,
             ),

@@ -15,7 +15,13 @@ from wirehouse.serve.report.base import (
 )
 
 
-TOP_CAPTURES = 12  # captures drawn as panels; the totals table lists every one
+TOP_CAPTURES = 12  # captures drawn per chart; the totals table lists every one
+# keeps the rows of the TOP_CAPTURES largest captures (by wire bytes)
+LARGEST = (
+    "semi join (select capture_id from marts.fct_capture_totals"
+    f" order by wire_bytes desc, capture_id limit {TOP_CAPTURES}) using (capture_id)"
+)
+ONLY_LARGEST = f"The {TOP_CAPTURES} largest captures; the totals table lists every one."
 
 
 def _capture_color() -> alt.Color:
@@ -43,12 +49,8 @@ def _per_period(period: str) -> Chart:
     def draw(marts: Marts) -> alt.TopLevelMixin:
         records = marts.records(
             f"""
-            with largest as (
-                select capture_id from marts.fct_capture_totals
-                order by wire_bytes desc, capture_id limit {TOP_CAPTURES}
-            )
             select capture_id, {unit}_at, {unit}s_since_start, packets, wire_bytes
-            from {table} semi join largest using (capture_id)
+            from {table} {LARGEST}
             order by capture_id, {unit}_at
             """
         )
@@ -82,7 +84,7 @@ def _per_period(period: str) -> Chart:
     return Chart(
         chart_id=f"packet_traffic_{period}",
         title=f"Traffic per {unit}, per capture",
-        needs=(table,),
+        needs=(table, "marts.fct_capture_totals"),
         draw=draw,
         caption=f"Wire bytes per UTC {unit}, one panel per capture (the {TOP_CAPTURES} "
         f"largest; every capture is in the totals table); {unit}s without packets (an hour "
@@ -121,11 +123,11 @@ def _draw_totals(marts: Marts) -> Table:
 
 def _draw_size_box(marts: Marts) -> alt.TopLevelMixin:
     data = marts.data(
-        """
+        f"""
         select
             capture_id, packets, min_bytes, lower_whisker_bytes, p25_bytes, median_bytes,
             p75_bytes, upper_whisker_bytes, max_bytes, mean_bytes, outlier_packets
-        from marts.fct_packet_size_summary
+        from marts.fct_packet_size_summary {LARGEST}
         order by capture_id
         """
     )
@@ -158,9 +160,9 @@ def _draw_size_box(marts: Marts) -> alt.TopLevelMixin:
 
 def _draw_size_pdf(marts: Marts) -> alt.TopLevelMixin:
     data = marts.data(
-        """
+        f"""
         select capture_id, bin_start_bytes, bin_end_bytes, packets, packet_share
-        from marts.fct_packet_size_histogram
+        from marts.fct_packet_size_histogram {LARGEST}
         order by capture_id, bin_index
         """
     )
@@ -187,9 +189,9 @@ def _draw_size_pdf(marts: Marts) -> alt.TopLevelMixin:
 
 def _draw_size_cdf(marts: Marts) -> alt.TopLevelMixin:
     data = marts.data(
-        """
+        f"""
         select capture_id, wire_bytes, packets, cumulative_share
-        from marts.fct_packet_size_cdf
+        from marts.fct_packet_size_cdf {LARGEST}
         order by capture_id, wire_bytes
         """
     )
@@ -218,9 +220,9 @@ def _draw_size_cdf(marts: Marts) -> alt.TopLevelMixin:
 
 def _draw_talkers(marts: Marts) -> alt.TopLevelMixin:
     data = marts.data(
-        """
+        f"""
         select capture_id, talker_rank, src_addr, packets, wire_bytes, share_of_bytes
-        from marts.fct_top_talkers
+        from marts.fct_top_talkers {LARGEST}
         where talker_role = 'source'
         order by capture_id, talker_rank
         """
@@ -264,33 +266,33 @@ SECTION = Section(
         Chart(
             chart_id="packet_size_box",
             title="Packet sizes per capture (box plot)",
-            needs=("marts.fct_packet_size_summary",),
+            needs=("marts.fct_packet_size_summary", "marts.fct_capture_totals"),
             draw=_draw_size_box,
             caption="Box: first to third quartile, white tick the median; whiskers reach the "
             "furthest sizes within 1.5 IQR of the box; red circles the smallest and largest "
-            "packet.",
+            "packet." + " " + ONLY_LARGEST,
         ),
         Chart(
             chart_id="packet_size_pdf",
             title="Packet size distribution (PDF)",
-            needs=("marts.fct_packet_size_histogram",),
+            needs=("marts.fct_packet_size_histogram", "marts.fct_capture_totals"),
             draw=_draw_size_pdf,
             caption="Share of each capture's packets per size bin (var packet_size_bin_bytes, "
-            "default 100 bytes).",
+            "default 100 bytes)." + " " + ONLY_LARGEST,
         ),
         Chart(
             chart_id="packet_size_cdf",
             title="Packet size distribution (CDF)",
-            needs=("marts.fct_packet_size_cdf",),
+            needs=("marts.fct_packet_size_cdf", "marts.fct_capture_totals"),
             draw=_draw_size_cdf,
         ),
         Chart(
             chart_id="top_talkers",
             title="Top talkers per capture, by bytes sent",
-            needs=("marts.fct_top_talkers",),
+            needs=("marts.fct_top_talkers", "marts.fct_capture_totals"),
             draw=_draw_talkers,
             caption="Source addresses ranked by wire bytes (var top_talkers_n, default 20); "
-            "the mart also ranks destinations and address pairs.",
+            "the mart also ranks destinations and address pairs." + " " + ONLY_LARGEST,
         ),
     ),
 )
