@@ -83,8 +83,8 @@ flagged as (
         node_id,
         source_file,
         frame_number,
-        -- microseconds, like the other kinds' times (a union takes the finest type,
-        -- and a far-off tracepoint time has no nanosecond form)
+        -- microseconds, like the other kinds' times (a union takes the finest
+        -- type, and a far-off tracepoint time has no nanosecond form)
         captured_at::timestamp as observed_at,
         'length' as column_name,
         length_implausible_reason as check_name,
