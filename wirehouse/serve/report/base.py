@@ -96,19 +96,20 @@ class Marts:
     def data(self, sql: str) -> alt.Data:
         return self.dataset(self.records(sql))
 
-    def node_picker(self, nodes: list[object]) -> None:
-        """A dropdown above the chart being drawn that shows every node or one (marks filter
-        with NODE_SHOWN). A top-level parameter of the spec: altair cannot add one to a
-        faceted or concatenated chart."""
+    def picker(self, name: str, values: list[object], every: str) -> None:
+        """A dropdown above the chart being drawn that shows every value or one (marks filter
+        with NODE_SHOWN or CAPTURE_SHOWN). A top-level parameter of the spec: altair cannot
+        add one to a faceted or concatenated chart."""
+        labels = [str(v).rsplit("/", 1)[-1] if name == "capture" else str(v) for v in values]
         self.params.append(
             {
-                "name": "node",
+                "name": name,
                 "value": None,
                 "bind": {
                     "input": "select",
-                    "options": [None, *nodes],
-                    "labels": ["every node", *map(str, nodes)],
-                    "name": "node ",
+                    "options": [None, *values],
+                    "labels": [every, *labels],
+                    "name": f"{name} ",
                 },
             }
         )
@@ -149,6 +150,7 @@ def category_scale(domain: list[object]) -> alt.Scale:
 
 
 NODE_SHOWN = "node == null || datum.node_id == node"
+CAPTURE_SHOWN = "capture == null || datum.capture_id == capture"
 
 def count_axis(first: int, last: int, **kwargs: object) -> alt.Axis:
     """An axis of whole numbers (ranks, hours since start) that never repeats a label: Vega

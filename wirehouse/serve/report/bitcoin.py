@@ -24,7 +24,7 @@ def _reconciled(period: str) -> Chart:
 
     def draw(marts: Marts) -> alt.TopLevelMixin:
         nodes = marts.values(f"select distinct node_id from {table} order by 1")
-        marts.node_picker(nodes)
+        marts.picker("node", nodes, "every node")
         lines = marts.data(
             f"""
             from (
@@ -118,7 +118,7 @@ def _reconciled(period: str) -> Chart:
 
 def _draw_bandwidth(marts: Marts) -> alt.TopLevelMixin:
     nodes = marts.values("select distinct node_id from marts.fct_peer_connections order by 1")
-    marts.node_picker(nodes)
+    marts.picker("node", nodes, "every node")
     records = marts.records(
         """
         select
@@ -180,7 +180,7 @@ def _shares(peer_set: str) -> Chart:
             "select distinct msg_type from marts.rpt_peer_message_share_areas order by 1"
         )
         nodes = sorted({r["node_id"] for r in records})
-        marts.node_picker(nodes)
+        marts.picker("node", nodes, "every node")
         # an area needs two peers to have a width: a node with one peer gets bars
         most_peers = max(r["peer_rank"] for r in records)
         mark = alt.Chart().mark_area() if most_peers > 1 else alt.Chart().mark_bar(width=40)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import altair as alt
 
 from wirehouse.serve.report.base import (
+    CAPTURE_SHOWN,
     PATH_TAIL,
     Chart,
     Marts,
@@ -269,6 +270,7 @@ def _per_second(
             values=sorted({r["series"] for r in records}, key=lambda v: (v == "other", v)),
             symbolLimit=0,
         )
+        marts.picker("capture", sorted({r["capture_id"] for r in records}), "every capture")
         base = alt.Chart().encode(
             x=alt.X(
                 "seconds_since_capture_start:Q",
@@ -295,8 +297,8 @@ def _per_second(
         data = marts.dataset(records)
         if by_capture:
             return alt.vconcat(
-                per_second.properties(width=720, height=160),
-                cumulative.properties(width=720, height=160),
+                per_second.transform_filter(CAPTURE_SHOWN).properties(width=720, height=160),
+                cumulative.transform_filter(CAPTURE_SHOWN).properties(width=720, height=160),
                 data=data,
             )
         # one panel per capture: captures from different days never share a line
@@ -313,6 +315,7 @@ def _per_second(
             return (
                 chart.properties(width=720, height=100)
                 .facet(row=panel, data=data)
+                .transform_filter(CAPTURE_SHOWN)  # panels of the captures shown only
                 .resolve_scale(x="independent", y="independent")
             )
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import altair as alt
 
 from wirehouse.serve.report.base import (
+    CAPTURE_SHOWN,
     PATH_TAIL,
     Chart,
     Marts,
@@ -22,6 +23,15 @@ LARGEST = (
     f" order by wire_bytes desc, capture_id limit {TOP_CAPTURES}) using (capture_id)"
 )
 ONLY_LARGEST = f"The {TOP_CAPTURES} largest captures; the totals table lists every one."
+
+
+def _pick_capture(marts: Marts) -> None:
+    """A dropdown of the captures drawn (the largest), to show one at a time."""
+    captures = marts.values(
+        "select capture_id from marts.fct_capture_totals"
+        f" order by wire_bytes desc, capture_id limit {TOP_CAPTURES}"
+    )
+    marts.picker("capture", sorted(captures), "every capture")
 
 
 def _capture_color() -> alt.Color:
@@ -56,6 +66,7 @@ def _per_period(period: str) -> Chart:
         )
         data = marts.dataset(records)
         last = max(r[f"{unit}s_since_start"] for r in records)
+        _pick_capture(marts)
         # one panel per capture, each with its own scales: a 10-minute capture stays
         # readable next to a week-long tshark export
         return (
@@ -78,6 +89,7 @@ def _per_period(period: str) -> Chart:
             )
             .properties(width=700, height=70)
             .facet(row=_capture_rows(), data=data)
+            .transform_filter(CAPTURE_SHOWN)  # panels of the captures shown only
             .resolve_scale(x="independent", y="independent")
         )
 
@@ -166,6 +178,7 @@ def _draw_size_pdf(marts: Marts) -> alt.TopLevelMixin:
         order by capture_id, bin_index
         """
     )
+    _pick_capture(marts)
     return (
         alt.Chart(data)
         .mark_bar(color="#4c78a8")
@@ -183,6 +196,7 @@ def _draw_size_pdf(marts: Marts) -> alt.TopLevelMixin:
         )
         .properties(width=700, height=90)
         .facet(row=_capture_rows())
+        .transform_filter(CAPTURE_SHOWN)
         .resolve_scale(x="independent")
     )
 
@@ -195,8 +209,10 @@ def _draw_size_cdf(marts: Marts) -> alt.TopLevelMixin:
         order by capture_id, wire_bytes
         """
     )
+    _pick_capture(marts)
     return (
         alt.Chart(data)
+        .transform_filter(CAPTURE_SHOWN)
         .mark_line(interpolate="step-after", point=alt.OverlayMarkDef(size=10))
         .encode(
             x=alt.X("wire_bytes:Q", title="packet size, wire bytes"),
@@ -227,6 +243,7 @@ def _draw_talkers(marts: Marts) -> alt.TopLevelMixin:
         order by capture_id, talker_rank
         """
     )
+    _pick_capture(marts)
     return (
         alt.Chart(data)
         .mark_bar(color="#f58518")
@@ -244,6 +261,7 @@ def _draw_talkers(marts: Marts) -> alt.TopLevelMixin:
         )
         .properties(width=620)
         .facet(row=_capture_rows())
+        .transform_filter(CAPTURE_SHOWN)
         .resolve_scale(y="independent", x="independent")
     )
 
