@@ -239,10 +239,13 @@ def test_response_error_codes_at_their_fixed_places():
         # SyncGroup v1: the message ends before its error_code
         s.send(True, request(14, 1, 6)),
         s.send(False, response(6, body=struct.pack(">i", 0))),
+        # bytes where the code should be that no Kafka error has (a body we misread): none
+        s.send(True, request(18, 3, 7, body=b"\x00")),
+        s.send(False, response(7, body=struct.pack(">h", -24661) + b"\x01\x00")),
     ]
     rows = [r for r in extract(segs) if not r["is_request"]]
     assert [(r["correlation_id"], r["error_code"]) for r in rows] == [
-        (1, 35), (2, 25), (3, 27), (4, -1), (5, None), (99, None), (6, None)
+        (1, 35), (2, 25), (3, 27), (4, -1), (5, None), (99, None), (6, None), (7, None)
     ]  # fmt: skip
 
 

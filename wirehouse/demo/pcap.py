@@ -183,7 +183,9 @@ def generate(path: Path, seconds: int = 90, seed: int = 1) -> int:
     )
     for conn, start in ((producer, T0 + 0.05), (consumer, T0 + 0.3)):
         t = conn.handshake(start)
-        t = conn.exchange(t + 0.001, 18, 3, b"\x00" * 8, rng.bytes(400), 0.0006)
+        # ApiVersions' error_code (0) comes first
+        versions = b"\x00\x00" + rng.bytes(400)[2:]
+        t = conn.exchange(t + 0.001, 18, 3, b"\x00" * 8, versions, 0.0006)
         conn.exchange(t + 0.001, 3, 12, b"\x02\x07orders\x00\x00", rng.bytes(900), 0.002)
 
     t = T0 + 1.0
@@ -205,6 +207,7 @@ def generate(path: Path, seconds: int = 90, seed: int = 1) -> int:
             float(rng.uniform(0.001, 0.004)) if has_data else 0.5 + float(rng.exponential(0.002))
         )
         response = rng.bytes(int(rng.integers(2_000, 60_000))) if has_data else rng.bytes(40)
+        response = struct.pack(">ih", 0, 0) + response[6:]  # Fetch v12: throttle, error_code
         t = consumer.exchange(t, 1, 12, _fetch_body(), response, service)
         if t > zero_window_at:  # the consumer's buffer fills once: zero window, then update
             consumer.client.window = 0

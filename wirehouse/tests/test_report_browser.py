@@ -62,9 +62,12 @@ MARKS_PER_ROW = {
 LOOK = """
 (figure) => {
   const problems = [];
+  const width = document.documentElement.clientWidth;
+  if (figure.getBoundingClientRect().right > width + 1) {
+    problems.push("the figure runs off the page");
+  }
   const svg = figure.querySelector("svg");
   if (!svg) return problems;
-  const width = document.documentElement.clientWidth;
   const box = svg.getBoundingClientRect();
   if (box.right > width + 1) {
     problems.push(`wider than the window (${Math.round(box.right)} > ${width} px)`);

@@ -271,6 +271,10 @@ class KafkaProtocol:
             yield KAFKA_MESSAGES.name, self._table()
 
 
+# Kafka's error codes run from -1 (UNKNOWN_SERVER_ERROR) to about 130 (Kafka 4.1); room to grow
+MAX_ERROR_CODE = 200
+
+
 def _error_codes(
     heads: np.ndarray, head_len: np.ndarray, size: np.ndarray, is_request: np.ndarray, F: np.ndarray
 ) -> np.ndarray:
@@ -302,7 +306,9 @@ def _error_codes(
     at = body + offset
     found = np.flatnonzero((offset != NO_ERROR_CODE) & (body >= 0) & (at + 2 <= end))
     code = (heads[found, at[found]].astype(np.int64) << 8) | heads[found, at[found] + 1]
-    out[found] = np.where(code >= 1 << 15, code - (1 << 16), code)
+    code = np.where(code >= 1 << 15, code - (1 << 16), code)
+    # a number Kafka never uses as an error code is not one (bytes of a body we misread)
+    out[found] = np.where((code >= -1) & (code <= MAX_ERROR_CODE), code, KK.NONE)
     return out
 
 

@@ -35,26 +35,28 @@ def _draw_summary(marts: Marts) -> Table:
         order by packets desc
         """
     )
-    return Table(
-        columns=(
-            "server",
-            "window (UTC)",
-            "window (your UTC offset, as given in the vars)",
-            "connections",
-            "packets",
-            "RSTs",
-            "retransmissions",
-            "zero windows",
-            "jitter ms",
-            "jitter ms (notebook)",
-            "Kafka requests",
-            "Kafka errors",
-            "latency mean ms",
-            "latency p95 ms",
-            "p95 without long polls ms",
-        ),
-        rows=rows,
+    columns = (
+        "server",
+        "window (UTC)",
+        "window (your UTC offset, as given in the vars)",
+        "connections",
+        "packets",
+        "RSTs",
+        "retransmissions",
+        "zero windows",
+        "jitter ms",
+        "jitter ms (notebook)",
+        "Kafka requests",
+        "Kafka errors",
+        "latency mean ms",
+        "latency p95 ms",
+        "p95 without long polls ms",
     )
+    # the window in the user's offset only when a window was given in another than UTC's
+    if all(row[2].endswith("+00:00") for row in rows):
+        columns = columns[:2] + columns[3:]
+        rows = [row[:2] + row[3:] for row in rows]
+    return Table(columns=columns, rows=rows)
 
 
 def _draw_latency(marts: Marts) -> alt.TopLevelMixin:

@@ -176,6 +176,7 @@ TEMPLATE = jinja2.Environment(autoescape=True).from_string(
   h3 { font-size: 15px; margin: 0 0 6px; }
   .missing { color: #8a5a00; background: #fff7e6; padding: 6px 10px; border-radius: 4px; }
   table { border-collapse: collapse; font-size: 13px; }
+  .table-wrap { overflow-x: auto; max-width: 100%; }  /* a wide table scrolls, the page not */
   th, td { border-bottom: 1px solid #e5e5e5; padding: 4px 10px; text-align: left; }
   td.num { text-align: right; font-variant-numeric: tabular-nums; }
   .meta { color: #666; font-size: 12.5px; }
@@ -212,12 +213,12 @@ TEMPLATE = jinja2.Environment(autoescape=True).from_string(
     <div class="vega" id="chart-{{ item.chart.chart_id }}"></div>
     {% elif item.kind == "table" %}
       {% if item.table.rows %}
-      <table>
+      <div class="table-wrap"><table>
         <thead><tr>{% for c in item.table.columns %}<th>{{ c }}</th>{% endfor %}</tr></thead>
         <tbody>{% for row in item.table.rows %}<tr>{% for v in row %}
           <td{% if v is number %} class="num"{% endif %}>{{ "" if v is none else v }}</td>
         {% endfor %}</tr>{% endfor %}</tbody>
-      </table>
+      </table></div>
       {% else %}<p class="missing">{{ item.table.empty }}</p>{% endif %}
     {% else %}
     <p class="missing">{{ item.message }}</p>
