@@ -20,7 +20,7 @@ CHECK_TMP := $(CURDIR)/.check-tmp
 PYTEST_WORKERS ?= 2
 
 .PHONY: help setup demo check test lint unit dbt-unit pytest fixtures dbt-test project-checks \
-	bench clean
+	bench clean test-spark
 
 help:
 	@echo "make demo   set up, generate demo data, ingest, dbt build, publish, chart report"
@@ -116,3 +116,31 @@ bench: setup
 
 clean:
 	rm -rf $(VENV) .tools target logs $(DEMO_DIR) $(DEMO_DB) $(TEST_TMP) $(CHECK_TMP) published report
+
+# The same project on Apache Spark (issue 22; not part of `make test` yet): a tiny warehouse
+# from the generator, its raw tables as Parquet registered in a local Spark session
+# (dbt-spark's session method, uv group `spark`), the portable models built on Spark and on
+# DuckDB, their rows compared. One Spark JVM at a time (the Derby metastore under SPARK_TMP).
+SPARK_TMP := $(CURDIR)/target/spark-test
+SPARK_SELECT ?= +fct_traffic_estimated_daily +fct_traffic_estimated_hourly
+SPARK_COMPARE ?= marts.fct_traffic_estimated_hourly marts.fct_traffic_estimated_daily \
+	intermediate.int_connection_messages_aggregated intermediate.int_node_runs_detected \
+	reference.bitcoin_message_types
+test-spark: setup
+	$(UV) sync --frozen --group spark
+	rm -rf $(SPARK_TMP) && mkdir -p $(SPARK_TMP)
+	$(BIN)/wirehouse demo-data $(SPARK_TMP)/data --days 1 --scale 0.02 --peers 10 \
+	  --no-capture --no-bluetooth > /dev/null
+	$(DEMO_KEY) $(BIN)/wirehouse ingest tracepoints $(SPARK_TMP)/data \
+	  --db $(SPARK_TMP)/warehouse.duckdb > /dev/null
+	WIREHOUSE_SPARK_DIR=$(SPARK_TMP)/spark $(BIN)/python -m wirehouse.spark_portability \
+	  load-raw $(SPARK_TMP)/warehouse.duckdb
+	time WIREHOUSE_SPARK_DIR=$(SPARK_TMP)/spark $(BIN)/dbt build --target spark \
+	  -s $(SPARK_SELECT) --indirect-selection cautious \
+	  --target-path $(SPARK_TMP)/target-spark --log-path $(SPARK_TMP)/logs
+	$(DEMO_KEY) WIREHOUSE_DB=$(SPARK_TMP)/warehouse.duckdb $(BIN)/dbt build \
+	  -s $(SPARK_SELECT) --indirect-selection cautious --quiet \
+	  --target-path $(SPARK_TMP)/target-duckdb --log-path $(SPARK_TMP)/logs
+	WIREHOUSE_SPARK_DIR=$(SPARK_TMP)/spark $(BIN)/python -m wirehouse.spark_portability \
+	  compare $(SPARK_TMP)/warehouse.duckdb $(SPARK_COMPARE)
+	@echo "make test-spark: built on Spark and DuckDB, rows equal"

@@ -16,12 +16,28 @@
 {#- on-run-start: vars checked before anything runs, then the table -#}
 {% macro wirehouse_run_start() -%}
     {%- do check_vars() -%}
+    {{ adapter.dispatch('create_model_builds_table', 'wirehouse')() }}
+{%- endmacro %}
+
+{% macro default__create_model_builds_table() -%}
     create table if not exists {{ model_builds_table() }} (
         model varchar primary key,
         settings varchar not null,
         code_sha varchar not null,
         built_at timestamp not null
     )
+{%- endmacro %}
+
+{#- Spark: no primary key and no upsert on Parquet tables, so the table is
+    appended to and a model's newest row is its record (recorded_build) -#}
+{% macro spark__create_model_builds_table() -%}
+    {%- do run_query('create schema if not exists ' ~ target.schema) -%}
+    create table if not exists {{ model_builds_table() }} (
+        model string,
+        settings string,
+        code_sha string,
+        built_at timestamp
+    ) using parquet
 {%- endmacro %}
 
 {#- The vars a model depends on: those read (var_rules read_by) by the
@@ -76,6 +92,7 @@
     {%- set rows = run_query(
         'select settings, code_sha from ' ~ table
         ~ " where model = '" ~ unique_id ~ "'"
+        ~ ' order by built_at desc limit 1'
     ).rows -%}
     {%- if rows | length == 0 -%}
         {{ return(none) }}
@@ -164,13 +181,22 @@
 {#- post-hook: record what this model was built with -#}
 {% macro record_build() -%}
     {%- if execute -%}
-        insert or replace into {{ model_builds_table() }}
+        {{ adapter.dispatch('record_build_insert', 'wirehouse')() }} {{ model_builds_table() }}
         values (
             '{{ model.unique_id }}',
             '{{ tojson(build_settings(vars_of(model.unique_id)), sort_keys=true)
                 | replace("'", "''") }}',
             '{{ local_md5(model.raw_code) }}',
-            now()::timestamp
+            cast(current_timestamp as timestamp)
         )
     {%- endif -%}
+{%- endmacro %}
+
+{% macro default__record_build_insert() -%}
+    insert or replace into
+{%- endmacro %}
+
+{#- appended; recorded_build reads the newest row of a model -#}
+{% macro spark__record_build_insert() -%}
+    insert into
 {%- endmacro %}

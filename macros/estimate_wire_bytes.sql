@@ -46,7 +46,7 @@
     {#- ceil(message / mss) in integers; a message is never 0 bytes (the
         header is always there), so a 0-byte payload is one segment. -#}
     {%- set segments -%}
-        (({{ message }} + {{ mss }} - 1) // {{ mss }})
+        {{ int_div('(' ~ message ~ ' + ' ~ mss ~ ' - 1)', mss) }}
     {%- endset -%}
     {{ payload_bytes }} as payload_bytes,
     {{ message }} as message_bytes,

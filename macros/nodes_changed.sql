@@ -46,7 +46,7 @@
     {#- the newest input row in the table, and when it was built (an
         incremental build has a recorded build, else should_full_refresh) -#}
     {%- set marks = run_query(
-        'select (select max(loaded_at) from ' ~ this ~ '), (select built_at from '
+        'select (select max(loaded_at) from ' ~ this ~ '), (select max(built_at) from '
         ~ model_builds_table() ~ " where model = '" ~ model.unique_id ~ "')"
     ).rows[0] -%}
     {%- set loaded, built_at = marks[0], marks[1] -%}
@@ -62,10 +62,11 @@
         {%- do branches.append(branch) -%}
     {%- endfor -%}
     {%- set removed -%}
-        -- removed rows without a timestamp: the node's every row
+        -- removed rows without a timestamp: the node's every row (the
+        -- earliest day below; no '-infinity', which Spark has not)
         select
             node_id,
-            coalesce(first_removed_at, '-infinity'::timestamp) as changed_at
+            coalesce(first_removed_at, '0001-01-01'::timestamp) as changed_at
         from {{ removals }}
         where
             table_name in ('{{ raw_tables | join("', '") }}')
@@ -79,7 +80,7 @@
             node_id,
             cast(cast(greatest(
                 min(changed_at), '0001-01-01'::timestamp
-            ) as date) as varchar) as from_date
+            ) as date) as string) as from_date
         from ({{ branches | join(' union all ') }}) as changed
         where changed_at is not null
         group by node_id

@@ -37,10 +37,10 @@ rolled_up as (
 
 final as (
     select
-        node_id::varchar as node_id,
+        node_id::string as node_id,
         {{ p.column }}::{{ p.type }} as {{ p.column }},
-        flow::varchar as flow,
-        msg_type::varchar as msg_type,
+        flow::string as flow,
+        msg_type::string as msg_type,
         msgs::bigint as msgs,
         payload_bytes::bigint as payload_bytes,
         message_bytes::bigint as message_bytes,

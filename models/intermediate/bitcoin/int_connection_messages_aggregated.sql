@@ -28,7 +28,7 @@ assigned as (
             messages.node_id = node_runs.node_id
             and messages.logged_at >= node_runs.started_at
             and messages.logged_at < coalesce(
-                node_runs.ended_before, 'infinity'::timestamp
+                node_runs.ended_before, {{ timestamp_infinity() }}
             )
 ),
 

@@ -16,7 +16,7 @@ addressed as (
             when peer_addr like '%.onion:%' then 'onion'
             when peer_addr like '%.i2p:%' then 'i2p'
             when
-                regexp_full_match(peer_addr, '\d{1,3}(\.\d{1,3}){3}:\d+')
+                {{ full_match('peer_addr', '\d{1,3}(\.\d{1,3}){3}:\d+') }}
                 then 'ipv4'
             else 'unknown'
         end as address_family,
