@@ -64,7 +64,7 @@ def spark_session():
 
 
 def export_raw(db: Path, out: Path) -> list[str]:
-    """Every raw table of a DuckDB warehouse as out/<table>.parquet, in types Spark reads."""
+    """Every raw table of a DuckDB warehouse as out/<table>/, Parquet in types Spark reads."""
     out.mkdir(parents=True, exist_ok=True)
     con = duckdb.connect(str(db), read_only=True)
     tables = [
@@ -85,7 +85,9 @@ def export_raw(db: Path, out: Path) -> list[str]:
             quoted = '"' + name.replace('"', '""') + '"'
             cast = _CASTS.get(data_type)
             items.append(f"{quoted}::{cast} as {quoted}" if cast else quoted)
-        target = out / f"{table}.parquet"
+        # a folder per table: the Hive metastore wants a table's location to be a directory
+        (out / table).mkdir(exist_ok=True)
+        target = out / table / "part-0.parquet"
         con.sql(f"copy (select {', '.join(items)} from raw.{table}) to '{target}' (format parquet)")
     con.close()
     return tables
@@ -99,7 +101,7 @@ def load_raw(db: Path) -> None:
     spark.sql("create database if not exists raw")
     for table in tables:
         spark.sql(f"drop table if exists raw.{table}")
-        spark.sql(f"create table raw.{table} using parquet location '{parquet / table}.parquet'")
+        spark.sql(f"create table raw.{table} using parquet location '{parquet / table}'")
         print(f"raw.{table}: {spark.table(f'raw.{table}').count()} rows")
     spark.stop()
 
