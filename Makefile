@@ -27,6 +27,7 @@ help:
 	@echo "make check  the fast lane (minutes): ruff, in-process pytest, dbt unit tests"
 	@echo "make test   every check: ruff, pytest, fixture ingest, sqlfluff, dbt build, project checks"
 	@echo "make bench  every benchmark side by side -> bench/RESULTS.md"
+	@echo "make test-spark  the ported models on Apache Spark, compared with DuckDB (Java 17)"
 
 .tools/bin/uv:
 	$(PYTHON) -m venv .tools
