@@ -6,6 +6,7 @@ from __future__ import annotations
 import bz2
 import csv
 import fcntl
+import hashlib
 import json
 import os
 import shutil
@@ -45,6 +46,7 @@ class DbtRun:
     returncode: int
     output: str
     results: list[dict]  # run_results.json "results"
+    stdout: str = ""
 
     def not_passing(self) -> list[str]:
         """Nodes that did not simply pass (warn, fail, error, skipped), as 'status name'."""
@@ -56,46 +58,54 @@ class DbtRun:
         ]
 
 
-PARSED = REPO / "target" / "tests-parsed"  # one dbt parse that every test's dbt run starts from
+PARSED = REPO / "target" / "tests-parsed"  # dbt parses that every test's dbt run starts from
 WAREHOUSE_NAME = "warehouse.duckdb"
 
 
-def parsed_project() -> Path:
-    """dbt's partial-parse state of this project, made once for the whole test session (and
-    every pytest-xdist worker: a file lock lets one of them parse). dbt reuses it only when
-    the connection settings match: the warehouse given as ``warehouse.duckdb`` relative to
-    the working directory, as ``dbt()`` does for warehouses of that name."""
-    state = PARSED / "target" / "partial_parse.msgpack"
-    PARSED.mkdir(parents=True, exist_ok=True)
-    with (PARSED / "lock").open("w") as lock:
+def parsed_project(vars_arg: str = "") -> Path | None:
+    """dbt's partial-parse state of this project for the given ``--vars`` (dbt parses in full
+    again whenever the vars, the profile or dbt_project.yml differ from its saved state), made
+    once per session and vars for every pytest-xdist worker: a file lock lets one parse. The
+    state is reused only while dbt_project.yml and profiles.yml are unchanged (dbt notices
+    changed model and macro files itself) and when the connection settings match: the
+    warehouse given as ``warehouse.duckdb`` relative to the working directory, as ``dbt()``
+    does for warehouses of that name. None when dbt cannot parse with these vars."""
+    settings = b"".join((REPO / name).read_bytes() for name in ("dbt_project.yml", "profiles.yml"))
+    fingerprint = hashlib.sha256(settings + vars_arg.encode()).hexdigest()
+    here = PARSED / fingerprint[:16]
+    state = here / "target" / "partial_parse.msgpack"
+    here.mkdir(parents=True, exist_ok=True)
+    with (here / "lock").open("w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
-        if not (PARSED / "done").exists():  # dbt itself notices project files that changed
+        if not (here / "done").exists():
             subprocess.run(
                 [
                     *(BIN / "dbt", "parse", "--profiles-dir", REPO, "--project-dir", REPO),
-                    *("--target-path", PARSED / "target", "--log-path", PARSED / "logs"),
+                    *("--target-path", here / "target", "--log-path", here / "logs"),
+                    *(("--vars", vars_arg) if vars_arg else ()),
                 ],
                 env={**os.environ, "WIREHOUSE_DB": WAREHOUSE_NAME},
-                cwd=PARSED,
+                cwd=here,
                 capture_output=True,
-                check=True,
             )
-            (PARSED / "done").touch()
-    return state
+            (here / "done").touch()
+    return state if state.exists() else None
 
 
 def dbt(db: Path, tmp: Path, *args: str) -> DbtRun:
     """Run dbt against the warehouse `db` with its own target and log paths under `tmp`.
 
-    A warehouse named ``warehouse.duckdb`` starts from the session's parse (parsing the
-    project is most of a small build); any other name is parsed from scratch."""
+    A warehouse named ``warehouse.duckdb`` starts from the session's parse for the same vars
+    (parsing the project is most of a small build); any other name is parsed from scratch."""
     target = tmp / "target"
     db_arg, cwd = str(db), None
     if db.name == WAREHOUSE_NAME:
         db_arg, cwd = WAREHOUSE_NAME, db.parent
         target.mkdir(parents=True, exist_ok=True)
-        if not (target / "partial_parse.msgpack").exists():
-            shutil.copy(parsed_project(), target / "partial_parse.msgpack")
+        vars_arg = args[args.index("--vars") + 1] if "--vars" in args else ""
+        state = parsed_project(vars_arg)
+        if state is not None:  # replaces a state this target kept from other vars
+            shutil.copy(state, target / "partial_parse.msgpack")
     proc = subprocess.run(
         [
             *(BIN / "dbt", *args, "--profiles-dir", REPO, "--project-dir", REPO),
@@ -108,7 +118,7 @@ def dbt(db: Path, tmp: Path, *args: str) -> DbtRun:
     )
     results_file = target / "run_results.json"
     results = json.loads(results_file.read_text())["results"] if results_file.exists() else []
-    return DbtRun(proc.returncode, proc.stdout + proc.stderr, results)
+    return DbtRun(proc.returncode, proc.stdout + proc.stderr, results, proc.stdout)
 
 
 def wirehouse(*args: str | Path) -> subprocess.CompletedProcess:

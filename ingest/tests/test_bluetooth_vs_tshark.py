@@ -28,7 +28,8 @@ from ingest.tests.helpers import dbt, wirehouse
 from oracles.network import tshark_or_fail
 from wirehouse.demo import bluetooth as demo_bluetooth
 
-pytestmark = pytest.mark.integration
+# one pytest-xdist worker runs this module, so its module-scoped warehouse is built once
+pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("bluetooth_vs_tshark")]
 
 SHARED = SHARED_DATA / "pcap-bluetooth"
 USER_DLT = 'uat:user_dlts:"User 0 (DLT=147)","btle","0","","0",""'

@@ -21,7 +21,8 @@ import pytest
 
 from ingest.tests.helpers import dbt, wirehouse
 
-pytestmark = pytest.mark.integration
+# one pytest-xdist worker runs this module, so its module-scoped warehouse is built once
+pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("implausible")]
 
 MARTS = [
     "fct_traffic_measured_daily",
@@ -70,7 +71,9 @@ def build(tmp: Path, name: str, faulty: bool) -> Path:
     for kind in ("tracepoints", "systemd"):
         loaded = wirehouse("ingest", kind, demo, "--db", db, "--node", "tau")  # one node name
         assert loaded.returncode == 0, loaded.stderr  # well-formed: loaded, judged in SQL
-    run = dbt(db, tmp / name, "build", "--exclude-resource-type", "unit_test")
+    # what these marts and the quality mart read, with every data test on the way
+    selected = ["+fct_implausible_values", *(f"+{mart}" for mart in MARTS)]
+    run = dbt(db, tmp / name, "build", "-s", *selected, "--exclude-resource-type", "unit_test")
     assert run.returncode == 0 and not run.not_passing(), run.not_passing() or run.output
     return db
 

@@ -16,7 +16,6 @@ locally, a failure under CI=true (.ci/run installs it).
 
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
 import sys
@@ -25,6 +24,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from ingest.tests.helpers import dbt
 from oracles.network import (
     GENERAL,
     KAFKA,
@@ -39,20 +39,16 @@ from oracles.network import (
     tshark_or_fail,
 )
 
-pytestmark = pytest.mark.integration
+# one pytest-xdist worker runs this module, so its module-scoped warehouse is built once
+pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("network")]
 
-REPO = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
 
 KAFKA_PORTS = ("--kafka-port", "36333", "--kafka-port", "9092")
 
 
-def dbt_args(tmp: Path) -> list[str | Path]:
-    return [
-        *("--target-path", tmp / "target", "--log-path", tmp / "logs"),
-        # @: the packet union downstream also needs its tshark parent
-        *("-s", "kafka_api_keys", "@staging.pcap", "--exclude", "test_type:data"),
-    ]
+# @: the packet union downstream also needs its tshark parent
+SELECTED = ("-s", "kafka_api_keys", "@staging.pcap", "--exclude", "test_type:data")
 
 
 @pytest.fixture(scope="module")
@@ -66,14 +62,8 @@ def warehouse(tmp_path_factory: pytest.TempPathFactory) -> duckdb.DuckDBPyConnec
         check=True,
         capture_output=True,
     )
-    env = {**os.environ, "WIREHOUSE_DB": str(db)}
-    build = subprocess.run(
-        [BIN / "dbt", "build", "--profiles-dir", REPO, "--project-dir", REPO, *dbt_args(tmp)],
-        env=env,
-        capture_output=True,
-        text=True,
-    )
-    assert build.returncode == 0, build.stdout[-3000:]
+    build = dbt(db, tmp, "build", *SELECTED)
+    assert build.returncode == 0, build.output[-3000:]
     con = duckdb.connect(str(db), read_only=True)
     yield con
     con.close()
@@ -159,7 +149,7 @@ def test_an_sre_window_in_local_time(tmp_path: Path) -> None:
     """Kafka captures only, the window given in GMT-3: green, and one summary row for it."""
     if not KAFKA.is_dir():
         pytest.skip("../shared/data/pcap-kafka not present")
-    db = tmp_path / "sre.duckdb"
+    db = tmp_path / "warehouse.duckdb"
     subprocess.run(
         [BIN / "wirehouse", "ingest", "pcap", KAFKA, "--db", db, *KAFKA_PORTS],
         check=True,
@@ -169,14 +159,8 @@ def test_an_sre_window_in_local_time(tmp_path: Path) -> None:
         '{network_window_start: "2025-06-23 07:32:00-03:00",'
         ' network_window_end: "2025-06-23 07:33:00-03:00"}'
     )
-    dbt = [BIN / "dbt", "build", "--profiles-dir", REPO, "--project-dir", REPO]
-    build = subprocess.run(
-        [*dbt, *dbt_args(tmp_path), "--vars", window],
-        env={**os.environ, "WIREHOUSE_DB": str(db)},
-        capture_output=True,
-        text=True,
-    )
-    assert build.returncode == 0, build.stdout[-3000:]
+    build = dbt(db, tmp_path, "build", *SELECTED, "--vars", window)
+    assert build.returncode == 0, build.output[-3000:]
     with duckdb.connect(str(db), read_only=True) as con:
         rows = con.execute(
             "select server_addr, server_port, window_start_at::varchar, window_start_local,"
@@ -205,7 +189,7 @@ def test_the_same_captures_elsewhere_have_the_same_keys(tmp_path: Path) -> None:
         for capture in ("deepflow_01-fetch-v12-ok.pcap", "deepflow_00-produce-v9.pcap"):
             (folder / "kafka").mkdir(parents=True, exist_ok=True)
             shutil.copy(KAFKA / capture, folder / "kafka" / capture)
-        db = folder / "w.duckdb"
+        db = folder / "warehouse.duckdb"
         subprocess.run(
             [
                 BIN / "wirehouse",
@@ -221,21 +205,8 @@ def test_the_same_captures_elsewhere_have_the_same_keys(tmp_path: Path) -> None:
             check=True,
             capture_output=True,
         )
-        build = subprocess.run(
-            [
-                BIN / "dbt",
-                "build",
-                "--profiles-dir",
-                REPO,
-                "--project-dir",
-                REPO,
-                *dbt_args(folder),
-            ],
-            env={**os.environ, "WIREHOUSE_DB": str(db)},
-            capture_output=True,
-            text=True,
-        )
-        assert build.returncode == 0, build.stdout[-3000:]
+        build = dbt(db, folder, "build", *SELECTED)
+        assert build.returncode == 0, build.output[-3000:]
         with duckdb.connect(str(db), read_only=True) as con:
             got.append(
                 {

@@ -11,19 +11,15 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import random
-import subprocess
-import sys
 from pathlib import Path
 
 import duckdb
 import pytest
 
-pytestmark = pytest.mark.integration
+from ingest.tests.helpers import dbt
 
-ROOT = Path(__file__).resolve().parents[2]
-DBT = Path(sys.executable).with_name("dbt")
+pytestmark = pytest.mark.integration
 
 
 def estimate_network_traffic(row, ack_ratio=2):
@@ -63,32 +59,13 @@ def compile_macro(tmp_path: Path, ack_ratio: int) -> str:
         "select size, ipv6, {{ estimate_wire_bytes('size',"
         " \"case when ipv6 then 'ipv6' else 'ipv4' end\") }} from sizes"
     )
-    env = os.environ | {"WIREHOUSE_DB": str(tmp_path / "compile.duckdb")}
-    out = subprocess.run(
-        [
-            str(DBT),
-            "compile",
-            "--quiet",
-            "--inline",
-            inline,
-            "--vars",
-            json.dumps({"ack_ratio": ack_ratio, "p2p_transport": "v1"}),
-            "--output",
-            "json",
-            "--profiles-dir",
-            str(ROOT),
-            "--project-dir",
-            str(ROOT),
-            "--target-path",
-            str(tmp_path / f"target-{ack_ratio}"),
-            "--log-path",
-            str(tmp_path / "logs"),
-        ],
-        env=env,
-        capture_output=True,
-        text=True,
-        check=True,
+    given = json.dumps({"ack_ratio": ack_ratio, "p2p_transport": "v1"})
+    out = dbt(
+        tmp_path / "warehouse.duckdb",
+        tmp_path,
+        *("compile", "--quiet", "--inline", inline, "--vars", given, "--output", "json"),
     )
+    assert out.returncode == 0, out.output[-3000:]
     return json.loads(out.stdout)["compiled"]
 
 
