@@ -81,7 +81,7 @@ dbt-unit: setup
 
 # Every pytest, integration included, on both cores (shared warehouses are built once).
 pytest: setup
-	$(BIN)/pytest -n $(PYTEST_WORKERS) --dist loadgroup --ignore=wirehouse/tests/project
+	$(BIN)/pytest -n $(PYTEST_WORKERS) --dist worksteal --ignore=wirehouse/tests/project
 
 # A small warehouse from our own generator plus the real shared samples when present.
 fixtures: setup

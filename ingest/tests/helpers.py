@@ -171,6 +171,11 @@ def _shared_root(factory: pytest.TempPathFactory) -> Path:
     return root.parent if os.environ.get("PYTEST_XDIST_WORKER") else root
 
 
+def shared_dir(factory: pytest.TempPathFactory, name: str) -> Path:
+    """The directory ``built_once`` builds ``name`` in."""
+    return _shared_root(factory) / name
+
+
 @contextmanager
 def built_once(factory: pytest.TempPathFactory, name: str) -> Iterator[Path | None]:
     """A directory built once per test session, also when pytest-xdist runs several workers

@@ -24,12 +24,11 @@ import duckdb
 import pytest
 
 from ingest.tests.helpers import SHARED as SHARED_DATA
-from ingest.tests.helpers import dbt, wirehouse
+from ingest.tests.helpers import built_once, dbt, shared_dir, wirehouse
 from oracles.network import tshark_or_fail
 from wirehouse.demo import bluetooth as demo_bluetooth
 
-# one pytest-xdist worker runs this module, so its module-scoped warehouse is built once
-pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("bluetooth_vs_tshark")]
+pytestmark = pytest.mark.integration
 
 SHARED = SHARED_DATA / "pcap-bluetooth"
 USER_DLT = 'uat:user_dlts:"User 0 (DLT=147)","btle","0","","0",""'
@@ -78,8 +77,10 @@ def tshark_names(path: Path, field: str, pattern: str) -> dict[int, str]:
 def captures(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
     if not SHARED.is_dir():
         pytest.skip("../shared/data not present")
-    demo = tmp_path_factory.mktemp("btdemo")
-    demo_bluetooth.generate(demo, seed=3, seconds=40)
+    with built_once(tmp_path_factory, "btdemo") as demo:
+        if demo is not None:
+            demo_bluetooth.generate(demo, seed=3, seconds=40)
+    demo = shared_dir(tmp_path_factory, "btdemo")
     shared = sorted(p for p in SHARED.iterdir() if p.suffix in (".pcap", ".pcapng"))
     return shared + sorted(demo.glob("*.pcap"))
 
@@ -88,14 +89,15 @@ def captures(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
 def warehouse(
     captures: list[Path], tmp_path_factory: pytest.TempPathFactory
 ) -> duckdb.DuckDBPyConnection:
-    tmp = tmp_path_factory.mktemp("bluetooth")
-    db = tmp / "warehouse.duckdb"
-    ingest = wirehouse("ingest", "pcap", *captures, "--db", db)
-    assert ingest.returncode == 0, ingest.stderr
-    build = dbt(db, tmp, "build")  # models, data tests, unit tests, contracts
-    assert build.returncode == 0 and not build.not_passing(), (
-        build.not_passing() or build.output[-3000:]
-    )
+    with built_once(tmp_path_factory, "bluetooth") as tmp:  # one build for every worker
+        if tmp is not None:
+            ingest = wirehouse("ingest", "pcap", *captures, "--db", tmp / "warehouse.duckdb")
+            assert ingest.returncode == 0, ingest.stderr
+            build = dbt(tmp / "warehouse.duckdb", tmp, "build")  # data and unit tests too
+            assert build.returncode == 0 and not build.not_passing(), (
+                build.not_passing() or build.output[-3000:]
+            )
+    db = shared_dir(tmp_path_factory, "bluetooth") / "warehouse.duckdb"
     con = duckdb.connect(str(db), read_only=True)
     yield con
     con.close()

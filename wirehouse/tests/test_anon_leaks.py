@@ -25,8 +25,7 @@ from wirehouse.dbt_runtime import anon
 from wirehouse.demo import pcap as demo_pcap
 from wirehouse.demo import tshark as demo_tshark
 
-# one pytest-xdist worker runs this module, so its module-scoped warehouse is built once
-pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("anon_leaks")]
+pytestmark = pytest.mark.integration
 
 CAPTURE = SHARED / "pcap-general" / "ndpi_http_ipv6.pcap"
 ANONYMISED = ("fct_top_talkers_anonymised", "dim_peers_anonymised")

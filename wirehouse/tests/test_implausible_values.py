@@ -19,10 +19,9 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from ingest.tests.helpers import dbt, wirehouse
+from ingest.tests.helpers import built_once, dbt, shared_dir, wirehouse
 
-# one pytest-xdist worker runs this module, so its module-scoped warehouse is built once
-pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("implausible")]
+pytestmark = pytest.mark.integration
 
 MARTS = [
     "fct_traffic_measured_daily",
@@ -73,15 +72,24 @@ def build(tmp: Path, name: str, faulty: bool) -> Path:
         assert loaded.returncode == 0, loaded.stderr  # well-formed: loaded, judged in SQL
     # what these marts and the quality mart read, with every data test on the way
     selected = ["+fct_implausible_values", *(f"+{mart}" for mart in MARTS)]
-    run = dbt(db, tmp / name, "build", "-s", *selected, "--exclude-resource-type", "unit_test")
+    run = dbt(
+        db,
+        tmp / name,
+        *("build", "-s", *selected, "--indirect-selection", "cautious"),
+        *("--exclude-resource-type", "unit_test"),
+    )
     assert run.returncode == 0 and not run.not_passing(), run.not_passing() or run.output
     return db
 
 
 @pytest.fixture(scope="module")
 def builds(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
-    tmp = tmp_path_factory.mktemp("implausible")
-    return build(tmp, "clean", faulty=False), build(tmp, "faulty", faulty=True)
+    with built_once(tmp_path_factory, "implausible") as tmp:  # one build for every worker
+        if tmp is not None:
+            build(tmp, "clean", faulty=False)
+            build(tmp, "faulty", faulty=True)
+    tmp = shared_dir(tmp_path_factory, "implausible")
+    return tmp / "clean" / "warehouse.duckdb", tmp / "faulty" / "warehouse.duckdb"
 
 
 def table(db: Path, sql: str) -> list[tuple]:

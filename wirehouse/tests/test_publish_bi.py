@@ -23,8 +23,7 @@ from wirehouse.run import DBT_PROJECT
 from wirehouse.serve.contracts import mart_contracts
 from wirehouse.serve.publish import publish
 
-# one pytest-xdist worker runs this module, so its module-scoped warehouse is built once
-pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("publish_bi")]
+pytestmark = pytest.mark.integration
 
 HOURLY = "fct_traffic_estimated_hourly"  # TIMESTAMP columns
 DEVICES = "dim_bluetooth_devices"  # TIMESTAMP_NS columns

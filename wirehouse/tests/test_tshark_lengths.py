@@ -16,8 +16,7 @@ import pytest
 
 from ingest.tests.helpers import SHARED, dbt, wirehouse
 
-# one pytest-xdist worker runs this module, so its module-scoped warehouse is built once
-pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("tshark_lengths")]
+pytestmark = pytest.mark.integration
 
 EXPORT = SHARED / "tshark-csv" / "nefias_SCC_ABABAB_40.pcap.csv"
 BROKEN = {10: ("-1514", None), 20: ("300000", "300000"), 30: ("60", "74")}

@@ -20,8 +20,7 @@ from ingest.tests.helpers import SHARED, dbt, wirehouse
 from wirehouse.demo import pcap as demo_pcap
 from wirehouse.demo import tshark as demo_tshark
 
-# one pytest-xdist worker runs this module, so its module-scoped warehouse is built once
-pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("tshark_marts")]
+pytestmark = pytest.mark.integration
 
 TSHARK_CSV = SHARED / "tshark-csv"
 FIRST_HOUR = 1483873200
