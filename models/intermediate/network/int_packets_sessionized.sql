@@ -52,17 +52,19 @@ ordered as (
         *,
         row_number() over flow as flow_packet_number,
         lag(ts_ns) over flow as prev_ts_ns,
-        coalesce(
-            sum(is_close::integer) over (
-                flow rows between unbounded preceding and 1 preceding
-            ),
-            0
-        ) as closes_before
+        coalesce(sum(is_close::integer) over flow_before, 0) as closes_before
     from keyed
-    window flow as (
-        partition by capture_id, ip_proto, a_addr, a_port, b_addr, b_port
-        order by frame_number
-    )
+    -- both spelled out: Spark cannot add a frame to a named window
+    window
+        flow as (
+            partition by capture_id, ip_proto, a_addr, a_port, b_addr, b_port
+            order by frame_number
+        ),
+        flow_before as (
+            partition by capture_id, ip_proto, a_addr, a_port, b_addr, b_port
+            order by frame_number
+            rows between unbounded preceding and 1 preceding
+        )
 ),
 
 syn_history as (

@@ -40,21 +40,14 @@ hourly as (
         ) as unanswered_requests,
         count(*) filter (where is_long_poll) as long_poll_requests,
         {{ exact_avg('answered_latency_ms') }} as latency_avg_ms,
-        percentile_cont(0.5) within group (
-            order by answered_latency_ms
-        ) as latency_p50_ms,
-        percentile_cont(0.95) within group (
-            order by answered_latency_ms
-        ) as latency_p95_ms,
-        percentile_cont(0.99) within group (
-            order by answered_latency_ms
-        ) as latency_p99_ms,
+        {{ quantile_cont('answered_latency_ms', 0.5) }} as latency_p50_ms,
+        {{ quantile_cont('answered_latency_ms', 0.95) }} as latency_p95_ms,
+        {{ quantile_cont('answered_latency_ms', 0.99) }} as latency_p99_ms,
         max(answered_latency_ms) as latency_max_ms,
-        percentile_cont(0.95) within group (
-            order by answered_latency_to_last_byte_ms
-        ) as latency_to_last_byte_p95_ms,
+        {{ quantile_cont('answered_latency_to_last_byte_ms', 0.95) }}
+            as latency_to_last_byte_p95_ms,
         max(answered_latency_to_last_byte_ms) as latency_to_last_byte_max_ms,
-        percentile_cont(0.95) within group (order by served_latency_ms)
+        {{ quantile_cont('served_latency_ms', 0.95) }}
             as latency_p95_excl_long_poll_ms,
         max(fetch_max_wait_ms) as fetch_max_wait_ms
     from measured

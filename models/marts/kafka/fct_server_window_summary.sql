@@ -161,12 +161,11 @@ server_kafka as (
         ) as kafka_error_requests,
         count(*) filter (where is_long_poll) as kafka_long_poll_requests,
         {{ exact_avg('answered_latency_ms') }} as kafka_latency_avg_ms,
-        percentile_cont(0.95) within group (
-            order by answered_latency_ms
-        ) as kafka_latency_p95_ms,
+        {{ quantile_cont('answered_latency_ms', 0.95) }}
+            as kafka_latency_p95_ms,
         {{ exact_avg('served_latency_ms') }}
             as kafka_latency_avg_excl_long_poll_ms,
-        percentile_cont(0.95) within group (order by served_latency_ms)
+        {{ quantile_cont('served_latency_ms', 0.95) }}
             as kafka_latency_p95_excl_long_poll_ms
     from kafka_measured
     group by all

@@ -56,15 +56,9 @@ aggregated as (
         api_key,
         api_name,
         count(*) as answered_requests,
-        percentile_cont(0.5) within group (
-            order by latency_to_first_byte_ms
-        ) as latency_p50_ms,
-        percentile_cont(0.95) within group (
-            order by latency_to_first_byte_ms
-        ) as latency_p95_ms,
-        percentile_cont(0.99) within group (
-            order by latency_to_first_byte_ms
-        ) as latency_p99_ms,
+        {{ quantile_cont('latency_to_first_byte_ms', 0.5) }} as latency_p50_ms,
+        {{ quantile_cont('latency_to_first_byte_ms', 0.95) }} as latency_p95_ms,
+        {{ quantile_cont('latency_to_first_byte_ms', 0.99) }} as latency_p99_ms,
         max(latency_to_first_byte_ms) as latency_max_ms
     from bucketed
     group by all
