@@ -118,6 +118,9 @@ def run_dbt(arguments: list[str]) -> int:
 
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     spark = spark_session()
+    # dbt-spark asks the builder for its session before every statement: Spark warns each
+    # time that the session exists (and that escapedStringLiterals is deprecated)
+    spark.sparkContext.setLogLevel("ERROR")
     register_functions(spark)
     try:
         result = dbtRunner().invoke(arguments)
