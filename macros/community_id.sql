@@ -14,7 +14,7 @@
             )
         )
     {%- endset -%}
-    '1:' || to_base64(unhex(sha1(unhex(
+    '1:' || base64(unhex(sha1(unhex(
         printf('%04x', {{ seed }})
         || case
             when {{ is_ordered }} then ({{ src_hex }}) || ({{ dst_hex }})

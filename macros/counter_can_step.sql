@@ -2,5 +2,5 @@
     `tb`: it does not go down and grows at most `bound` per second. -#}
 {% macro counter_can_step(a, b, ta, tb, bound) -%}
     ({{ b }} >= {{ a }} and {{ b }} - {{ a }} <= {{ bound }}
-        * greatest({{ dbt.datediff(ta, tb, 'second') }}, 1))
+        * greatest({{ datediff_seconds(ta, tb) }}, 1))
 {%- endmacro %}

@@ -3,12 +3,12 @@
 
 {#- A conversation (fct_connections' key and endpoints), from `alias` -#}
 {% macro connection_key_columns(alias) -%}
-    {{ alias }}.connection_id::varchar as connection_id,
-    {{ alias }}.capture_id::varchar as capture_id,
-    {{ alias }}.source_file::varchar as source_file,
-    {{ alias }}.orig_addr::varchar as orig_addr,
+    {{ alias }}.connection_id::string as connection_id,
+    {{ alias }}.capture_id::string as capture_id,
+    {{ alias }}.source_file::string as source_file,
+    {{ alias }}.orig_addr::string as orig_addr,
     {{ alias }}.orig_port::integer as orig_port,
-    {{ alias }}.resp_addr::varchar as resp_addr,
+    {{ alias }}.resp_addr::string as resp_addr,
     {{ alias }}.resp_port::integer as resp_port,
     {{ alias }}.started_at::timestamp as started_at
 {%- endmacro %}
@@ -16,15 +16,15 @@
 {#- A Bitcoin peer connection (fct_peer_connections' key, the peer and
     when it was seen) -#}
 {% macro peer_connection_key_columns() -%}
-    connection_id::varchar as connection_id,
-    node_id::varchar as node_id,
+    connection_id::string as connection_id,
+    node_id::string as node_id,
     node_run_id::integer as node_run_id,
     peer_id::bigint as peer_id,
-    peer_addr::varchar as peer_addr,
-    peer_host::varchar as peer_host,
-    address_family::varchar as address_family,
+    peer_addr::string as peer_addr,
+    peer_host::string as peer_host,
+    address_family::string as address_family,
     is_loopback::boolean as is_loopback,
-    peer_conn_type::varchar as peer_conn_type,
+    peer_conn_type::string as peer_conn_type,
     first_message_at::timestamp as first_message_at,
     last_message_at::timestamp as last_message_at,
     connection_seconds::bigint as connection_seconds

@@ -9,10 +9,10 @@
     {%- set port = var('network_server_port', none) -%}
     true
     {%- if start is not none %}
-        and {{ at }} >= ('{{ start }}'::timestamptz at time zone 'UTC')
+        and {{ at }} >= {{ timestamp_from_iso(start) }}
     {%- endif %}
     {%- if end is not none %}
-        and {{ at }} < ('{{ end }}'::timestamptz at time zone 'UTC')
+        and {{ at }} < {{ timestamp_from_iso(end) }}
     {%- endif %}
     {%- if addr is not none %}
         and (

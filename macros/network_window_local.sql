@@ -8,8 +8,7 @@
         if given is not none else none -%}
     {%- set sign, hours, minutes = found.groups() if found else ('+', '00', '00') -%}
     {%- set shift = (hours | int) * 60 + (minutes | int) -%}
-    strftime(
-        {{ at }} + to_minutes({{ shift if sign == '+' else -shift }}),
-        '%Y-%m-%d %H:%M:%S'
-    ) || '{{ sign }}{{ hours }}:{{ minutes }}'
+    {{ format_timestamp(
+        add_seconds(at, (shift if sign == '+' else -shift) * 60)
+    ) }} || '{{ sign }}{{ hours }}:{{ minutes }}'
 {%- endmacro %}

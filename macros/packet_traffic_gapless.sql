@@ -20,7 +20,7 @@
         select
             capture_id,
             source_kind,
-            (ts_ns // {{ ns }}) * {{ ns }} as bucket_ns,
+            {{ int_div('ts_ns', ns) }} * {{ ns }} as bucket_ns,
             wire_bytes,
             captured_bytes
         from {{ packets }}
@@ -87,9 +87,9 @@
             spans.capture_id,
             captures.source_kind,
             captures.capture_first_bucket_ns as first_bucket_ns,
-            unnest(
-                range(spans.first_bucket_ns, spans.last_bucket_ns + 1, {{ ns }})
-            ) as bucket_ns
+            {{ unnest_series(
+                'spans.first_bucket_ns', 'spans.last_bucket_ns', ns
+            ) }} as bucket_ns
         from spans
         inner join captures
             on spans.capture_id = captures.capture_id
@@ -98,8 +98,8 @@
     select
         buckets.capture_id,
         buckets.source_kind,
-        make_timestamp(buckets.bucket_ns // 1000) as bucket_at,
-        (buckets.bucket_ns - buckets.first_bucket_ns) // {{ ns }}
+        {{ timestamp_from_us(int_div('buckets.bucket_ns', 1000)) }} as bucket_at,
+        {{ int_div('buckets.bucket_ns - buckets.first_bucket_ns', ns) }}
             as bucket_index,
         coalesce(counted.packets, 0) as packets,
         coalesce(counted.wire_bytes, 0) as wire_bytes,

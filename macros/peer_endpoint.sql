@@ -1,5 +1,5 @@
 {#- An address and port as Bitcoin Core writes a peer: 'ip:port', '[ipv6]:port'. -#}
 {% macro peer_endpoint(addr, port) -%}
     case when contains({{ addr }}, ':') then '[' || {{ addr }} || ']' else {{ addr }} end
-    || ':' || {{ port }}::varchar
+    || ':' || {{ port }}::string
 {%- endmacro %}

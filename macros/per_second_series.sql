@@ -27,8 +27,9 @@ spans as (
         min(second_at) as first_second_at,
         least(
             max(second_at),
-            min(second_at)
-            + to_seconds({{ var('bluetooth_series_max_seconds') }} - 1)
+            {{ add_seconds(
+                'min(second_at)', var('bluetooth_series_max_seconds') - 1
+            ) }}
         ) as last_second_at
     from counted
     group by all
@@ -37,9 +38,9 @@ spans as (
 seconds as (
     select
         {{ keys }},
-        unnest(
-            generate_series(first_second_at, last_second_at, interval 1 second)
-        ) as second_at
+        {{ unnest_series(
+            'first_second_at', 'last_second_at', 'interval 1 second'
+        ) }} as second_at
     from spans
 ),
 
@@ -55,8 +56,9 @@ series as (
     select
         {{ keys }},
         second_at,
-        date_diff('second', capture_starts.capture_first_second_at, second_at)
-            as seconds_since_capture_start,
+        {{ datediff_seconds(
+            'capture_starts.capture_first_second_at', 'second_at'
+        ) }} as seconds_since_capture_start,
         {%- for name in counts %}
             coalesce(counted.{{ name }}, 0) as {{ name }},
             sum(coalesce(counted.{{ name }}, 0)) over (

@@ -63,9 +63,9 @@ by_flow as (
 
 final as (
     select
-        node_id::varchar as node_id,
+        node_id::string as node_id,
         {{ p.column }}::{{ p.type }} as {{ p.column }},
-        flow::varchar as flow,
+        flow::string as flow,
         measured_bytes::bigint as measured_bytes,
         measured_packets::bigint as measured_packets,
         samples::bigint as sample_count,
@@ -73,7 +73,7 @@ final as (
         collection_gaps::bigint as collection_gap_count,
         accounting_off_samples::bigint as accounting_off_sample_count,
         resets::bigint as reset_count,
-        '{{ var("counter_mode") }}'::varchar as counter_mode,
+        '{{ var("counter_mode") }}'::string as counter_mode,
         loaded_at::timestamp as loaded_at
     from by_flow
 )

@@ -50,9 +50,9 @@ joined as (
 
 final as (
     select
-        node_id::varchar as node_id,
+        node_id::string as node_id,
         {{ p.column }}::{{ p.type }} as {{ p.column }},
-        flow::varchar as flow,
+        flow::string as flow,
         msgs::bigint as estimated_msgs,
         payload_bytes::bigint as estimated_payload_bytes,
         message_bytes::bigint as estimated_message_bytes,

@@ -11,7 +11,7 @@
 {%- set read_from = changes -%}
 {%- if changes %}
     {%- set baselines = run_query(
-        'select node_id, cast(max(sampled_at) as varchar) from ' ~ this
+        'select node_id, cast(max(sampled_at) as string) from ' ~ this
         ~ ' where not ' ~ rebuilt_rows(changes, 'sampled_at')
         ~ ' group by node_id'
     ).rows -%}
@@ -153,7 +153,7 @@ kept as (
             coalesce({{ counter }}, {{ counter }}_given)
                 as {{ counter }}_as_logged,
         {%- endfor %}
-        * exclude ({{ counters.keys() | join(', ') }})
+        {{ star_except(counters.keys()) }}
     from glitch_checked
 ),
 
@@ -162,12 +162,12 @@ valued as (
         *,
         {%- for counter in counters %}
             -- the previous value this counter kept (glitches are skipped)
-            lag({{ counter }} ignore nulls) over by_time
+            {{ ignore_nulls('lag', counter) }} over by_time
                 as previous_{{ counter }},
-            lag(
-                case when {{ counter }} is not null then sampled_at end
-                ignore nulls
-            ) over by_time as previous_{{ counter }}_at,
+            {{ ignore_nulls(
+                'lag',
+                'case when ' ~ counter ~ ' is not null then sampled_at end'
+            ) }} over by_time as previous_{{ counter }}_at,
         {%- endfor %}
         lag(counter_form) over by_time as previous_counter_form,
         lag(sampled_at) over by_time as previous_sampled_at,
@@ -188,9 +188,8 @@ stepped as (
                     then {{ counter }} - previous_{{ counter }}
             end as {{ counter }}_step,
         {%- endfor %}
-        date_diff(
-            'second', previous_sampled_at, sampled_at
-        ) as seconds_since_previous
+        {{ datediff_seconds('previous_sampled_at', 'sampled_at') }}
+            as seconds_since_previous
     from valued
 ),
 
@@ -201,11 +200,10 @@ bounded as (
         *,
     {%- for counter, bound in counters.items() %}
         coalesce({{ counter }}_step > {{ bound }} * greatest(
-            date_diff(
-                'second',
-                coalesce(previous_{{ counter }}_at, previous_sampled_at),
-                sampled_at
-            ),
+            {{ datediff_seconds(
+                'coalesce(previous_' ~ counter ~ '_at, previous_sampled_at)',
+                'sampled_at'
+            ) }},
             1
             ), false) as is_{{ counter }}_implausible_step
         {{- ',' if not loop.last }}

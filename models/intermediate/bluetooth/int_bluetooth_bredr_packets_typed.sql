@@ -15,7 +15,12 @@ tabled as (
         case
             when transport between 1 and 4 and rate between 0 and 2
                 then
-                    ['sco', 'esco', 'acl', 'cpb'][transport]
+                    case transport
+                        when 1 then 'sco'
+                        when 2 then 'esco'
+                        when 3 then 'acl'
+                        when 4 then 'cpb'
+                    end
                     || case when rate = 0 then '_br' else '_edr' end
             else 'any'
         end as type_table,
@@ -46,7 +51,7 @@ named as (
 
 final as (
     select
-        * exclude (header_type),
+        {{ star_except(['header_type']) }},
         case
             when type_code is not null then header_type
             when is_id_packet then 'ID'

@@ -52,32 +52,34 @@ ordered as (
         *,
         row_number() over flow as flow_packet_number,
         lag(ts_ns) over flow as prev_ts_ns,
-        coalesce(
-            sum(is_close::integer) over (
-                flow rows between unbounded preceding and 1 preceding
-            ),
-            0
-        ) as closes_before
+        coalesce(sum(is_close::integer) over flow_before, 0) as closes_before
     from keyed
-    window flow as (
-        partition by capture_id, ip_proto, a_addr, a_port, b_addr, b_port
-        order by frame_number
-    )
+    -- both spelled out: Spark cannot add a frame to a named window
+    window
+        flow as (
+            partition by capture_id, ip_proto, a_addr, a_port, b_addr, b_port
+            order by frame_number
+        ),
+        flow_before as (
+            partition by capture_id, ip_proto, a_addr, a_port, b_addr, b_port
+            order by frame_number
+            rows between unbounded preceding and 1 preceding
+        )
 ),
 
 syn_history as (
     select
         *,
-        last_value(
-            case when is_pure_syn then tcp_seq end ignore nulls
-        ) over flow as prev_syn_seq,
-        last_value(
-            case when is_pure_syn then closes_before end ignore nulls
-        ) over flow as prev_syn_closes_before,
-        last_value(
-            case when ip_proto = 6 and is_syn and is_ack then tcp_ack end
-            ignore nulls
-        ) over flow as prev_syn_ack_ack
+        {{ ignore_nulls(
+            'last_value', 'case when is_pure_syn then tcp_seq end'
+        ) }} over flow as prev_syn_seq,
+        {{ ignore_nulls(
+            'last_value', 'case when is_pure_syn then closes_before end'
+        ) }} over flow as prev_syn_closes_before,
+        {{ ignore_nulls(
+            'last_value',
+            'case when ip_proto = 6 and is_syn and is_ack then tcp_ack end'
+        ) }} over flow as prev_syn_ack_ack
     from ordered
     window flow as (
         partition by capture_id, ip_proto, a_addr, a_port, b_addr, b_port
@@ -121,10 +123,10 @@ numbered as (
 
 identified as (
     select
-        * exclude (
-            prev_ts_ns, closes_before, prev_syn_seq, prev_syn_closes_before,
-            prev_syn_ack_ack
-        ),
+        {{ star_except([
+            'prev_ts_ns', 'closes_before', 'prev_syn_seq',
+            'prev_syn_closes_before', 'prev_syn_ack_ack',
+        ]) }},
         md5(
             concat_ws(
                 '|', capture_id, ip_proto, a_addr, a_port, b_addr, b_port,
@@ -134,37 +136,45 @@ identified as (
     from numbered
 ),
 
+-- the originator: the sender of the connection's first pure SYN, else the
+-- receiver of its first SYN-ACK, else the sender of its first packet
 originators as (
     select
         connection_id,
-        coalesce(
-            arg_min(
-                struct_pack(addr := src_addr, port := src_port, rule := 'syn'),
-                frame_number
-            ) filter (where is_pure_syn),
-            arg_min(
-                struct_pack(
-                    addr := dst_addr, port := dst_port, rule := 'syn_ack'
-                ),
-                frame_number
-            ) filter (where ip_proto = 6 and is_syn and is_ack),
-            arg_min(
-                struct_pack(
-                    addr := src_addr, port := src_port, rule := 'first_packet'
-                ),
-                frame_number
-            )
-        ) as orig
+        bool_or(is_pure_syn) as has_syn,
+        bool_or(ip_proto = 6 and is_syn and is_ack) as has_syn_ack,
+        min_by(src_addr, frame_number) filter (where is_pure_syn) as syn_addr,
+        min_by(src_port, frame_number) filter (where is_pure_syn) as syn_port,
+        min_by(dst_addr, frame_number) filter (
+            where ip_proto = 6 and is_syn and is_ack
+        ) as syn_ack_addr,
+        min_by(dst_port, frame_number) filter (
+            where ip_proto = 6 and is_syn and is_ack
+        ) as syn_ack_port,
+        min_by(src_addr, frame_number) as first_addr,
+        min_by(src_port, frame_number) as first_port
     from identified
     group by all
 ),
 
 originator_columns as (
     select
-        originators.connection_id,
-        orig.addr as orig_addr,
-        orig.port as orig_port,
-        orig.rule as originator_rule
+        connection_id,
+        case
+            when has_syn then syn_addr
+            when has_syn_ack then syn_ack_addr
+            else first_addr
+        end as orig_addr,
+        case
+            when has_syn then syn_port
+            when has_syn_ack then syn_ack_port
+            else first_port
+        end as orig_port,
+        case
+            when has_syn then 'syn'
+            when has_syn_ack then 'syn_ack'
+            else 'first_packet'
+        end as originator_rule
     from originators
 ),
 

@@ -42,30 +42,30 @@ reverse_state as (
         seq_u + payload_bytes + syn_fin_bytes as end_u,
         case
             when is_orig
-                then last_value(
-                    case when not is_orig then tcp_window end ignore nulls
-                ) over conn
-            else last_value(
-                case when is_orig then tcp_window end ignore nulls
-            ) over conn
+                then {{ ignore_nulls(
+                    'last_value', 'case when not is_orig then tcp_window end'
+                ) }} over conn
+            else {{ ignore_nulls(
+                'last_value', 'case when is_orig then tcp_window end'
+            ) }} over conn
         end as rev_window,
         case
             when is_orig
-                then last_value(
-                    case when not is_orig then tcp_ack end ignore nulls
-                ) over conn
-            else last_value(
-                case when is_orig then tcp_ack end ignore nulls
-            ) over conn
+                then {{ ignore_nulls(
+                    'last_value', 'case when not is_orig then tcp_ack end'
+                ) }} over conn
+            else {{ ignore_nulls(
+                'last_value', 'case when is_orig then tcp_ack end'
+            ) }} over conn
         end as rev_lastack,
         case
             when is_orig
-                then last_value(
-                    case when not is_orig then ts_ns end ignore nulls
-                ) over conn
-            else last_value(
-                case when is_orig then ts_ns end ignore nulls
-            ) over conn
+                then {{ ignore_nulls(
+                    'last_value', 'case when not is_orig then ts_ns end'
+                ) }} over conn
+            else {{ ignore_nulls(
+                'last_value', 'case when is_orig then ts_ns end'
+            ) }} over conn
         end as rev_lastack_ts_ns
     from unwrapped
     window conn as (
@@ -115,17 +115,11 @@ next_seq as (
 next_seq_time as (
     select
         *,
-        last_value(
-            case
-                when
-                    not is_probe_naive
-                    and (
-                        fwd_nextseq_u is null
-                        or nextseq_through_u > fwd_nextseq_u
-                    )
-                    then ts_ns
-            end ignore nulls
-        ) over (
+        {{ ignore_nulls(
+            'last_value',
+            'case when not is_probe_naive and (fwd_nextseq_u is null'
+            ' or nextseq_through_u > fwd_nextseq_u) then ts_ns end'
+        ) }} over (
             partition by connection_id, is_orig
             order by frame_number
             rows between unbounded preceding and 1 preceding
@@ -182,22 +176,22 @@ reverse_flags as (
         *,
         case
             when is_orig
-                then last_value(
-                    case when not is_orig then is_keep_alive end ignore nulls
-                ) over conn
-            else last_value(
-                case when is_orig then is_keep_alive end ignore nulls
-            ) over conn
+                then {{ ignore_nulls(
+                    'last_value', 'case when not is_orig then is_keep_alive end'
+                ) }} over conn
+            else {{ ignore_nulls(
+                'last_value', 'case when is_orig then is_keep_alive end'
+            ) }} over conn
         end as rev_last_keep_alive,
         case
             when is_orig
-                then last_value(
-                    case when not is_orig then is_zero_window_probe end
-                    ignore nulls
-                ) over conn
-            else last_value(
-                case when is_orig then is_zero_window_probe end ignore nulls
-            ) over conn
+                then {{ ignore_nulls(
+                    'last_value',
+                    'case when not is_orig then is_zero_window_probe end'
+                ) }} over conn
+            else {{ ignore_nulls(
+                'last_value', 'case when is_orig then is_zero_window_probe end'
+            ) }} over conn
         end as rev_last_zero_window_probe
     from own_flags
     window conn as (
@@ -282,26 +276,22 @@ retransmission_state as (
         first_rtt.first_rtt_frame_number,
         case
             when dup_ack_counts.is_orig
-                then last_value(
-                    case
-                        when
-                            not dup_ack_counts.is_orig
-                            then dup_ack_counts.dupack_count
-                    end
-                    ignore nulls
-                ) over conn
-            else last_value(
-                case
-                    when dup_ack_counts.is_orig then dup_ack_counts.dupack_count
-                end
-                ignore nulls
-            ) over conn
+                then {{ ignore_nulls(
+                    'last_value',
+                    'case when not dup_ack_counts.is_orig then '
+                    'dup_ack_counts.dupack_count end'
+                ) }} over conn
+            else {{ ignore_nulls(
+                'last_value',
+                'case when dup_ack_counts.is_orig then '
+                'dup_ack_counts.dupack_count end'
+            ) }} over conn
         end as rev_dupack_count,
-        last_value(
-            case
-                when dup_ack_counts.is_pure_syn then dup_ack_counts.ts_ns
-            end ignore nulls
-        ) over conn as last_syn_ts_ns
+        {{ ignore_nulls(
+            'last_value',
+            'case when dup_ack_counts.is_pure_syn'
+            ' then dup_ack_counts.ts_ns end'
+        ) }} over conn as last_syn_ts_ns
     from dup_ack_counts
     left join first_rtt
         on dup_ack_counts.connection_id = first_rtt.connection_id
@@ -383,12 +373,12 @@ out_of_order as (
 
 final as (
     select
-        * exclude (
-            is_zero_window_raw, is_lost_segment_raw, is_keep_alive_raw,
-            is_probe_naive, nextseq_through_u, syn_fin_bytes,
-            has_syn_fin_rst, fwd_prev_seq, fwd_first_seq, is_same_seq_ack,
-            ack_run, is_sequence_checked
-        ),
+        {{ star_except([
+            'is_zero_window_raw', 'is_lost_segment_raw', 'is_keep_alive_raw',
+            'is_probe_naive', 'nextseq_through_u', 'syn_fin_bytes',
+            'has_syn_fin_rst', 'fwd_prev_seq', 'fwd_first_seq',
+            'is_same_seq_ack', 'ack_run', 'is_sequence_checked',
+        ]) }},
         is_spurious_retransmission
         or is_fast_retransmission
         or (

@@ -40,7 +40,8 @@ pure_acks as (
         and not (is_syn or is_fin or is_rst)
 ),
 
--- an ACK from resp acknowledges what orig sent, and the other way round
+-- an ACK from resp acknowledges what orig sent (is_from_orig: the side whose
+-- messages it acknowledges), and the other way round
 acks as (
     select
         pure_acks.capture_id,
@@ -50,7 +51,7 @@ acks as (
         endpoints.orig_port,
         endpoints.resp_addr,
         endpoints.resp_port,
-        true as acks_orig
+        true as is_from_orig
     from pure_acks
     inner join endpoints
         on
@@ -69,7 +70,7 @@ acks as (
         endpoints.orig_port,
         endpoints.resp_addr,
         endpoints.resp_port,
-        false as acks_orig
+        false as is_from_orig
     from pure_acks
     inner join endpoints
         on
@@ -81,23 +82,42 @@ acks as (
     where pure_acks.ts_ns >= endpoints.first_ts_ns
 ),
 
-attributed as (
+-- where several messages began at the same time (in one packet), an ACK
+-- after them goes to the last one of the stream: one candidate per time
+message_starts as (
     select
-        messages.capture_id,
-        messages.stream_id,
-        messages.is_from_orig,
-        messages.message_index,
-        acks.ip_bytes
-    from acks
-    asof inner join messages
-        on
-            acks.capture_id = messages.capture_id
-            and acks.orig_addr = messages.orig_addr
-            and acks.orig_port = messages.orig_port
-            and acks.resp_addr = messages.resp_addr
-            and acks.resp_port = messages.resp_port
-            and acks.acks_orig = messages.is_from_orig
-            and acks.ts_ns >= messages.first_ts_ns
+        capture_id,
+        orig_addr,
+        orig_port,
+        resp_addr,
+        resp_port,
+        is_from_orig,
+        first_ts_ns,
+        stream_id,
+        message_index
+    from messages
+    qualify row_number() over (
+        partition by
+            capture_id, orig_addr, orig_port, resp_addr, resp_port,
+            is_from_orig, first_ts_ns
+        order by stream_id desc, message_index desc
+    ) = 1
+),
+
+-- each ACK goes to the latest message of its connection and direction that
+-- had begun before it
+attributed as (
+    {{ asof_join(
+        'acks', 'message_starts',
+        keys=[
+            'capture_id', 'orig_addr', 'orig_port', 'resp_addr', 'resp_port',
+            'is_from_orig',
+        ],
+        left_at='ts_ns',
+        right_at='first_ts_ns',
+        left_columns=['capture_id', 'is_from_orig', 'ip_bytes'],
+        right_columns=['stream_id', 'message_index'],
+    ) }}
 ),
 
 per_message as (

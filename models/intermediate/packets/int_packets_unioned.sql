@@ -76,7 +76,7 @@ final as (
         capture_id,
         source_file,
         frame_number::bigint as frame_number,
-        captured_at::timestamp_ns as captured_at,
+        captured_at::{{ type_timestamp_ns() }} as captured_at,
         ts_ns::bigint as ts_ns,
         captured_bytes::bigint as captured_bytes,
         wire_bytes::bigint as wire_bytes,

@@ -26,12 +26,7 @@ counted as (
         max(captured_at) as last_seen_at,
         count(*) as packets,
         count(*) filter (where not is_id_packet) as non_id_packets,
-        coalesce(
-            list_sort(
-                list_distinct(list(packet_type) filter (where not is_id_packet))
-            ),
-            []
-        ) as packet_types,
+        {{ sorted_set_agg('packet_type', 'not is_id_packet') }} as packet_types,
         count(distinct capture_id) as capture_files
     from packets
     group by all
@@ -56,7 +51,7 @@ le_addresses as (
         null::integer as lap,
         null::integer as uap,
         null::integer as nap,
-        arg_max(is_advertiser_addr_random, frame_number) as is_random_address
+        max_by(is_advertiser_addr_random, frame_number) as is_random_address
     from le_packets
     group by all
 ),
@@ -69,8 +64,8 @@ addresses as (
 
 final as (
     select
-        counted.technology::varchar as technology,
-        counted.device_id::varchar as device_id,
+        counted.technology::string as technology,
+        counted.device_id::string as device_id,
         addresses.lap::integer as lap,
         addresses.uap::integer as uap,
         addresses.nap::integer as nap,
@@ -81,14 +76,14 @@ final as (
                     '%02x:%02x:%02x:', addresses.nap >> 8, addresses.nap & 255,
                     addresses.uap
                 ) || counted.device_id
-        end::varchar as bd_addr,
+        end::string as bd_addr,
         addresses.is_random_address::boolean as is_random_address,
-        counted.first_seen_at::timestamp_ns as first_seen_at,
-        counted.last_seen_at::timestamp_ns as last_seen_at,
+        counted.first_seen_at::{{ type_timestamp_ns() }} as first_seen_at,
+        counted.last_seen_at::{{ type_timestamp_ns() }} as last_seen_at,
         counted.packets::bigint as packets,
         counted.non_id_packets::bigint as non_id_packets,
         (counted.packets > 1)::boolean as is_seen_more_than_once,
-        counted.packet_types::varchar[] as packet_types,
+        counted.packet_types::{{ type_string_list() }} as packet_types,
         counted.capture_files::bigint as capture_files,
         confirmed.crc_checked_packets::bigint as crc_checked_packets,
         confirmed.crc_valid_packets::bigint as crc_valid_packets,

@@ -24,14 +24,14 @@ counted as (
 
 final as (
     select
-        counted.technology::varchar as technology,
-        counted.device_id::varchar as device_id,
-        counted.packet_type::varchar as packet_type,
+        counted.technology::string as technology,
+        counted.device_id::string as device_id,
+        counted.packet_type::string as packet_type,
         counted.is_id_packet_type::boolean as is_id_packet_type,
         confirmed.is_device::boolean as is_device,
         counted.packets::bigint as packets,
-        counted.first_seen_at::timestamp_ns as first_seen_at,
-        counted.last_seen_at::timestamp_ns as last_seen_at
+        counted.first_seen_at::{{ type_timestamp_ns() }} as first_seen_at,
+        counted.last_seen_at::{{ type_timestamp_ns() }} as last_seen_at
     from counted
     inner join confirmed
         on

@@ -18,10 +18,10 @@ confirmed as (
 
 final as (
     select
-        series.capture_id::varchar as capture_id,
-        series.source_file::varchar as source_file,
-        series.technology::varchar as technology,
-        series.device_id::varchar as device_id,
+        series.capture_id::string as capture_id,
+        series.source_file::string as source_file,
+        series.technology::string as technology,
+        series.device_id::string as device_id,
         series.second_at::timestamp as second_at,
         series.seconds_since_capture_start::bigint
             as seconds_since_capture_start,

@@ -23,14 +23,14 @@ counted as (
 final as (
     select
         channel_index::integer as channel_index,
-        pdu_type::varchar as pdu_type,
+        pdu_type::string as pdu_type,
         packets::bigint as packets,
         advertisers::bigint as advertisers,
         crc_checked_packets::bigint as crc_checked_packets,
         crc_valid_packets::bigint as crc_valid_packets,
         avg_signal_dbm::double as avg_signal_dbm,
-        first_seen_at::timestamp_ns as first_seen_at,
-        last_seen_at::timestamp_ns as last_seen_at
+        first_seen_at::{{ type_timestamp_ns() }} as first_seen_at,
+        last_seen_at::{{ type_timestamp_ns() }} as last_seen_at
     from counted
 )
 

@@ -13,10 +13,10 @@ packets as (
 
 final as (
     select
-        capture_id::varchar as capture_id,
-        source_file::varchar as source_file,
-        technology::varchar as technology,
-        packet_type::varchar as packet_type,
+        capture_id::string as capture_id,
+        source_file::string as source_file,
+        technology::string as technology,
+        packet_type::string as packet_type,
         second_at::timestamp as second_at,
         seconds_since_capture_start::bigint
             as seconds_since_capture_start,

@@ -13,8 +13,8 @@ packets as (
 
 final as (
     select
-        capture_id::varchar as capture_id,
-        source_file::varchar as source_file,
+        capture_id::string as capture_id,
+        source_file::string as source_file,
         second_at::timestamp as second_at,
         seconds_since_capture_start::bigint
             as seconds_since_capture_start,

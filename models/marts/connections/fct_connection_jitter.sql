@@ -15,24 +15,24 @@ directions as (
 
 final as (
     select
-        directions.connection_id::varchar as connection_id,
-        (case when directions.is_orig then 'orig' else 'resp' end)::varchar
+        directions.connection_id::string as connection_id,
+        (case when directions.is_orig then 'orig' else 'resp' end)::string
             as direction,
-        connections.capture_id::varchar as capture_id,
-        connections.source_file::varchar as source_file,
+        connections.capture_id::string as capture_id,
+        connections.source_file::string as source_file,
         (
             case
                 when directions.is_orig then connections.orig_addr
                 else connections.resp_addr
             end
-        )::varchar as sender_addr,
+        )::string as sender_addr,
         (
             case
                 when directions.is_orig then connections.orig_port
                 else connections.resp_port
             end
         )::integer as sender_port,
-        connections.resp_addr::varchar as resp_addr,
+        connections.resp_addr::string as resp_addr,
         connections.resp_port::integer as resp_port,
         {{ jitter_columns('directions') }}
     from directions

@@ -20,30 +20,24 @@ flagged as (
             and packets.frame_number = tcp_packets.frame_number
 ),
 
--- Zeek history letters of each packet (upper case = originator)
+-- Zeek history letters of each packet (upper case = originator), one row
+-- per letter the packet has
 lettered as (
     select
         connection_id,
         frame_number,
         is_orig,
-        list_filter(
-            [
-                case when is_pure_syn then 'S' end,
-                case when ip_proto = 6 and is_syn and is_ack then 'H' end,
-                case
-                    when
-                        ip_proto = 6 and is_ack and payload_bytes = 0
-                        and not (is_syn or is_fin or is_rst)
-                        then 'A'
-                end,
-                case when payload_bytes > 0 then 'D' end,
-                case when ip_proto = 6 and is_fin then 'F' end,
-                case when ip_proto = 6 and is_rst then 'R' end,
-                case when is_retransmission then 'T' end,
-                case when is_zero_window then 'W' end
-            ],
-            lambda l: l is not null
-        ) as letters
+        {{ unnest_list([
+            "case when is_pure_syn then 'S' end",
+            "case when ip_proto = 6 and is_syn and is_ack then 'H' end",
+            "case when ip_proto = 6 and is_ack and payload_bytes = 0"
+            ~ " and not (is_syn or is_fin or is_rst) then 'A' end",
+            "case when payload_bytes > 0 then 'D' end",
+            "case when ip_proto = 6 and is_fin then 'F' end",
+            "case when ip_proto = 6 and is_rst then 'R' end",
+            "case when is_retransmission then 'T' end",
+            "case when is_zero_window then 'W' end",
+        ]) }} as letter
     from flagged
 ),
 
@@ -53,23 +47,17 @@ letter_firsts as (
         case when is_orig then upper(letter) else lower(letter) end
             as history_letter,
         min(frame_number) as first_frame_number
-    from (
-        select
-            connection_id,
-            frame_number,
-            is_orig,
-            unnest(letters) as letter
-        from lettered
-    ) as unnested
+    from lettered
+    where letter is not null
     group by all
 ),
 
 histories as (
     select
         connection_id,
-        string_agg(
-            history_letter, '' order by first_frame_number, history_letter
-        ) as history
+        {{ string_agg_ordered(
+            'history_letter', "''", 'first_frame_number, history_letter'
+        ) }} as history
     from letter_firsts
     group by all
 ),
@@ -158,7 +146,8 @@ states as (
                     when not (has_resp_syn_ack or has_resp_fin)
                         then case
                             -- Zeek: /^?S[^HAFGIQ]*R.*/ on the history
-                            when regexp_full_match(history, '\^?S[^HAFGIQ]*R.*')
+                            when
+                                {{ full_match('history', '\^?S[^HAFGIQ]*R.*') }}
                                 then 'RSTOS0'
                             else 'OTH'
                         end
@@ -185,26 +174,28 @@ states as (
 
 final as (
     select
-        states.connection_id::varchar as connection_id,
-        states.capture_id::varchar as capture_id,
-        states.source_file::varchar as source_file,
+        states.connection_id::string as connection_id,
+        states.capture_id::string as capture_id,
+        states.source_file::string as source_file,
         states.first_frame_number::bigint as first_frame_number,
         states.last_frame_number::bigint as last_frame_number,
-        case states.ip_proto when 6 then 'tcp' else 'udp' end::varchar
+        case states.ip_proto when 6 then 'tcp' else 'udp' end::string
             as proto,
         states.ip_proto::integer as ip_proto,
         states.ip_version::integer as ip_version,
-        states.orig_addr::varchar as orig_addr,
+        states.orig_addr::string as orig_addr,
         states.orig_port::integer as orig_port,
-        states.resp_addr::varchar as resp_addr,
+        states.resp_addr::string as resp_addr,
         states.resp_port::integer as resp_port,
-        states.originator_rule::varchar as originator_rule,
+        states.originator_rule::string as originator_rule,
         {{ community_id(
             'states.orig_addr', 'states.resp_addr', 'states.ip_proto',
             'states.orig_port', 'states.resp_port'
-        ) }}::varchar as community_id,
-        make_timestamp(states.first_ts_ns // 1000)::timestamp as started_at,
-        make_timestamp(states.last_ts_ns // 1000)::timestamp as ended_at,
+        ) }}::string as community_id,
+        {{ timestamp_from_us(int_div('states.first_ts_ns', 1000)) }}::timestamp
+            as started_at,
+        {{ timestamp_from_us(int_div('states.last_ts_ns', 1000)) }}::timestamp
+            as ended_at,
         ((states.zeek_last_ts_ns - states.first_ts_ns) / 1e9)::double
             as duration_seconds,
         states.orig_packets::bigint as orig_packets,
@@ -213,8 +204,8 @@ final as (
         states.resp_bytes::bigint as resp_bytes,
         states.orig_ip_bytes::bigint as orig_ip_bytes,
         states.resp_ip_bytes::bigint as resp_ip_bytes,
-        states.conn_state::varchar as conn_state,
-        states.history::varchar as history
+        states.conn_state::string as conn_state,
+        states.history::string as history
     from states
 )
 

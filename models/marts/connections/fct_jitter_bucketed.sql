@@ -13,10 +13,9 @@ connections as (
 bucketed as (
     select
         *,
-        time_bucket(
-            interval {{ bucket_minutes }} minute,
-            make_timestamp(ts_ns // 1000)
-        ) as bucket_at
+        {{ time_bucket_seconds(
+            bucket_minutes * 60, timestamp_from_us(int_div('ts_ns', 1000))
+        ) }} as bucket_at
     from gaps
 ),
 
@@ -31,10 +30,10 @@ directions as (
 final as (
     select
         directions.bucket_at::timestamp as bucket_at,
-        directions.connection_id::varchar as connection_id,
-        (case when directions.is_orig then 'orig' else 'resp' end)::varchar
+        directions.connection_id::string as connection_id,
+        (case when directions.is_orig then 'orig' else 'resp' end)::string
             as direction,
-        connections.resp_addr::varchar as resp_addr,
+        connections.resp_addr::string as resp_addr,
         connections.resp_port::integer as resp_port,
         {{ jitter_columns('directions') }}
     from directions

@@ -35,7 +35,7 @@ counted as (
                 where {{ flag }} and not is_orig
             ) as resp_{{ name }}_packets,
         {%- endfor %}
-        arg_min(
+        min_by(
             case when is_orig then 'orig' else 'resp' end, frame_number
         ) filter (where is_rst) as first_rst_side
     from tcp_packets
@@ -45,7 +45,7 @@ counted as (
 final as (
     select
         {{ connection_key_columns('connections') }},
-        connections.conn_state::varchar as conn_state,
+        connections.conn_state::string as conn_state,
         counted.packets::bigint as packets,
         {%- for name, flag in counted %}
             counted.{{ name }}_packets::bigint as {{ name }}_packets,
@@ -54,7 +54,7 @@ final as (
             counted.resp_{{ name }}_packets::bigint
                 as resp_{{ name }}_packets,
         {%- endfor %}
-        counted.first_rst_side::varchar as first_rst_side
+        counted.first_rst_side::string as first_rst_side
     from connections
     inner join counted
         on connections.connection_id = counted.connection_id

@@ -16,10 +16,9 @@ tcp_packets as (
 bucketed as (
     select
         *,
-        time_bucket(
-            interval {{ bucket_minutes }} minute,
-            make_timestamp(ts_ns // 1000)
-        ) as bucket_at,
+        {{ time_bucket_seconds(
+            bucket_minutes * 60, timestamp_from_us(int_div('ts_ns', 1000))
+        ) }} as bucket_at,
         case when is_orig then dst_addr else src_addr end as resp_addr,
         case when is_orig then dst_port else src_port end as resp_port
     from tcp_packets
@@ -44,7 +43,7 @@ counted as (
 final as (
     select
         bucket_at::timestamp as bucket_at,
-        resp_addr::varchar as resp_addr,
+        resp_addr::string as resp_addr,
         resp_port::integer as resp_port,
         connections::bigint as connections,
         packets::bigint as packets,

@@ -40,14 +40,14 @@ hourly as (
         ) as unanswered_requests,
         count(*) filter (where is_long_poll) as long_poll_requests,
         {{ exact_avg('answered_latency_ms') }} as latency_avg_ms,
-        quantile_cont(answered_latency_ms, 0.5) as latency_p50_ms,
-        quantile_cont(answered_latency_ms, 0.95) as latency_p95_ms,
-        quantile_cont(answered_latency_ms, 0.99) as latency_p99_ms,
+        {{ quantile_cont('answered_latency_ms', 0.5) }} as latency_p50_ms,
+        {{ quantile_cont('answered_latency_ms', 0.95) }} as latency_p95_ms,
+        {{ quantile_cont('answered_latency_ms', 0.99) }} as latency_p99_ms,
         max(answered_latency_ms) as latency_max_ms,
-        quantile_cont(answered_latency_to_last_byte_ms, 0.95)
+        {{ quantile_cont('answered_latency_to_last_byte_ms', 0.95) }}
             as latency_to_last_byte_p95_ms,
         max(answered_latency_to_last_byte_ms) as latency_to_last_byte_max_ms,
-        quantile_cont(served_latency_ms, 0.95)
+        {{ quantile_cont('served_latency_ms', 0.95) }}
             as latency_p95_excl_long_poll_ms,
         max(fetch_max_wait_ms) as fetch_max_wait_ms
     from measured
@@ -58,7 +58,7 @@ final as (
     select
         hour_at::timestamp as hour_at,
         api_key::smallint as api_key,
-        api_name::varchar as api_name,
+        api_name::string as api_name,
         requests::bigint as requests,
         answered_requests::bigint as answered_requests,
         error_requests::bigint as error_requests,

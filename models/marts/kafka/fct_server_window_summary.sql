@@ -45,12 +45,12 @@ servers as (
     select
         *,
         {% if start is not none -%}
-            ('{{ start }}'::timestamptz at time zone 'UTC')
+            {{ timestamp_from_iso(start) }}
         {%- else -%}
             first_packet_at
         {%- endif %}::timestamp as window_start_at,
         {% if end is not none -%}
-            ('{{ end }}'::timestamptz at time zone 'UTC')
+            {{ timestamp_from_iso(end) }}
         {%- else -%}
             last_packet_at
         {%- endif %}::timestamp as window_end_at
@@ -161,10 +161,11 @@ server_kafka as (
         ) as kafka_error_requests,
         count(*) filter (where is_long_poll) as kafka_long_poll_requests,
         {{ exact_avg('answered_latency_ms') }} as kafka_latency_avg_ms,
-        quantile_cont(answered_latency_ms, 0.95) as kafka_latency_p95_ms,
+        {{ quantile_cont('answered_latency_ms', 0.95) }}
+            as kafka_latency_p95_ms,
         {{ exact_avg('served_latency_ms') }}
             as kafka_latency_avg_excl_long_poll_ms,
-        quantile_cont(served_latency_ms, 0.95)
+        {{ quantile_cont('served_latency_ms', 0.95) }}
             as kafka_latency_p95_excl_long_poll_ms
     from kafka_measured
     group by all
@@ -172,13 +173,13 @@ server_kafka as (
 
 final as (
     select
-        servers.resp_addr::varchar as server_addr,
+        servers.resp_addr::string as server_addr,
         servers.resp_port::integer as server_port,
         servers.window_start_at::timestamp as window_start_at,
         servers.window_end_at::timestamp as window_end_at,
-        {{ network_window_local('servers.window_start_at') }}::varchar
+        {{ network_window_local('servers.window_start_at') }}::string
             as window_start_local,
-        {{ network_window_local('servers.window_end_at') }}::varchar
+        {{ network_window_local('servers.window_end_at') }}::string
             as window_end_local,
         servers.connections::bigint as connections,
         servers.tcp_connections::bigint as tcp_connections,

@@ -13,12 +13,14 @@ requests as (
 ),
 
 span as (
-    select epoch(max(requested_at)) - epoch(min(requested_at)) as span_seconds
+    select
+        {{ epoch_seconds('max(requested_at)') }}
+        - {{ epoch_seconds('min(requested_at)') }} as span_seconds
     from requests
 ),
 
 widths as (
-    select unnest([{{ widths | join(', ') }}]) as bucket_seconds
+    select {{ unnest_list(widths) }} as bucket_seconds
 ),
 
 width as (
@@ -40,9 +42,9 @@ bucketed as (
         requests.api_key,
         requests.api_name,
         requests.latency_to_first_byte_ms,
-        time_bucket(
-            to_seconds(width.bucket_seconds), requests.requested_at
-        ) as bucket_at
+        {{ time_bucket_seconds(
+            'width.bucket_seconds', 'requests.requested_at'
+        ) }} as bucket_at
     from requests
     cross join width
 ),
@@ -54,9 +56,9 @@ aggregated as (
         api_key,
         api_name,
         count(*) as answered_requests,
-        quantile_cont(latency_to_first_byte_ms, 0.5) as latency_p50_ms,
-        quantile_cont(latency_to_first_byte_ms, 0.95) as latency_p95_ms,
-        quantile_cont(latency_to_first_byte_ms, 0.99) as latency_p99_ms,
+        {{ quantile_cont('latency_to_first_byte_ms', 0.5) }} as latency_p50_ms,
+        {{ quantile_cont('latency_to_first_byte_ms', 0.95) }} as latency_p95_ms,
+        {{ quantile_cont('latency_to_first_byte_ms', 0.99) }} as latency_p99_ms,
         max(latency_to_first_byte_ms) as latency_max_ms
     from bucketed
     group by all
@@ -67,7 +69,7 @@ final as (
         bucket_at::timestamp as bucket_at,
         bucket_seconds::integer as bucket_seconds,
         api_key::smallint as api_key,
-        api_name::varchar as api_name,
+        api_name::string as api_name,
         answered_requests::bigint as answered_requests,
         latency_p50_ms::double as latency_p50_ms,
         latency_p95_ms::double as latency_p95_ms,

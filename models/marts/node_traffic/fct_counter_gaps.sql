@@ -28,7 +28,7 @@ gaps as (
 
 final as (
     select
-        node_id::varchar as node_id,
+        node_id::string as node_id,
         gap_started_at::timestamp as gap_started_at,
         gap_ended_at::timestamp as gap_ended_at,
         gap_seconds::bigint as gap_seconds,

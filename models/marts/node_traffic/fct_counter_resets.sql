@@ -29,14 +29,14 @@ resets as (
 
 final as (
     select
-        node_id::varchar as node_id,
+        node_id::string as node_id,
         sampled_at::timestamp as reset_at,
         previous_sampled_at::timestamp as previous_sampled_at,
-        counter_name::varchar as counter_name,
+        counter_name::string as counter_name,
         previous_value::bigint as previous_value,
         new_value::bigint as new_value,
         raw_diff::bigint as raw_diff,
-        counter_form::varchar as counter_form
+        counter_form::string as counter_form
     from resets
 )
 

@@ -16,21 +16,33 @@ streams as (
         {{ peer_endpoint('orig_addr', 'orig_port') }} as orig_peer,
         {{ peer_endpoint('resp_addr', 'resp_port') }} as resp_peer,
         min(first_seen_at) as first_seen_at,
-        max(last_seen_at) + to_seconds({{ lag }}) as covered_until
+        {{ add_seconds('max(last_seen_at)', lag) }} as covered_until
     from wire
     group by all
+),
+
+captured_peers as (
+    select
+        node_id,
+        orig_peer as peer_addr
+    from streams
+    union
+    select
+        node_id,
+        resp_peer as peer_addr
+    from streams
 ),
 
 -- only the peers a capture of the node saw (a node without captures reads
 -- nothing)
 logged as (
-    select * from {{ ref('int_messages_estimated') }}
-    where
-        (node_id, peer_addr) in (
-            select (streams.node_id, streams.orig_peer) from streams
-            union all
-            select (streams.node_id, streams.resp_peer) from streams
-        )
+    select * from {{ ref('int_messages_estimated') }} as estimated
+    where exists (
+        select 1 from captured_peers
+        where
+            captured_peers.node_id = estimated.node_id
+            and captured_peers.peer_addr = estimated.peer_addr
+    )
 ),
 
 logged_peers as (
@@ -107,10 +119,10 @@ estimated as (
 
 final as (
     select
-        coalesce(measured.node_id, estimated.node_id)::varchar as node_id,
+        coalesce(measured.node_id, estimated.node_id)::string as node_id,
         coalesce(measured.hour_at, estimated.hour_at)::timestamp as hour_at,
-        coalesce(measured.flow, estimated.flow)::varchar as flow,
-        coalesce(measured.msg_type, estimated.msg_type)::varchar as msg_type,
+        coalesce(measured.flow, estimated.flow)::string as flow,
+        coalesce(measured.msg_type, estimated.msg_type)::string as msg_type,
         coalesce(measured.captured_messages, 0)::bigint as captured_messages,
         coalesce(estimated.logged_messages, 0)::bigint as logged_messages,
         coalesce(measured.captured_payload_bytes, 0)::bigint

@@ -22,7 +22,7 @@ connections as (
         any_value(peer_host) as peer_host,
         any_value(address_family) as address_family,
         bool_or(is_loopback) as is_loopback,
-        arg_max(peer_conn_type, msgs) as peer_conn_type,
+        max_by(peer_conn_type, msgs) as peer_conn_type,
         {%- for flow in ['in', 'out'] %}
             coalesce(
                 sum(msgs) filter (where flow = '{{ flow }}'), 0
@@ -47,9 +47,8 @@ connections as (
 timed as (
     select
         *,
-        date_diff(
-            'second', first_message_at, last_message_at
-        ) as connection_seconds,
+        {{ datediff_seconds('first_message_at', 'last_message_at') }}
+            as connection_seconds,
         in_msgs + out_msgs as total_msgs,
         in_payload_bytes + out_payload_bytes as total_payload_bytes,
         in_tcpip_bytes + out_tcpip_bytes as total_tcpip_bytes

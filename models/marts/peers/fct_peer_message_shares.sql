@@ -45,13 +45,13 @@ shared as (
 
 final as (
     select
-        shared.connection_id::varchar as connection_id,
-        connections.node_id::varchar as node_id,
+        shared.connection_id::string as connection_id,
+        connections.node_id::string as node_id,
         connections.node_run_id::integer as node_run_id,
         connections.peer_id::bigint as peer_id,
-        connections.peer_addr::varchar as peer_addr,
-        connections.peer_conn_type::varchar as peer_conn_type,
-        shared.msg_type::varchar as msg_type,
+        connections.peer_addr::string as peer_addr,
+        connections.peer_conn_type::string as peer_conn_type,
+        shared.msg_type::string as msg_type,
         shared.msgs::bigint as msgs,
         shared.msg_share::double as msg_share,
         shared.tcpip_bytes::double as tcpip_bytes,

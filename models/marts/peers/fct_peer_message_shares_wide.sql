@@ -55,12 +55,12 @@ pivoted as (
 
 final as (
     select
-        connection_id::varchar as connection_id,
-        node_id::varchar as node_id,
+        connection_id::string as connection_id,
+        node_id::string as node_id,
         node_run_id::integer as node_run_id,
         peer_id::bigint as peer_id,
-        peer_addr::varchar as peer_addr,
-        peer_conn_type::varchar as peer_conn_type,
+        peer_addr::string as peer_addr,
+        peer_conn_type::string as peer_conn_type,
         msgs::bigint as msgs,
         {%- for msg_type in msg_types %}
             {{ msg_type }}_count::bigint as {{ msg_type }}_count,

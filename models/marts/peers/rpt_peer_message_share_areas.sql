@@ -96,13 +96,13 @@ grid as (
 
 final as (
     select
-        grid.peer_set::varchar as peer_set,
-        grid.node_id::varchar as node_id,
+        grid.peer_set::string as peer_set,
+        grid.node_id::string as node_id,
         grid.peer_rank::bigint as peer_rank,
-        grid.connection_id::varchar as connection_id,
-        peers.peer_addr::varchar as peer_addr,
-        peers.peer_conn_type::varchar as peer_conn_type,
-        grid.msg_type::varchar as msg_type,
+        grid.connection_id::string as connection_id,
+        peers.peer_addr::string as peer_addr,
+        peers.peer_conn_type::string as peer_conn_type,
+        grid.msg_type::string as msg_type,
         coalesce(member_shares.msgs, 0)::bigint as msgs,
         coalesce(member_shares.msg_share, 0)::double as msg_share
     from grid

@@ -40,8 +40,8 @@ flagged as (
         end as column_name,
         implausible_reason as check_name,
         case
-            when implausible_reason like 'time%' then logged_at::varchar
-            else payload_bytes::varchar
+            when implausible_reason like 'time%' then logged_at::string
+            else payload_bytes::string
         end as observed_value
     from messages
     {%- for model in ['samples', 'intervals'] %}
@@ -54,7 +54,7 @@ flagged as (
             sampled_at as observed_at,
             'timestamp' as column_name,
             'time outside the plausible range' as check_name,
-            sampled_at::varchar as observed_value
+            sampled_at::string as observed_value
         from {{ model }}
     {%- endfor %}
     {%- for counter in counters %}
@@ -73,7 +73,7 @@ flagged as (
             end as check_name,
             coalesce(
                 {{ counter }}_as_logged, {{ counter }}_raw_diff
-            )::varchar as observed_value
+            )::string as observed_value
         from counter_samples
         where is_{{ counter }}_glitch or is_{{ counter }}_implausible_step
     {%- endfor %}
@@ -89,9 +89,9 @@ flagged as (
         'length' as column_name,
         length_implausible_reason as check_name,
         -- both lengths as exported: frame.len / frame.cap_len
-        coalesce(wire_bytes_as_logged::varchar, '')
+        coalesce(wire_bytes_as_logged::string, '')
         || ' / '
-        || coalesce(captured_bytes_as_logged::varchar, '') as observed_value
+        || coalesce(captured_bytes_as_logged::string, '') as observed_value
     from tshark_packets
 ),
 
@@ -112,14 +112,14 @@ counted as (
 
 final as (
     select
-        source_kind::varchar as source_kind,
-        node_id::varchar as node_id,
-        source_file::varchar as source_file,
+        source_kind::string as source_kind,
+        node_id::string as node_id,
+        source_file::string as source_file,
         frame_number::bigint as frame_number,
         observed_at::timestamp as observed_at,
-        column_name::varchar as column_name,
-        check_name::varchar as check_name,
-        observed_value::varchar as observed_value,
+        column_name::string as column_name,
+        check_name::string as check_name,
+        observed_value::string as observed_value,
         row_count::bigint as row_count
     from counted
 )

@@ -15,14 +15,14 @@ pseudonymised as (
 
 final as (
     select
-        concat_ws('-', node_run_id, peer_id, peer_pseudonym)::varchar
+        concat_ws('-', node_run_id, peer_id, peer_pseudonym)::string
             as connection_id,
         node_run_id::integer as node_run_id,
         peer_id::bigint as peer_id,
-        peer_pseudonym::varchar as peer_addr,
-        address_family::varchar as address_family,
+        peer_pseudonym::string as peer_addr,
+        address_family::string as address_family,
         is_loopback::boolean as is_loopback,
-        peer_conn_type::varchar as peer_conn_type,
+        peer_conn_type::string as peer_conn_type,
         is_inbound_connection::boolean as is_inbound_connection,
         first_message_at::timestamp as first_message_at,
         last_message_at::timestamp as last_message_at,

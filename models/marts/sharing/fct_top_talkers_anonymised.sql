@@ -6,11 +6,11 @@ talkers as (
 
 final as (
     select
-        capture_id::varchar as capture_id,
-        talker_role::varchar as talker_role,
+        capture_id::string as capture_id,
+        talker_role::string as talker_role,
         talker_rank::bigint as talker_rank,
-        {{ pseudonymise('src_addr') }}::varchar as src_addr,
-        {{ pseudonymise('dst_addr') }}::varchar as dst_addr,
+        {{ pseudonymise('src_addr') }}::string as src_addr,
+        {{ pseudonymise('dst_addr') }}::string as dst_addr,
         packets::bigint as packets,
         wire_bytes::bigint as wire_bytes,
         share_of_bytes::double as share_of_bytes

@@ -36,17 +36,19 @@ exports as (
 
 final as (
     select
-        totals.capture_id::varchar as capture_id,
-        totals.source_kind::varchar as source_kind,
-        exports.exported_from_capture_id::varchar as exported_from_capture_id,
+        totals.capture_id::string as capture_id,
+        totals.source_kind::string as source_kind,
+        exports.exported_from_capture_id::string as exported_from_capture_id,
         totals.files::bigint as files,
         totals.packets::bigint as packets,
         totals.ip_packets::bigint as ip_packets,
         totals.untimed_packets::bigint as untimed_packets,
         totals.wire_bytes::bigint as wire_bytes,
         totals.captured_bytes::bigint as captured_bytes,
-        make_timestamp_ns(totals.first_ts_ns)::timestamp as first_packet_at,
-        make_timestamp_ns(totals.last_ts_ns)::timestamp as last_packet_at,
+        {{ timestamp_from_ns('totals.first_ts_ns') }}::timestamp
+            as first_packet_at,
+        {{ timestamp_from_ns('totals.last_ts_ns') }}::timestamp
+            as last_packet_at,
         ((totals.last_ts_ns - totals.first_ts_ns) / 1e9)::double
             as duration_seconds,
         case

@@ -29,7 +29,7 @@ cumulated as (
 
 final as (
     select
-        capture_id::varchar as capture_id,
+        capture_id::string as capture_id,
         wire_bytes::bigint as wire_bytes,
         packets::bigint as packets,
         (packets / capture_packets)::double as packet_share,

@@ -11,7 +11,7 @@ packets as (
 binned as (
     select
         capture_id,
-        wire_bytes // {{ width }} as bin_index,
+        {{ int_div('wire_bytes', width) }} as bin_index,
         count(*) as packets
     from packets
     group by all
@@ -28,7 +28,7 @@ spans as (
 bins as (
     select
         capture_id,
-        unnest(range(0, last_bin_index + 1)) as bin_index
+        {{ unnest_series('0', 'last_bin_index') }} as bin_index
     from spans
 ),
 
@@ -58,7 +58,7 @@ shares as (
 
 final as (
     select
-        capture_id::varchar as capture_id,
+        capture_id::string as capture_id,
         bin_index::bigint as bin_index,
         (bin_index * {{ width }})::bigint as bin_start_bytes,
         ((bin_index + 1) * {{ width }})::bigint as bin_end_bytes,

@@ -15,17 +15,34 @@ quantiles as (
         max(wire_bytes) as max_bytes,
         avg(wire_bytes) as mean_bytes,
         {{ exact_stddev_pop('wire_bytes') }} as stddev_bytes,
-        quantile_cont(wire_bytes, [0.25, 0.5, 0.75, 0.9, 0.99]) as q
+        {{ quantiles_cont('wire_bytes', [0.25, 0.5, 0.75, 0.9, 0.99]) }} as q
     from packets
     group by all
+),
+
+-- the quantiles, computed in one pass, as columns
+unpacked as (
+    select
+        capture_id,
+        packets,
+        min_bytes,
+        max_bytes,
+        mean_bytes,
+        stddev_bytes,
+        {{ list_element('q', 1) }} as p25_bytes,
+        {{ list_element('q', 2) }} as median_bytes,
+        {{ list_element('q', 3) }} as p75_bytes,
+        {{ list_element('q', 4) }} as p90_bytes,
+        {{ list_element('q', 5) }} as p99_bytes
+    from quantiles
 ),
 
 fences as (
     select
         *,
-        q[1] - 1.5 * (q[3] - q[1]) as lower_fence,
-        q[3] + 1.5 * (q[3] - q[1]) as upper_fence
-    from quantiles
+        p25_bytes - 1.5 * (p75_bytes - p25_bytes) as lower_fence,
+        p75_bytes + 1.5 * (p75_bytes - p25_bytes) as upper_fence
+    from unpacked
 ),
 
 whiskers as (
@@ -50,14 +67,14 @@ whiskers as (
 
 final as (
     select
-        fences.capture_id::varchar as capture_id,
+        fences.capture_id::string as capture_id,
         fences.packets::bigint as packets,
         fences.min_bytes::bigint as min_bytes,
-        fences.q[1]::double as p25_bytes,
-        fences.q[2]::double as median_bytes,
-        fences.q[3]::double as p75_bytes,
-        fences.q[4]::double as p90_bytes,
-        fences.q[5]::double as p99_bytes,
+        fences.p25_bytes::double as p25_bytes,
+        fences.median_bytes::double as median_bytes,
+        fences.p75_bytes::double as p75_bytes,
+        fences.p90_bytes::double as p90_bytes,
+        fences.p99_bytes::double as p99_bytes,
         fences.max_bytes::bigint as max_bytes,
         fences.mean_bytes::double as mean_bytes,
         fences.stddev_bytes::double as stddev_bytes,

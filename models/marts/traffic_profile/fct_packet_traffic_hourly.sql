@@ -10,9 +10,9 @@ traffic as (
 
 final as (
     select
-        capture_id::varchar as capture_id,
+        capture_id::string as capture_id,
         bucket_at::timestamp as hour_at,
-        source_kind::varchar as source_kind,
+        source_kind::string as source_kind,
         bucket_index::bigint as hours_since_start,
         packets::bigint as packets,
         wire_bytes::bigint as wire_bytes,

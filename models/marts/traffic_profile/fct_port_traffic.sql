@@ -33,8 +33,8 @@ totals as (
 
 final as (
     select
-        capture_id::varchar as capture_id,
-        protocol::varchar as protocol,
+        capture_id::string as capture_id,
+        protocol::string as protocol,
         service_port::integer as service_port,
         packets::bigint as packets,
         wire_bytes::bigint as wire_bytes,

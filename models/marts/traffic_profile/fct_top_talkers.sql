@@ -70,11 +70,11 @@ ranked as (
 
 final as (
     select
-        ranked.capture_id::varchar as capture_id,
-        ranked.talker_role::varchar as talker_role,
+        ranked.capture_id::string as capture_id,
+        ranked.talker_role::string as talker_role,
         ranked.talker_rank::bigint as talker_rank,
-        ranked.src_addr::varchar as src_addr,
-        ranked.dst_addr::varchar as dst_addr,
+        ranked.src_addr::string as src_addr,
+        ranked.dst_addr::string as dst_addr,
         ranked.packets::bigint as packets,
         ranked.wire_bytes::bigint as wire_bytes,
         (ranked.wire_bytes / nullif(capture_totals.capture_bytes, 0))::double

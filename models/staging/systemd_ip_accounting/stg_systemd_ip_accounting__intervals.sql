@@ -18,12 +18,12 @@ final as (
         {%- for raw, name in counters.items() %}
             -- whole numbers only: a fraction of a byte is not a measurement
             case
-                when {{ raw }} = trunc({{ raw }}) then {{ raw }}::bigint
+                when {{ raw }} = floor({{ raw }}) then {{ raw }}::bigint
             end as {{ name }}_diff,
         {%- endfor %}
         (
             {%- for raw in counters %}
-                coalesce({{ raw }} <> trunc({{ raw }}), false)
+                coalesce({{ raw }} <> floor({{ raw }}), false)
                 {{- ' or' if not loop.last }}
             {%- endfor %}
         ) as has_fractional_value,

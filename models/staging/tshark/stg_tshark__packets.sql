@@ -35,16 +35,18 @@ final as (
         -- the hourly layout: a folder of files named by Unix time is one
         -- capture, named like a file (by the folder given, or below it)
         case
-            when regexp_matches(_file_name, '/\d{10}\.csv(\.gz|\.bz2)?$')
+            when
+                {{ regex_contains('_file_name', '/\d{10}\.csv(\.gz|\.bz2)?$') }}
                 then regexp_replace({{ capture_id() }}, '/[^/]*$', '')
-            when regexp_matches(_file_name, '^\d{10}\.csv(\.gz|\.bz2)?$')
+            when
+                {{ regex_contains('_file_name', '^\d{10}\.csv(\.gz|\.bz2)?$') }}
                 then
                     coalesce(_node, 'default') || '/'
                     || regexp_extract(_source_file, '([^/]*)/[^/]*$', 1)
             else {{ capture_id() }}
         end as capture_id,
         frame_number,
-        make_timestamp_ns(ts_ns) as captured_at,
+        {{ timestamp_from_ns('ts_ns') }} as captured_at,
         ts_ns,
         case
             when length_implausible_reason is null then frame_cap_len
