@@ -53,6 +53,8 @@ def _contracts(project: Path) -> tuple[tuple[str, MartContract], ...]:
     }
     env = jinja2.Environment(undefined=jinja2.StrictUndefined)
     env.globals["doc"] = lambda name: docs[name]
+    # published copies are DuckDB files: types written per engine render as DuckDB's
+    env.globals["target"] = {"type": "duckdb"}
 
     def render(text: str | None) -> str:
         # as dbt does: only text with Jinja in it is rendered (losing a trailing newline)
@@ -65,7 +67,7 @@ def _contracts(project: Path) -> tuple[tuple[str, MartContract], ...]:
             if model["name"] not in marts or not model.get("columns"):
                 continue
             columns = tuple(
-                Column(c["name"], c["data_type"], render(c.get("description")))
+                Column(c["name"], render(c["data_type"]), render(c.get("description")))
                 for c in model["columns"]
             )
             found.append(
