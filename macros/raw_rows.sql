@@ -5,7 +5,9 @@
     path before, such as a file refilled after a copytruncate rotation),
     _file_name (its path below the folder it was found in, the same on any
     machine; '#<n>' likewise) and _node (the node it was loaded for; NULL for
-    files loaded before nodes). -#}
+    files loaded before nodes). Only the rows of files the manifest lists: on
+    Spark's Parquet tables, without transactions, a file's rows are written
+    before its manifest row and become visible with it. -#}
 {% macro raw_rows(source_name, table_name) -%}
     select
         raw_row.*,
@@ -13,7 +15,7 @@
         loaded_file.name || {{ _generation_suffix() }} as _file_name,
         loaded_file.node as _node
     from {{ source(source_name, table_name) }} as raw_row
-    left join {{ source('wirehouse', 'ingest_files') }} as loaded_file
+    inner join {{ source('wirehouse', 'ingest_files') }} as loaded_file
         on raw_row._file_id = loaded_file.file_id
 {%- endmacro %}
 

@@ -214,11 +214,35 @@ def init(db_path: Path | None) -> None:
 def run_command(project_path: Path | None, full_refresh: bool) -> None:
     """Ingest every source of wirehouse.toml, build what changed (dbt, incremental), publish
     and report. Safe in a timer: a second run while one is going exits with code 3."""
-    summary = api.run(project.load_project(project_path), full_refresh, on_file=report_file)
+    loaded = project.load_project(project_path)
+    if loaded.engine == "spark":
+        _run_on_spark(loaded, full_refresh)
+    summary = api.run(loaded, full_refresh, on_file=report_file)
     for line in _run_lines(summary):
         click.echo(line, err=line.startswith("wirehouse: "))
     if summary.build is not None and summary.build.busy:
         sys.exit(EXIT_BUSY)
+    sys.exit(EXIT_FAILED if summary.failed else EXIT_OK)
+
+
+def _run_on_spark(loaded: project.Project, full_refresh: bool) -> None:
+    """`wirehouse run` on Spark (needs the `spark` dependency group and Java 17)."""
+    from wirehouse.spark import run as spark_run
+
+    def on_file(result) -> None:
+        click.echo(f"{result.status} {result.path}: {result.rows:,} rows {result.message}".rstrip())
+
+    summary = spark_run.run(loaded, full_refresh, on_file)
+    build = summary.build
+    if build is not None:
+        done = ", ".join(f"{n} {kind}s" for kind, n in sorted(build.counts.items()))
+        click.echo(
+            f"build: {build.mode} ({build.reason}) on spark: {done or 'nothing to build'}"
+            f" {'passed' if build.ok else 'FAILED'} in {build.seconds:.1f} s"
+        )
+        for failure in build.failures[:20]:
+            click.echo(f"wirehouse: error: dbt: {failure}", err=True)
+    click.echo(f"wirehouse run: done on spark in {summary.seconds:.1f} s")
     sys.exit(EXIT_FAILED if summary.failed else EXIT_OK)
 
 

@@ -2,6 +2,9 @@
 
     [warehouse]
     path = "warehouse.duckdb"            # relative paths are relative to this file
+    engine = "duckdb"                    # or "spark" (wirehouse/spark/run.py)
+    spark_master = "local[2]"            # engine = "spark": the session's master URL
+    spark_dir = "spark"                  # engine = "spark": warehouse and metastore
 
     [build]
     vars = { counter_mode = "exact" }    # dbt vars (dbt_project.yml lists them)
@@ -68,6 +71,9 @@ class Project:
     data_tests: bool = True  # run the data tests of what was built
     publish_dir: Path | None = None  # [publish] present: publish there after each build
     report_dir: Path | None = None  # [report] present: write the report there
+    engine: str = "duckdb"  # duckdb | spark
+    spark_master: str = "local[2]"
+    spark_dir: Path = Path("spark")
 
 
 def load_project(path: Path | None = None) -> Project:
@@ -111,7 +117,13 @@ def load_project(path: Path | None = None) -> Project:
             raise fail(where, "must be a path (a string)")
         return _under(base, value)
 
-    warehouse = table("warehouse", {"path"})
+    warehouse = table("warehouse", {"path", "engine", "spark_master", "spark_dir"})
+    engine = warehouse.get("engine", "duckdb")
+    if engine not in ("duckdb", "spark"):
+        raise fail("warehouse.engine", f'{engine!r} is not an engine ("duckdb" or "spark")')
+    spark_master = warehouse.get("spark_master", "local[2]")
+    if not isinstance(spark_master, str) or not spark_master:
+        raise fail("warehouse.spark_master", 'must be a master URL, e.g. "local[2]"')
     build = table("build", {"vars", "target_path", "data_tests"})
     publish = table("publish", {"directory"})
     report = table("report", {"directory"})
@@ -144,6 +156,9 @@ def load_project(path: Path | None = None) -> Project:
         report_dir=a_path("report.directory", report.get("directory"), "report")
         if "report" in data
         else None,
+        engine=engine,
+        spark_master=spark_master,
+        spark_dir=a_path("warehouse.spark_dir", warehouse.get("spark_dir"), "spark"),
     )
 
 

@@ -126,20 +126,20 @@ def plan_build(
     elif relabelled:
         reason = "files moved to another node"
     if reason:
-        tables = _tables(wh.kinds_loaded_since(None))
+        tables = tables_of_kinds(wh.kinds_loaded_since(None))
         return BuildPlan("full", reason, tables, new=tables) if tables else None
     loaded, removed = wh.kinds_loaded_since(last[1]), wh.kinds_removed_since(last[1])
     changed = loaded | removed
     if not changed:
         return None
-    new = _tables(loaded - wh.kinds_loaded_until(last[1]))
+    new = tables_of_kinds(loaded - wh.kinds_loaded_until(last[1]))
     # views only change with the project (then the build is full) unless a kind is new
     reason = "; ".join(
         f"{what}: {', '.join(sorted(kinds))}"
         for what, kinds in (("new data", loaded), ("rows removed", removed))
         if kinds
     )
-    return BuildPlan("incremental", reason, _tables(changed), new=new, views=bool(new))
+    return BuildPlan("incremental", reason, tables_of_kinds(changed), new=new, views=bool(new))
 
 
 def selection(manifest: object, plan: BuildPlan) -> list[str]:
@@ -170,7 +170,7 @@ def selection(manifest: object, plan: BuildPlan) -> list[str]:
     return sorted(manifest.nodes[uid].name for uid in chosen)
 
 
-def _tables(kinds: set[str]) -> list[str]:
+def tables_of_kinds(kinds: set[str]) -> list[str]:
     return sorted({table.name for kind in kinds for table in registry()[kind].tables})
 
 
@@ -209,7 +209,7 @@ def dbt_build(project: Project, plan: BuildPlan, parsing: DbtParse) -> BuildResu
         parsed = parsing.parsed()
         started = time.perf_counter() - parsing.seconds  # dbt's time in all: parse and build
         if parsed.exception is not None or parsed.result is None:
-            return _failed(plan, started, parsed.exception)
+            return failed_build(plan, started, parsed.exception)
         selected = selection(parsed.result, plan)
         if not selected:
             return BuildResult(plan.mode, plan.reason, True, time.perf_counter() - started)
@@ -217,7 +217,7 @@ def dbt_build(project: Project, plan: BuildPlan, parsing: DbtParse) -> BuildResu
     finally:
         _close_dbt_connection()
     if outcome.exception is not None or outcome.result is None:
-        return _failed(plan, started, outcome.exception)
+        return failed_build(plan, started, outcome.exception)
     target = project.target_path or DBT_PROJECT / "target"
     outcome.result.write(str(target / "run_results.json"))  # what `dbt build` leaves
     counts: dict[str, int] = {}
@@ -241,7 +241,7 @@ def dbt_build(project: Project, plan: BuildPlan, parsing: DbtParse) -> BuildResu
     )
 
 
-def _failed(plan: BuildPlan, started: float, exc: BaseException | None) -> BuildResult:
+def failed_build(plan: BuildPlan, started: float, exc: BaseException | None) -> BuildResult:
     message = _line(exc) if exc is not None else "dbt did not run"
     return BuildResult(
         plan.mode,

@@ -1,20 +1,26 @@
 """The same dbt project on Apache Spark (issue 22): load a DuckDB warehouse's raw tables
 into a local Spark session, and compare the marts both engines built row for row.
 
-    python -m wirehouse.spark_portability load-raw WAREHOUSE.duckdb
-    python -m wirehouse.spark_portability compare WAREHOUSE.duckdb marts.fct_a reference \
+    python -m wirehouse.spark.portability load-raw WAREHOUSE.duckdb
+    python -m wirehouse.spark.portability compare WAREHOUSE.duckdb marts.fct_a reference \
         --exclude=marts.fct_b
 
 compare takes relations (schema.table) and schemas (every table of the schema in the DuckDB
 warehouse, --exclude=schema.table left out) and prints a table of rows compared and rows
 that differ; it exits 1 when any relation differs.
 
-    python -m wirehouse.spark_portability dbt build --target spark ...
+    python -m wirehouse.spark.portability dbt build --target spark ...
 
 runs dbt in-process on a Spark session with wirehouse's SQL functions registered
 (wirehouse_pseudonym: the anonymised marts need it).
 
-    python -m wirehouse.spark_portability measure COMMAND ...
+    python -m wirehouse.spark.portability plans TARGET/manifest.json
+
+reads Spark's physical plan (EXPLAIN) of every mart dbt built on Spark (their compiled SQL in
+dbt's manifest) and prints, per mart, the keys its shuffles partition by and any step that
+funnels every row through one task; it exits 1 when a mart has such a step.
+
+    python -m wirehouse.spark.portability measure COMMAND ...
 
 runs a command and prints its wall time and the peak memory of its process tree.
 
@@ -27,6 +33,7 @@ Only one Spark JVM may hold the Derby metastore at a time: run these and dbt one
 from __future__ import annotations
 
 import os
+import re
 import sys
 from collections import Counter
 from dataclasses import dataclass
@@ -65,6 +72,7 @@ def spark_session():
         "spark.master": os.environ.get("WIREHOUSE_SPARK_MASTER", "local[2]"),
         "spark.driver.memory": os.environ.get("WIREHOUSE_SPARK_DRIVER_MEMORY", "1g"),
         "spark.ui.enabled": "false",
+        "spark.ui.showConsoleProgress": "false",
         "spark.sql.session.timeZone": "UTC",
         "spark.sql.parser.escapedStringLiterals": "true",
         "spark.sql.shuffle.partitions": "4",
@@ -334,6 +342,82 @@ def report(results: list[Comparison]) -> str:
     return "\n".join(lines)
 
 
+@dataclass
+class PlanCheck:
+    model: str
+    partition_keys: list[str]  # each hash shuffle's keys, as "a, b"
+    single_task_steps: list[str]  # steps through which every row goes in one task
+
+
+# Operators that run in one task over all their input, wherever they appear
+_ONE_TASK = ("CollectLimit", "TakeOrderedAndProject", "GlobalLimit")
+
+
+def _plan_nodes(plan: str) -> list[str]:
+    """The physical plan's operators, one per line, tree prefixes ("+- ", ":  ") removed,
+    in the order Spark prints them (a node, then its first child on the next line)."""
+    physical = plan.split("== Physical Plan ==")[-1]
+    return [line.lstrip(" :+-*").strip() for line in physical.splitlines() if line.strip()]
+
+
+def _strip_ids(text: str) -> str:
+    return re.sub(r"#\d+L?", "", text)
+
+
+def check_plan(model: str, plan: str) -> PlanCheck:
+    """The shuffles of one physical plan, and the steps that take every row into one task:
+    an `Exchange SinglePartition` (a window without `partition by`, a global sort by one
+    task, a join or aggregate over everything), unless what it gathers is one partial result
+    per task of a global aggregate (`max(x)` over a table: a row per task), and
+    the operators that always run in one task (a limit or an ordered take)."""
+    nodes = _plan_nodes(plan)
+    keys, single = [], []
+    for index, node in enumerate(nodes):
+        hashed = re.match(r"Exchange hashpartitioning\((.*), \d+\)", node)
+        if hashed:
+            keys.append(_strip_ids(hashed.group(1)))
+        elif node.startswith("Exchange SinglePartition"):
+            child = nodes[index + 1] if index + 1 < len(nodes) else ""
+            # an aggregate without keys below leaves one row per task
+            if not re.match(r"\w*Aggregate\(keys=\[\],", child):
+                single.append(f"{node.split(',')[0]} over {_strip_ids(child)[:120]}")
+        elif node.startswith(_ONE_TASK):
+            single.append(_strip_ids(node)[:120])
+    return PlanCheck(model, sorted(set(keys)), single)
+
+
+def check_plans(manifest: Path) -> list[PlanCheck]:
+    """EXPLAIN of every mart's compiled SQL (as dbt last built it on Spark) on a session
+    over the tables that build left (its inputs exist), each plan checked."""
+    import json
+
+    nodes = json.loads(manifest.read_text())["nodes"].values()
+    marts = sorted(
+        (node["name"], node["compiled_code"])
+        for node in nodes
+        if node["resource_type"] == "model"
+        and node["fqn"][1:2] == ["marts"]
+        and node.get("compiled_code")
+    )
+    spark = spark_session()
+    spark.sparkContext.setLogLevel("ERROR")
+    register_functions(spark)
+    checks = [check_plan(name, spark.sql(f"explain {sql}").collect()[0][0]) for name, sql in marts]
+    spark.stop()
+    return checks
+
+
+def plans_report(checks: list[PlanCheck]) -> str:
+    lines = ["| mart | shuffles partition by | steps in one task |", "|---|---|---|"]
+    for check in checks:
+        keys = "; ".join(f"({k})" for k in check.partition_keys) or "no shuffle"
+        steps = "; ".join(check.single_task_steps) or "none"
+        lines.append(f"| {check.model} | {keys} | {steps} |")
+    funnels = sum(bool(check.single_task_steps) for check in checks)
+    lines.append(f"{len(checks)} marts' plans checked, {funnels} with a step in one task")
+    return "\n".join(lines)
+
+
 def _tree_rss_bytes(root: int) -> int:
     """Resident memory of a process and all its descendants (Linux /proc)."""
     parents: dict[int, int] = {}
@@ -396,6 +480,10 @@ def main(argv: list[str]) -> int:
         results = compare(db, relations)
         print(report(results))
         return 1 if any(result.differing_rows for result in results) else 0
+    if len(argv) >= 2 and argv[0] == "plans":
+        checks = check_plans(Path(argv[1]))
+        print(plans_report(checks))
+        return 1 if any(check.single_task_steps for check in checks) else 0
     if len(argv) >= 2 and argv[0] == "dbt":
         return run_dbt(argv[1:])
     if len(argv) >= 2 and argv[0] == "measure":

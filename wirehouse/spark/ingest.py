@@ -1,0 +1,416 @@
+"""Files into Spark (issue 23): every input kind as a Spark data source that runs wirehouse's
+own loader on the executors, one partition per file, and the loading rules on Parquet tables
+that have no transactions.
+
+The data source (format ``wirehouse``): a task loads its file exactly as ``wirehouse ingest``
+does, into a private DuckDB file on the executor (the same readers, careful retries, issues,
+statuses and notes), then streams one of its raw tables out as Arrow batches in types Spark
+reads (µs UTC timestamps, signed integers; raw tables keep nanoseconds as BIGINT columns).
+The file's private warehouse is kept beside the task's temporary directory, keyed by the
+file's path, size, times and the kind's options, so the other tables of the same file (a
+capture has five) are read without parsing it again on that machine.
+
+The loading rules (``ingest``), one writer at a time:
+
+- raw tables are partitioned by ``_file_id``, ``raw.ingest_files`` and
+  ``raw.ingest_issues`` by ``file_id``; each file's rows are written with a dynamic
+  partition overwrite of its own partition;
+- a file's manifest row is written after its data, and staging reads only the rows of files
+  the manifest lists (``raw_rows``: an inner join), so a crash never shows half a file;
+- unchanged files (path, size, mtime and ctime as loaded) are skipped; a changed file
+  replaces its rows: its old manifest rows go first (it disappears), then its new data and
+  manifest row are written, then its old partitions are dropped and the removal logged in
+  ``raw.removed_rows`` (incremental models rebuild from it);
+- every run first drops partitions whose file id the manifest does not list (what a killed
+  run left behind), so a rerun converges to a clean load.
+
+Not yet: generations (a file rotated in place is one file replaced), relabelling an
+unchanged file to another node, ``forget``.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import json
+import os
+import tempfile
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import duckdb
+
+# DuckDB types of raw tables as Spark reads them (Arrow out of DuckDB, into Spark)
+SPARK_CASTS = {
+    "TIMESTAMP": "timestamptz",
+    "TIMESTAMP_NS": "timestamptz",
+    "TIMESTAMP WITH TIME ZONE": "timestamptz",
+    "UTINYINT": "smallint",
+    "USMALLINT": "integer",
+    "UINTEGER": "bigint",
+    "UBIGINT": "decimal(20, 0)",
+    "HUGEINT": "decimal(38, 0)",
+    "UHUGEINT": "decimal(38, 0)",
+    "UUID": "varchar",
+    "USMALLINT[]": "integer[]",
+}
+BATCH_ROWS = 65_536
+MANIFEST = "ingest_files"
+ISSUES = "ingest_issues"
+
+
+def spark_select(
+    con: duckdb.DuckDBPyConnection, table: str, replace: dict[str, str] | None = None
+) -> str:
+    """SELECT of raw.`table` in types Spark reads, some columns replaced by SQL values."""
+    replace = replace or {}
+    columns = con.execute(
+        "select column_name, data_type from information_schema.columns"
+        " where table_schema = 'raw' and table_name = ? order by ordinal_position",
+        [table],
+    ).fetchall()
+    items = []
+    for name, data_type in columns:
+        quoted = '"' + name.replace('"', '""') + '"'
+        value = replace.get(name, quoted)
+        cast = SPARK_CASTS.get(data_type)
+        items.append(f"cast({value} as {cast}) as {quoted}" if cast else f"{value} as {quoted}")
+    return f"select {', '.join(items)} from raw.{table}"
+
+
+@dataclass(frozen=True)
+class Job:
+    """What every task of one ingest needs: the kind and its options, and the run's facts."""
+
+    kind: str
+    options: dict  # make_kind's options (JSON-able)
+    node: str | None
+    run_id: str
+    loaded_at: str  # ISO UTC: every row and manifest row of the run gets it
+    work_dir: str  # where the files' private warehouses go on each machine
+
+    def to_json(self) -> str:
+        return json.dumps(self.__dict__, sort_keys=True)
+
+    @classmethod
+    def from_json(cls, text: str) -> Job:
+        return cls(**json.loads(text))
+
+
+def _private_warehouse(job: Job, path: str, name: str) -> Path:
+    """The file loaded by wirehouse's loader into its own DuckDB file on this machine (done
+    once per version of the file; a lock keeps two tasks from loading it at once)."""
+    from ingest.loader import files as load
+    from ingest.loader.warehouse import Warehouse
+    from wirehouse.api import make_kind
+
+    try:
+        stat = os.stat(path)
+        version = [stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns]
+    except OSError:
+        version = None  # the loader reports why it cannot be read
+    key = json.dumps([job.kind, job.options, job.node, path, name, version], sort_keys=True)
+    folder = Path(job.work_dir) / hashlib.sha256(key.encode()).hexdigest()[:32]
+    folder.mkdir(parents=True, exist_ok=True)
+    db = folder / "file.duckdb"
+    with open(folder / "lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not (folder / "done").exists():
+            db.unlink(missing_ok=True)
+            kind = make_kind(job.kind, **job.options)
+            with Warehouse(db) as warehouse:
+                load.ingest_files(warehouse, kind, [Path(path)], job.node, names={Path(path): name})
+            (folder / "done").touch()
+    return db
+
+
+def _read_file(job: Job, table: str, path: str, name: str, file_id: int) -> Iterator:
+    """One raw table's rows of one file (or its manifest row, or its issues) as Arrow
+    batches, with the file id the driver gave it and the run's load time."""
+    db = _private_warehouse(job, path, name)
+    con = duckdb.connect(str(db), read_only=True)
+    try:
+        con.execute("set TimeZone = 'UTC'")
+        loaded_at = f"timestamp '{job.loaded_at}'"
+        run_id = "'" + job.run_id + "'"
+        given = f"{int(file_id)}::bigint"
+        if table == MANIFEST:
+            replace = {"file_id": given, "loaded_at": loaded_at, "ingest_run_id": run_id}
+        elif table == ISSUES:
+            replace = {}
+        else:
+            replace = {"_file_id": given, "_loaded_at": loaded_at}
+        sql = spark_select(con, table, replace)
+        if table == ISSUES:  # partitioned by file on Spark
+            sql = sql.replace(" from raw.", f", {file_id}::bigint as file_id from raw.", 1)
+        yield from con.sql(sql).to_arrow_reader(BATCH_ROWS)
+    finally:
+        con.close()
+
+
+def data_source():
+    """The ``wirehouse`` Spark data source class (pyspark imported only here)."""
+    from pyspark.sql.datasource import DataSource, DataSourceReader, InputPartition
+
+    class FilePartition(InputPartition):
+        def __init__(self, path: str, name: str, file_id: int) -> None:
+            super().__init__((path, name, file_id))
+            self.path, self.name, self.file_id = path, name, file_id
+
+    class Reader(DataSourceReader):
+        def __init__(self, options: dict) -> None:
+            self.job = Job.from_json(options["job"])
+            self.table = options["table"]
+            self.files = json.loads(options["files"])
+
+        def partitions(self):
+            return [FilePartition(*file) for file in self.files]
+
+        def read(self, partition):
+            yield from _read_file(
+                self.job, self.table, partition.path, partition.name, partition.file_id
+            )
+
+    class WirehouseFiles(DataSource):
+        """options: job (Job JSON), table (a raw table, ingest_files or ingest_issues),
+        files (JSON list of [path, name, file_id]); the schema is given by the reader."""
+
+        @classmethod
+        def name(cls) -> str:
+            return "wirehouse"
+
+        def reader(self, schema):
+            return Reader(self.options)
+
+    return WirehouseFiles
+
+
+# --- the driver: tables and loading rules -----------------------------------------------------
+
+
+def _template(work_dir: Path) -> duckdb.DuckDBPyConnection:
+    """An empty warehouse with every raw table: the schemas Spark's tables are made from."""
+    from wirehouse.api import init
+
+    db = work_dir / "template.duckdb"
+    if not db.exists():
+        init(db)
+    return duckdb.connect(str(db), read_only=True)
+
+
+def spark_schema(template: duckdb.DuckDBPyConnection, table: str):
+    """The Spark schema of a raw table (as the data source yields it)."""
+    from pyspark.sql.pandas.types import from_arrow_schema
+
+    sql = spark_select(template, table)
+    if table == ISSUES:
+        sql = sql.replace(" from raw.", ", 0::bigint as file_id from raw.", 1)
+    template.execute("set TimeZone = 'UTC'")
+    return from_arrow_schema(template.sql(f"{sql} limit 0").to_arrow_table().schema)
+
+
+def ensure_spark_tables(spark, template: duckdb.DuckDBPyConnection, tables: list[str]) -> None:
+    """raw.<table> as Parquet tables partitioned by file, created when missing, and
+    raw.removed_rows (not partitioned: rows are only added)."""
+    spark.sql("create database if not exists raw")
+    removed = spark_schema(template, "removed_rows")
+    columns = ", ".join(f"`{f.name}` {f.dataType.simpleString()}" for f in removed.fields)
+    spark.sql(f"create table if not exists raw.removed_rows ({columns}) using parquet")
+    for table in tables:
+        schema = spark_schema(template, table)
+        key = "file_id" if table in (MANIFEST, ISSUES) else "_file_id"
+        columns = ", ".join(
+            f"`{field.name}` {field.dataType.simpleString()}"
+            for field in schema.fields
+            if field.name != key
+        )
+        spark.sql(
+            f"create table if not exists raw.{table} ({columns}, `{key}` bigint)"
+            f" using parquet partitioned by (`{key}`)"
+        )
+
+
+def _drop_file_ids(spark, table: str, ids: list[int]) -> None:
+    key = "file_id" if table in (MANIFEST, ISSUES) else "_file_id"
+    for start in range(0, len(ids), 500):
+        specs = ", ".join(f"partition (`{key}` = {i})" for i in ids[start : start + 500])
+        spark.sql(f"alter table raw.{table} drop if exists {specs}")
+
+
+def _partition_ids(spark, table: str) -> set[int]:
+    return {
+        int(row[0].split("=", 1)[1]) for row in spark.sql(f"show partitions raw.{table}").collect()
+    }
+
+
+@dataclass
+class SparkFileResult:
+    path: str
+    status: str  # loaded | partial | failed | skipped
+    rows: int = 0
+    issues: int = 0
+    message: str = ""
+
+
+def ingest(
+    spark,
+    kind_name: str,
+    paths: list[Path],
+    node: str | None = None,
+    options: dict | None = None,
+    work_dir: Path | None = None,
+    on_file: Callable[[SparkFileResult], None] = lambda _result: None,
+) -> list[SparkFileResult]:
+    """Load a kind's files under `paths` into Spark's raw tables by the rules above."""
+    from pyspark.sql.functions import col
+
+    from ingest.kinds import registry
+    from ingest.loader.file_load import manifest_key
+    from wirehouse.api import find_files, make_kind
+
+    options = options or {}
+    kind = make_kind(kind_name, **options)
+    found = find_files(kind, paths, node)
+    work = Path(work_dir or tempfile.mkdtemp(prefix="wirehouse-spark-"))
+    work.mkdir(parents=True, exist_ok=True)
+    template = _template(work)
+    every_table = [t.name for k in registry().values() for t in k.tables]
+    tables = [t.name for t in kind.tables]
+    ensure_spark_tables(spark, template, [MANIFEST, ISSUES, *every_table])
+    spark.dataSource.register(data_source())
+    spark.conf.set("spark.sql.sources.partitionOverwriteMode", "dynamic")
+    _collect_garbage(spark, every_table)
+
+    manifest = {
+        row["path"]: row
+        for row in spark.sql(
+            "select path, sha256, size_bytes, file_mtime_ns, file_ctime_ns, file_id, kind,"
+            " node, status from raw.ingest_files"
+        ).collect()
+    }
+    results, todo = [], []
+    next_id = max([row["file_id"] for row in manifest.values()], default=0) + 1
+    for path in found.files:
+        key = manifest_key(path)
+        loaded = manifest.get(key)
+        try:
+            stat = path.stat()
+            same = loaded is not None and [
+                loaded["size_bytes"], loaded["file_mtime_ns"], loaded["file_ctime_ns"]
+            ] == [stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns]  # fmt: skip
+        except OSError:
+            same = False
+        if same:
+            results.append(SparkFileResult(key, "skipped", message="already loaded"))
+            on_file(results[-1])
+            continue
+        todo.append((key, found.names.get(path, path.name), next_id))
+        next_id += 1
+    if not todo:
+        return results
+
+    now = datetime.now(UTC).replace(tzinfo=None)
+    job = Job(kind_name, options, node, f"spark-{now:%Y%m%dT%H%M%S%f}", now.isoformat(), str(work))
+    files = json.dumps(todo)
+
+    def read(table: str):
+        return (
+            spark.read.format("wirehouse")
+            .schema(spark_schema(template, table))
+            .option("job", job.to_json())
+            .option("table", table)
+            .option("files", files)
+            .load()
+        )
+
+    # every file parsed once, in parallel: its manifest row (the private warehouses stay)
+    versions, twins = _without_twins(read(MANIFEST).collect(), manifest)
+    written = {version["path"] for version in versions}
+    # replaced files: their removal logged, then they disappear (their old manifest rows go)
+    old = {path: manifest[path] for path, _, _ in todo if path in manifest and path in written}
+    _log_removals(spark, kind_name, tables, old, now)
+    old_ids = [row["file_id"] for row in old.values()]
+    _drop_file_ids(spark, MANIFEST, old_ids)
+    skipped = [twin["file_id"] for twin in twins]
+    for table in [*tables, ISSUES]:
+        key = "file_id" if table == ISSUES else "_file_id"
+        frame = read(table).where(~col(key).isin(skipped)) if skipped else read(table)
+        frame.select(*spark.table(f"raw.{table}").columns).write.insertInto(
+            f"raw.{table}", overwrite=True
+        )
+    # then the new manifest rows, after their data: the files appear whole
+    manifest_columns = spark.table(f"raw.{MANIFEST}").columns
+    spark.createDataFrame(versions, spark_schema(template, MANIFEST)).select(
+        *manifest_columns
+    ).write.insertInto(f"raw.{MANIFEST}", overwrite=True)
+    for table in [*tables, ISSUES]:  # the old versions' rows, now listed nowhere
+        _drop_file_ids(spark, table, old_ids)
+    for twin in twins:
+        result = SparkFileResult(twin["path"], "skipped", message=f"same content as {twin['twin']}")
+        results.append(result)
+        on_file(result)
+    for version in versions:
+        result = SparkFileResult(
+            version["path"], version["status"], version["rows"], version["issues"],
+            version["error"] or "",
+        )  # fmt: skip
+        results.append(result)
+        on_file(result)
+    return results
+
+
+def _without_twins(versions: list, manifest: dict) -> tuple[list, list[dict]]:
+    """The new versions to write, and those skipped as copies: a file with the bytes of
+    another path of the same kind and node that has rows, loaded before or earlier in this
+    run (as ingest.loader.manifest.twin_of; its own earlier version stays)."""
+    has_rows = ("loaded", "partial")
+    known = {
+        (row["sha256"], row["kind"], row["node"]): path
+        for path, row in manifest.items()
+        if row["status"] in has_rows
+    }
+    kept, twins = [], []
+    for version in sorted(versions, key=lambda v: v["file_id"]):  # the order files were found
+        key = (version["sha256"], version["kind"], version["node"])
+        if version["status"] in has_rows:
+            twin = known.get(key)
+            if twin is not None and twin != version["path"]:
+                twins.append({**version.asDict(), "twin": twin})
+                continue
+            known[key] = version["path"]
+        kept.append(version)
+    return kept, twins
+
+
+def _log_removals(spark, kind: str, tables: list[str], old: dict, now: datetime) -> None:
+    """Log in raw.removed_rows the rows of the versions about to be replaced, per table and
+    node, with their earliest timestamp (as ingest.loader.manifest.log_removal does): the
+    incremental models rebuild those nodes from that day. Logged before anything is removed,
+    so a run killed later still leaves the log (a second entry on the rerun is harmless)."""
+    if not old:
+        return
+    ids = ", ".join(str(row["file_id"]) for row in old.values())
+    logged = []
+    for table in tables:
+        first = "min(`timestamp`)" if "timestamp" in spark.table(f"raw.{table}").columns else "null"
+        logged.append(
+            f"select loaded_file.kind, '{table}', loaded_file.node,"
+            f" cast({first} as timestamp), count(*), timestamp '{now.isoformat()}', 'replace'"
+            f" from raw.{table} as raw_row join raw.ingest_files as loaded_file"
+            " on raw_row._file_id = loaded_file.file_id"
+            f" where loaded_file.file_id in ({ids}) group by loaded_file.kind, loaded_file.node"
+        )
+    columns = "kind, table_name, node, first_timestamp, rows, removed_at, reason"
+    spark.sql(f"insert into raw.removed_rows ({columns}) {' union all '.join(logged)}")
+
+
+def _collect_garbage(spark, tables: list[str]) -> None:
+    """Drop the partitions of file ids the manifest does not list: what a killed run left
+    (data written before its manifest row, or a replaced version not yet dropped)."""
+    listed = {row[0] for row in spark.sql("select file_id from raw.ingest_files").collect()}
+    for table in [*tables, ISSUES]:
+        orphans = sorted(_partition_ids(spark, table) - listed)
+        if orphans:
+            _drop_file_ids(spark, table, orphans)

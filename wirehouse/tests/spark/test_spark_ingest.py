@@ -1,0 +1,195 @@
+"""Files into Spark (issue 23): the same files through `wirehouse ingest` (DuckDB) and through
+the Spark data source give the same raw rows, manifest and issues; a bad file beside good
+ones; kill -9 during a Spark ingest, then a rerun, equals a clean load. Needs Java 17 and
+the `spark` dependency group: `make test-spark` runs this folder (one Spark JVM at a time)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from ingest.tests.helpers import HEADER, write_csv
+from wirehouse import api
+from wirehouse.spark import ingest as spark_ingest
+from wirehouse.spark.portability import _compare_frames
+
+# the columns that name a load, not its content: the run's time and id, the file's id
+RUN_COLUMNS = {"_file_id", "_loaded_at", "file_id", "loaded_at", "ingest_run_id"}
+KINDS = {  # kind -> (options, node, the demo data's files of it)
+    "tracepoints": ({}, None, ["tracepoints"]),
+    "systemd": ({}, None, ["systemd"]),
+    "pcap": ({"kafka_ports": [9092]}, "broker", ["captures", "bluetooth"]),
+    "tshark": ({}, "broker", ["tshark"]),
+}
+
+
+@pytest.fixture(scope="module")
+def spark(tmp_path_factory):
+    os.environ["WIREHOUSE_SPARK_DIR"] = str(tmp_path_factory.mktemp("spark"))
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+    from wirehouse.spark.portability import spark_session
+
+    session = spark_session()
+    session.sparkContext.setLogLevel("ERROR")
+    yield session
+    session.stop()
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory) -> Path:
+    """A day of every kind from the generator, and bad files beside the good ones."""
+    folder = tmp_path_factory.mktemp("demo")
+    done = subprocess.run(
+        [Path(sys.executable).parent / "wirehouse", "demo-data", str(folder / "data"),
+         "--days", "1", "--scale", "0.02", "--peers", "10"],
+        capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    data = folder / "data"
+    write_csv(  # a bad line among good ones: partial, with its issue
+        data / "tracepoints" / "net" / "2025-01-23.csv",
+        [HEADER, "1737590400,1,inbound,1.2.3.4:8333,inbound,ping,8",
+         "1737590401,1,inbound,1.2.3.4:8333,inbound,ping,eight",
+         "1737590402,1,inbound,1.2.3.4:8333,outbound,pong,8"],
+    )  # fmt: skip
+    (data / "captures" / "not-a-capture.pcap").write_bytes(b"this is no pcap\n" * 4)  # failed
+    return data
+
+
+def _duckdb_tables(db: Path, kind: str) -> dict[str, object]:
+    con = duckdb.connect(str(db), read_only=True)
+    tables = [t.name for t in api.make_kind(kind).tables] + ["ingest_files", "ingest_issues"]
+    frames = {t: con.sql(f"select * from raw.{t}").df() for t in tables}
+    con.close()
+    return frames
+
+
+def _spark_tables(spark, kind: str) -> dict[str, object]:
+    tables = [t.name for t in api.make_kind(kind).tables] + ["ingest_files", "ingest_issues"]
+    return {t: spark.table(f"raw.{t}").toPandas() for t in tables}
+
+
+def _without_run_columns(frame):
+    return frame[sorted(c for c in frame.columns if c not in RUN_COLUMNS)]
+
+
+def _differences(ours: dict, theirs: dict) -> list[str]:
+    problems = []
+    for table, frame in ours.items():
+        result = _compare_frames(
+            table, _without_run_columns(frame), _without_run_columns(theirs[table])
+        )
+        if result.differing_rows:
+            problems.append(f"{table}: {result.problems}")
+    return problems
+
+
+def test_every_kind_lands_the_same_rows_as_the_duckdb_path(spark, demo, tmp_path) -> None:
+    for kind, (options, node, folders) in KINDS.items():
+        paths = [demo / folder for folder in folders]
+        db = tmp_path / f"{kind}.duckdb"
+        api.ingest(db, api.make_kind(kind, **options), paths, node)
+        results = spark_ingest.ingest(
+            spark, kind, paths, node, options, work_dir=tmp_path / f"work-{kind}"
+        )
+        ours, theirs = _duckdb_tables(db, kind), _spark_tables(spark, kind)
+        assert _differences(ours, theirs) == [], kind
+        assert len(results) == len(ours["ingest_files"]) > 0
+        statuses = {Path(r.path).name: r.status for r in results}
+        if kind == "tracepoints":
+            assert statuses["2025-01-23.csv"] == "partial"
+            assert len(theirs["ingest_issues"]) == 1
+        if kind == "pcap":
+            assert statuses["not-a-capture.pcap"] == "failed"
+        # a second run skips every file and changes nothing
+        again = spark_ingest.ingest(
+            spark, kind, paths, node, options, work_dir=tmp_path / f"work-{kind}-2"
+        )
+        assert {r.status for r in again} == {"skipped"}
+        assert _differences(ours, _spark_tables(spark, kind)) == [], kind
+
+
+def test_a_changed_file_replaces_its_rows_and_logs_the_removal(spark, tmp_path) -> None:
+    path = write_csv(
+        tmp_path / "node-a" / "tracepoints" / "net" / "2025-01-22.csv",
+        [HEADER, "1737504000,1,inbound,1.2.3.4:8333,inbound,ping,8"],
+    )
+    before = spark.table("raw.removed_rows").count()
+    spark_ingest.ingest(spark, "tracepoints", [tmp_path / "node-a"], work_dir=tmp_path / "w1")
+    write_csv(path, [HEADER, "1737504100,1,inbound,1.2.3.4:8333,inbound,pong,8"])
+    spark_ingest.ingest(spark, "tracepoints", [tmp_path / "node-a"], work_dir=tmp_path / "w2")
+    key = str(path.resolve())
+    rows = spark.sql(
+        "select msg_type from raw.bitcoin_p2p_messages as m join raw.ingest_files as f"
+        f" on m._file_id = f.file_id where f.path = '{key}'"
+    ).collect()
+    assert [r.msg_type for r in rows] == ["pong"]
+    assert spark.sql(f"select count(*) from raw.ingest_files where path = '{key}'").first()[0] == 1
+    removed = spark.table("raw.removed_rows").where("reason = 'replace'").collect()
+    assert spark.table("raw.removed_rows").count() == before + 1
+    assert (removed[-1].node, removed[-1].rows) == ("node-a", 1)
+
+
+KILLED_LOAD = """
+import sys
+from pathlib import Path
+from wirehouse.spark.portability import spark_session
+from wirehouse.spark import ingest
+spark = spark_session()
+ingest.ingest(spark, "tracepoints", [Path(sys.argv[1])], work_dir=Path(sys.argv[2]))
+"""
+
+
+def test_a_killed_spark_ingest_converges_on_the_rerun(tmp_path) -> None:
+    """kill -9 at several points of a Spark ingest of many files (its own JVM: the module's
+    session is not running then), then the rerun: equal to a clean DuckDB load."""
+    files = tmp_path / "node-k"
+    for day in range(20):
+        write_csv(
+            files / "tracepoints" / "net" / f"2025-02-{day + 1:02d}.csv",
+            [HEADER]
+            + [f"{1738368000 + day * 86400 + i},{i},inbound,1.2.3.4:8333,inbound,ping,{i}"
+               for i in range(200)],
+        )  # fmt: skip
+    env = {**os.environ, "WIREHOUSE_SPARK_DIR": str(tmp_path / "spark")}
+    script = [sys.executable, "-c", KILLED_LOAD, str(files)]
+    killed_after = []
+    for delay in (8, 14, 20):
+        process = subprocess.Popen(
+            [*script, str(tmp_path / f"work-{delay}")], env=env, start_new_session=True
+        )
+        time.sleep(delay)
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)  # the JVM too
+            killed_after.append(delay)
+        process.wait()
+    assert killed_after, "every load finished before its kill: nothing was tested"
+    done = subprocess.run([*script, str(tmp_path / "work-final")], env=env, check=False)
+    assert done.returncode == 0
+    db = tmp_path / "clean.duckdb"
+    api.ingest(db, api.make_kind("tracepoints"), [files])
+    ours = _duckdb_tables(db, "tracepoints")
+    check = subprocess.run(
+        [sys.executable, "-c", READ_BACK, str(tmp_path / "theirs")], env=env, check=False
+    )
+    assert check.returncode == 0
+    import pandas as pd
+
+    theirs = {t: pd.read_parquet(tmp_path / "theirs" / t) for t in ours}
+    assert _differences(ours, theirs) == []
+
+
+READ_BACK = """
+import sys
+from wirehouse.spark.portability import spark_session
+spark = spark_session()
+for table in ("bitcoin_p2p_messages", "ingest_files", "ingest_issues"):
+    spark.table(f"raw.{table}").toPandas().to_parquet(f"{sys.argv[1]}/{table}")
+"""
