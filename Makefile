@@ -83,7 +83,7 @@ dbt-unit: setup
 # Every pytest, integration included, on both cores (shared warehouses are built once).
 pytest: setup
 	$(BIN)/pytest -n $(PYTEST_WORKERS) --dist worksteal --ignore=wirehouse/tests/project \
-	  --ignore=wirehouse/tests/spark
+	  --ignore=wirehouse/tests/spark --durations=25
 
 # A small warehouse from our own generator plus the real shared samples when present.
 fixtures: setup

@@ -34,7 +34,9 @@ import fcntl
 import hashlib
 import json
 import os
+import shutil
 import tempfile
+import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -264,18 +266,28 @@ def ingest(
     on_file: Callable[[SparkFileResult], None] = lambda _result: None,
 ) -> list[SparkFileResult]:
     """Load a kind's files under `paths` into Spark's raw tables by the rules above."""
-    from pyspark.sql.functions import col
-
-    from ingest.kinds import registry
-    from ingest.loader.file_load import manifest_key
     from wirehouse.api import find_files, make_kind
 
     options = options or {}
     kind = make_kind(kind_name, **options)
     found = find_files(kind, paths, node)
-    work = Path(work_dir or tempfile.mkdtemp(prefix="wirehouse-spark-"))
-    work.mkdir(parents=True, exist_ok=True)
+    # this run's private warehouses (one per file, on each machine), removed afterwards
+    work = Path(work_dir or tempfile.gettempdir()) / f"wirehouse-spark-{uuid.uuid4().hex}"
+    work.mkdir(parents=True)
     template = _template(work)
+    try:
+        return _ingest(spark, kind_name, kind, found, node, options, work, template, on_file)
+    finally:
+        template.close()
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def _ingest(spark, kind_name, kind, found, node, options, work, template, on_file):
+    from pyspark.sql.functions import col
+
+    from ingest.kinds import registry
+    from ingest.loader.file_load import manifest_key
+
     every_table = [t.name for k in registry().values() for t in k.tables]
     tables = [t.name for t in kind.tables]
     ensure_spark_tables(spark, template, [MANIFEST, ISSUES, *every_table])

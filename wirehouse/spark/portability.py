@@ -76,6 +76,9 @@ def spark_session():
         "spark.sql.session.timeZone": "UTC",
         "spark.sql.parser.escapedStringLiterals": "true",
         "spark.sql.shuffle.partitions": "4",
+        # Derby's metastore cannot filter partitions by a bigint (the file id): Spark lists
+        # them all instead (one per file)
+        "spark.sql.hive.metastorePartitionPruningFallbackOnException": "true",
         "spark.sql.warehouse.dir": str(home / "warehouse"),
         "spark.hadoop.javax.jdo.option.ConnectionURL": (
             f"jdbc:derby:;databaseName={home / 'metastore_db'};create=true"

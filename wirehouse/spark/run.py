@@ -64,7 +64,7 @@ def run(
     summary = SparkRunSummary()
     spark = session_for(project)
     try:
-        work = project.spark_dir / "ingest-work"
+        work = project.spark_dir / "ingest-work"  # a folder per run inside, removed after it
         for source in project.sources:
             summary.files += ingest(
                 spark, source.kind, list(source.paths), source.node, dict(source.options),

@@ -98,6 +98,8 @@ def test_a_missing_folder_fails_the_run_in_one_line(tmp_path: Path) -> None:
         ("[[source]]\nkind = 'systemd'\npaths = []\n", "source 1.paths"),
         ("[wharehouse]\npath = 'x'\n", "wharehouse: unknown section"),
         ("[build]\ndata_tests = 'yes'\n", "build.data_tests"),
+        ("[warehouse]\nengine = 'sparkle'\n", "warehouse.engine: 'sparkle' is not an engine"),
+        ("[warehouse]\nspark_master = 2\n", "warehouse.spark_master: must be a master URL"),
         (
             "[build]\nvars = { network_windows_start = 'x' }\n",
             "build.vars.network_windows_start: not a var of the dbt project"
@@ -126,6 +128,7 @@ def test_project_paths_are_relative_to_the_file_with_dots_collapsed(tmp_path: Pa
     project = load_project(path)
     assert project.warehouse == tmp_path / "w.duckdb"
     assert project.sources[0].paths == (tmp_path / "btc-demo",)
+    assert (project.engine, project.spark_dir) == ("duckdb", tmp_path / "btc" / "spark")
 
 
 def test_the_repo_project_file_is_the_demo() -> None:

@@ -132,9 +132,11 @@ def test_a_changed_file_replaces_its_rows_and_logs_the_removal(spark, tmp_path) 
     ).collect()
     assert [r.msg_type for r in rows] == ["pong"]
     assert spark.sql(f"select count(*) from raw.ingest_files where path = '{key}'").first()[0] == 1
-    removed = spark.table("raw.removed_rows").where("reason = 'replace'").collect()
+    removed = spark.table("raw.removed_rows").where("node = 'node-a'").collect()
     assert spark.table("raw.removed_rows").count() == before + 1
-    assert (removed[-1].node, removed[-1].rows) == ("node-a", 1)
+    assert [(r.reason, r.table_name, r.rows) for r in removed] == [
+        ("replace", "bitcoin_p2p_messages", 1)
+    ]
 
 
 KILLED_LOAD = """
@@ -176,6 +178,7 @@ def test_a_killed_spark_ingest_converges_on_the_rerun(tmp_path) -> None:
     db = tmp_path / "clean.duckdb"
     api.ingest(db, api.make_kind("tracepoints"), [files])
     ours = _duckdb_tables(db, "tracepoints")
+    (tmp_path / "theirs").mkdir()
     check = subprocess.run(
         [sys.executable, "-c", READ_BACK, str(tmp_path / "theirs")], env=env, check=False
     )
