@@ -3,7 +3,7 @@ into a local Spark session, and compare the marts both engines built row for row
 
     python -m wirehouse.spark.portability load-raw WAREHOUSE.duckdb
     python -m wirehouse.spark.portability compare WAREHOUSE.duckdb marts.fct_a reference \
-        --exclude=marts.fct_b
+        --exclude=marts.fct_b --ignore-column=loaded_at
 
 compare takes relations (schema.table) and schemas (every table of the schema in the DuckDB
 warehouse, --exclude=schema.table left out) and prints a table of rows compared and rows
@@ -307,15 +307,20 @@ def relations_to_compare(db: Path, schemas: list[str], exclude: list[str]) -> li
     return [name for name in names if name not in exclude]
 
 
-def compare(db: Path, relations: list[str]) -> list[Comparison]:
-    """Row-for-row comparison of the relations both engines built (as multisets)."""
+def compare(db: Path, relations: list[str], ignored: list[str] = ()) -> list[Comparison]:
+    """Row-for-row comparison of the relations both engines built (as multisets), but for
+    the ignored columns (such as loaded_at, when each engine loaded the files itself)."""
     con = duckdb.connect(str(db), read_only=True)
     spark = spark_session()
     results = []
     for relation in relations:
         ours = con.sql(f"select * from {relation}").df()
-        theirs = spark.table(relation).toPandas()
-        results.append(_compare_frames(relation, ours, theirs))
+        # through Arrow: nullable bigints stay exact (pandas would make them floats)
+        theirs = spark.table(relation).toArrow().to_pandas(integer_object_nulls=True)
+        kept = [column for column in ours.columns if column not in ignored]
+        results.append(
+            _compare_frames(relation, ours[kept], theirs.drop(columns=ignored, errors="ignore"))
+        )
     spark.stop()
     con.close()
     return results
@@ -476,11 +481,12 @@ def main(argv: list[str]) -> int:
     if len(argv) >= 2 and argv[0] == "compare":
         db, rest = Path(argv[1]), argv[2:]
         exclude = [name[len("--exclude=") :] for name in rest if name.startswith("--exclude=")]
-        named = [name for name in rest if not name.startswith("--exclude=")]
+        ignored = [n[len("--ignore-column=") :] for n in rest if n.startswith("--ignore-column=")]
+        named = [name for name in rest if not name.startswith("--")]
         schemas = [name for name in named if "." not in name]
         relations = [name for name in named if "." in name]
         relations += relations_to_compare(db, schemas, exclude) if schemas else []
-        results = compare(db, relations)
+        results = compare(db, relations, ignored)
         print(report(results))
         return 1 if any(result.differing_rows for result in results) else 0
     if len(argv) >= 2 and argv[0] == "plans":

@@ -55,9 +55,9 @@ def demo(tmp_path_factory) -> Path:
     data = folder / "data"
     write_csv(  # a bad line among good ones: partial, with its issue
         data / "tracepoints" / "net" / "2025-01-23.csv",
-        [HEADER, "1737590400,1,inbound,1.2.3.4:8333,inbound,ping,8",
-         "1737590401,1,inbound,1.2.3.4:8333,inbound,ping,eight",
-         "1737590402,1,inbound,1.2.3.4:8333,outbound,pong,8"],
+        [HEADER, "2025-01-23 00:00:04,1,inbound,1.2.3.4:8333,in,ping,8",
+         "2025-01-23 00:00:09,1,inbound,1.2.3.4:8333,in,ping,eight",
+         "2025-01-23 00:00:14,1,inbound,1.2.3.4:8333,out,pong,8"],
     )  # fmt: skip
     (data / "captures" / "not-a-capture.pcap").write_bytes(b"this is no pcap\n" * 4)  # failed
     return data
@@ -73,7 +73,12 @@ def _duckdb_tables(db: Path, kind: str) -> dict[str, object]:
 
 def _spark_tables(spark, kind: str) -> dict[str, object]:
     tables = [t.name for t in api.make_kind(kind).tables] + ["ingest_files", "ingest_issues"]
-    return {t: spark.table(f"raw.{t}").toPandas() for t in tables}
+    return {t: _exact_frame(spark.table(f"raw.{t}")) for t in tables}
+
+
+def _exact_frame(frame):
+    """A Spark DataFrame as pandas with nullable bigints kept exact (not as floats)."""
+    return frame.toArrow().to_pandas(integer_object_nulls=True)
 
 
 def _without_run_columns(frame):
@@ -119,11 +124,11 @@ def test_every_kind_lands_the_same_rows_as_the_duckdb_path(spark, demo, tmp_path
 def test_a_changed_file_replaces_its_rows_and_logs_the_removal(spark, tmp_path) -> None:
     path = write_csv(
         tmp_path / "node-a" / "tracepoints" / "net" / "2025-01-22.csv",
-        [HEADER, "1737504000,1,inbound,1.2.3.4:8333,inbound,ping,8"],
+        [HEADER, "2025-01-22 00:00:04,1,inbound,1.2.3.4:8333,in,ping,8"],
     )
     before = spark.table("raw.removed_rows").count()
     spark_ingest.ingest(spark, "tracepoints", [tmp_path / "node-a"], work_dir=tmp_path / "w1")
-    write_csv(path, [HEADER, "1737504100,1,inbound,1.2.3.4:8333,inbound,pong,8"])
+    write_csv(path, [HEADER, "2025-01-22 00:00:09,1,inbound,1.2.3.4:8333,in,pong,8"])
     spark_ingest.ingest(spark, "tracepoints", [tmp_path / "node-a"], work_dir=tmp_path / "w2")
     key = str(path.resolve())
     rows = spark.sql(
@@ -139,6 +144,7 @@ def test_a_changed_file_replaces_its_rows_and_logs_the_removal(spark, tmp_path) 
     ]
 
 
+PEER = "1.2.3.4:8333"
 KILLED_LOAD = """
 import sys
 from pathlib import Path
@@ -157,13 +163,20 @@ def test_a_killed_spark_ingest_converges_on_the_rerun(tmp_path) -> None:
         write_csv(
             files / "tracepoints" / "net" / f"2025-02-{day + 1:02d}.csv",
             [HEADER]
-            + [f"{1738368000 + day * 86400 + i},{i},inbound,1.2.3.4:8333,inbound,ping,{i}"
+            + [f"2025-02-{day + 1:02d} 00:{i // 60:02d}:{i % 60:02d},{i},inbound,{PEER},in,ping,{i}"
                for i in range(200)],
         )  # fmt: skip
     env = {**os.environ, "WIREHOUSE_SPARK_DIR": str(tmp_path / "spark")}
     script = [sys.executable, "-c", KILLED_LOAD, str(files)]
+    empty = tmp_path / "nothing-yet"
+    empty.mkdir()
+    first = subprocess.run(
+        [sys.executable, "-c", KILLED_LOAD, str(empty), str(tmp_path / "work-0")],
+        env=env, check=False,
+    )  # fmt: skip
+    assert first.returncode == 0  # the metastore and the tables, before any kill
     killed_after = []
-    for delay in (8, 14, 20):
+    for delay in (10, 16, 22):
         process = subprocess.Popen(
             [*script, str(tmp_path / f"work-{delay}")], env=env, start_new_session=True
         )
@@ -196,3 +209,24 @@ spark = spark_session()
 for table in ("bitcoin_p2p_messages", "ingest_files", "ingest_issues"):
     spark.table(f"raw.{table}").toPandas().to_parquet(f"{sys.argv[1]}/{table}")
 """
+
+
+def test_copies_of_a_loaded_file_are_skipped_as_the_duckdb_path_skips_them() -> None:
+    from pyspark.sql import Row
+
+    def version(path, sha, file_id, status="loaded", node="n"):
+        return Row(path=path, sha256=sha, kind="tracepoints", node=node, status=status,
+                   file_id=file_id)  # fmt: skip
+
+    loaded = {"/a": {"sha256": "x", "kind": "tracepoints", "node": "n", "status": "loaded"}}
+    new = [
+        version("/c", "y", 3),
+        version("/b", "x", 2),  # the bytes of /a, loaded before
+        version("/d", "y", 4),  # the bytes of /c, earlier in this run
+        version("/e", "y", 5, node="m"),  # the same bytes for another node: its own data
+        version("/f", "z", 6, status="failed"),
+        version("/g", "z", 7, status="failed"),  # failed loads are no copies of each other
+    ]
+    kept, twins = spark_ingest._without_twins(new, loaded)
+    assert [v["path"] for v in kept] == ["/c", "/e", "/f", "/g"]
+    assert [(t["path"], t["twin"]) for t in twins] == [("/b", "/a"), ("/d", "/c")]
