@@ -44,11 +44,8 @@ from pathlib import Path
 
 import duckdb
 
-# DuckDB types of raw tables as Spark reads them (Arrow out of DuckDB, into Spark)
-SPARK_CASTS = {
-    "TIMESTAMP": "timestamptz",
-    "TIMESTAMP_NS": "timestamptz",
-    "TIMESTAMP WITH TIME ZONE": "timestamptz",
+# DuckDB types Spark has not, as the types that hold their values
+SIGNED_CASTS = {
     "UTINYINT": "smallint",
     "USMALLINT": "integer",
     "UINTEGER": "bigint",
@@ -57,6 +54,14 @@ SPARK_CASTS = {
     "UHUGEINT": "decimal(38, 0)",
     "UUID": "varchar",
     "USMALLINT[]": "integer[]",
+}
+# DuckDB types of raw tables as Spark reads them (Arrow out of DuckDB, into Spark): times
+# as UTC microseconds (Spark's timestamp), nanoseconds kept in the raw tables' ts_ns columns
+SPARK_CASTS = {
+    "TIMESTAMP": "timestamptz",
+    "TIMESTAMP_NS": "timestamptz",
+    "TIMESTAMP WITH TIME ZONE": "timestamptz",
+    **SIGNED_CASTS,
 }
 BATCH_ROWS = 65_536
 MANIFEST = "ingest_files"

@@ -42,20 +42,11 @@ from pathlib import Path
 
 import duckdb
 
+from wirehouse.spark.ingest import SIGNED_CASTS
+
 # Parquet types DuckDB writes that Spark cannot read, cast in the export SELECT.
 # TIMESTAMP_NS: microseconds (the raw tables keep the nanoseconds as BIGINT ts_ns columns).
-_CASTS = {
-    "TIMESTAMP_NS": "timestamp",
-    "TIMESTAMP WITH TIME ZONE": "timestamp",
-    "UTINYINT": "smallint",
-    "USMALLINT": "integer",
-    "UINTEGER": "bigint",
-    "UBIGINT": "decimal(20, 0)",
-    "HUGEINT": "decimal(38, 0)",
-    "UHUGEINT": "decimal(38, 0)",
-    "UUID": "varchar",
-    "USMALLINT[]": "integer[]",
-}
+_CASTS = {"TIMESTAMP_NS": "timestamp", "TIMESTAMP WITH TIME ZONE": "timestamp", **SIGNED_CASTS}
 
 
 def spark_dir() -> Path:

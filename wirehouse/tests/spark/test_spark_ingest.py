@@ -72,8 +72,17 @@ def _duckdb_tables(db: Path, kind: str) -> dict[str, object]:
 
 
 def _spark_tables(spark, kind: str) -> dict[str, object]:
-    tables = [t.name for t in api.make_kind(kind).tables] + ["ingest_files", "ingest_issues"]
-    return {t: _exact_frame(spark.table(f"raw.{t}")) for t in tables}
+    """The kind's raw tables, and its files' manifest rows and issues (Spark's manifest
+    holds every kind loaded so far; each DuckDB warehouse here holds one)."""
+    frames = {
+        t.name: _exact_frame(spark.table(f"raw.{t.name}")) for t in api.make_kind(kind).tables
+    }
+    files = f"select file_id from raw.ingest_files where kind = '{kind}'"
+    frames["ingest_files"] = _exact_frame(spark.table("raw.ingest_files").where(f"kind = '{kind}'"))
+    frames["ingest_issues"] = _exact_frame(
+        spark.sql(f"select * from raw.ingest_issues where file_id in ({files})")
+    )
+    return frames
 
 
 def _exact_frame(frame):
