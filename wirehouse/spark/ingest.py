@@ -343,7 +343,9 @@ def _ingest(spark, kind_name, kind, found, node, options, work, template, on_fil
         )
 
     # every file parsed once, in parallel: its manifest row (the private warehouses stay)
-    versions, twins = _without_twins(read(MANIFEST).collect(), manifest)
+    versions, twins = read(MANIFEST).collect(), []
+    if not kind.name_is_data:  # tshark's hourly files: the same bytes another hour are data
+        versions, twins = _without_twins(versions, manifest)
     written = {version["path"] for version in versions}
     # replaced files: their removal logged, then they disappear (their old manifest rows go)
     old = {path: manifest[path] for path, _, _ in todo if path in manifest and path in written}
