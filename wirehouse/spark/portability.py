@@ -38,6 +38,7 @@ import sys
 from collections import Counter
 from dataclasses import dataclass
 from datetime import date as date_type
+from decimal import Decimal
 from pathlib import Path
 
 import duckdb
@@ -203,6 +204,8 @@ def _value(value):
         return None
     if isinstance(value, date_type):  # a date (pandas reads DuckDB's as a midnight) or time
         return ("time", _micros(value))
+    if isinstance(value, Decimal):  # as DuckDB's pandas conversion gives a DECIMAL
+        value = float(value)
     if isinstance(value, float) and value.is_integer():
         return int(value)
     if hasattr(value, "item"):  # numpy scalar
