@@ -120,7 +120,7 @@ bench: setup
 clean:
 	rm -rf $(VENV) .tools target logs $(DEMO_DIR) $(DEMO_DB) $(TEST_TMP) $(CHECK_TMP) published report
 
-# The same project on Apache Spark (issues 22, 23; not in `make test`: ~35 min on 2 cores):
+# The same project on Apache Spark (issues 22, 23; not in `make test`: ~40 min on 2 cores):
 # the generator's small matrix of every source kind (a day of tracepoints and systemd of
 # node `data`, a Kafka broker's capture and its tshark export, a capture of the node's
 # Bitcoin port, a Bluetooth sniff), its raw tables as Parquet registered in a local Spark
