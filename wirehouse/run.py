@@ -220,6 +220,13 @@ def dbt_build(project: Project, plan: BuildPlan, parsing: DbtParse) -> BuildResu
         return failed_build(plan, started, outcome.exception)
     target = project.target_path or DBT_PROJECT / "target"
     outcome.result.write(str(target / "run_results.json"))  # what `dbt build` leaves
+    return build_result(plan, outcome, selected, started)
+
+
+def build_result(
+    plan: BuildPlan, outcome: object, selected: list[str], started: float
+) -> BuildResult:
+    """What a finished dbt build did: counts per resource type, a line per failed node."""
     counts: dict[str, int] = {}
     failures = []
     for node_result in outcome.result.results:

@@ -288,6 +288,7 @@ def ingest(
 
 
 def _ingest(spark, kind_name, kind, found, node, options, work, template, on_file):
+    """ingest's steps, in the order the module docstring gives them."""
     from pyspark.sql.functions import col
 
     from ingest.kinds import registry

@@ -132,17 +132,7 @@ def _build(project: Project, plan: runner.BuildPlan) -> runner.BuildResult:
     outcome = dbtRunner(manifest=parsed.result).invoke(args)
     if outcome.exception is not None or outcome.result is None:
         return runner.failed_build(plan, started, outcome.exception)
-    counts: dict[str, int] = {}
-    failures = []
-    for node_result in outcome.result.results:
-        node = node_result.node
-        counts[node.resource_type] = counts.get(node.resource_type, 0) + 1
-        if str(node_result.status) not in ("success", "pass", "warn", "no-op"):
-            failures.append(f"{node_result.status} {node.resource_type} {node.name}")
-    ok = outcome.success and not failures
-    return runner.BuildResult(
-        plan.mode, plan.reason, ok, time.perf_counter() - started, selected, counts, failures
-    )
+    return runner.build_result(plan, outcome, selected, started)
 
 
 def _record(spark, plan: runner.BuildPlan, build: runner.BuildResult, fingerprint: str) -> None:
