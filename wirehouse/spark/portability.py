@@ -71,6 +71,9 @@ def spark_session():
         # Derby's metastore cannot filter partitions by a bigint (the file id): Spark lists
         # them all instead (one per file)
         "spark.sql.hive.metastorePartitionPruningFallbackOnException": "true",
+        # a description over 256 characters fails Hive's create, once (see profiles.yml)
+        "spark.hadoop.hive.hmshandler.retry.attempts": "1",
+        "spark.hadoop.hive.hmshandler.retry.interval": "0",
         "spark.sql.warehouse.dir": str(home / "warehouse"),
         "spark.hadoop.javax.jdo.option.ConnectionURL": (
             f"jdbc:derby:;databaseName={home / 'metastore_db'};create=true"
