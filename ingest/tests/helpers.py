@@ -8,9 +8,11 @@ import csv
 import fcntl
 import hashlib
 import json
+import multiprocessing
 import os
 import shutil
 import subprocess
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -61,6 +63,28 @@ class DbtRun:
 PARSED = REPO / "target" / "tests-parsed"  # dbt parses that every test's dbt run starts from
 WAREHOUSE_NAME = "warehouse.duckdb"
 
+# dbt as its own process per call, as `dbt` on the command line, but forked from a server that
+# imported dbt once: importing dbt is 4 of the 7.7 s a `dbt run` that selects nothing takes
+# here, and the suite calls dbt about a hundred times.
+_DBT = multiprocessing.get_context("forkserver")
+# dbt's debug log file is a tenth of a small build; tests read its console output (a test
+# that reads the file sets DBT_LOG_LEVEL_FILE itself)
+QUIET_FILE_LOG = {"DBT_LOG_LEVEL_FILE": "none"}
+_DBT.set_forkserver_preload(["dbt.cli.main", "dbt.adapters.duckdb"])
+
+
+def _dbt_child(args: list[str], env: dict, cwd: Path, out: Path, err: Path) -> None:
+    """The `dbt` command in a forked child: its environment, directory and output files."""
+    os.environ.clear()
+    os.environ.update(env)
+    os.chdir(cwd)
+    for fd, path in ((1, out), (2, err)):
+        os.dup2(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC), fd)
+    from dbt.cli.main import cli
+
+    sys.argv = ["dbt", *args]
+    cli()  # exits with dbt's code (SystemExit), as the `dbt` command does
+
 
 def parsed_project(vars_arg: str = "") -> Path | None:
     """dbt's partial-parse state of this project for the given ``--vars`` (dbt parses in full
@@ -98,7 +122,7 @@ def dbt(db: Path, tmp: Path, *args: str) -> DbtRun:
     A warehouse named ``warehouse.duckdb`` starts from the session's parse for the same vars
     (parsing the project is most of a small build); any other name is parsed from scratch."""
     target = tmp / "target"
-    db_arg, cwd = str(db), None
+    db_arg, cwd = str(db), Path.cwd()
     if db.name == WAREHOUSE_NAME:
         db_arg, cwd = WAREHOUSE_NAME, db.parent
         target.mkdir(parents=True, exist_ok=True)
@@ -106,19 +130,25 @@ def dbt(db: Path, tmp: Path, *args: str) -> DbtRun:
         state = parsed_project(vars_arg)
         if state is not None:  # replaces a state this target kept from other vars
             shutil.copy(state, target / "partial_parse.msgpack")
-    proc = subprocess.run(
-        [
-            *(BIN / "dbt", *args, "--profiles-dir", REPO, "--project-dir", REPO),
-            *("--target-path", target, "--log-path", tmp / "logs"),
-        ],
-        env={**os.environ, "WIREHOUSE_DB": db_arg},
-        cwd=cwd,
-        capture_output=True,
-        text=True,
+    out, err = tmp / "dbt.stdout", tmp / "dbt.stderr"
+    run = [*args, "--profiles-dir", REPO, "--project-dir", REPO]
+    run += ["--target-path", target, "--log-path", tmp / "logs"]
+    child = _DBT.Process(
+        target=_dbt_child,
+        args=(
+            [str(a) for a in run],
+            {**QUIET_FILE_LOG, **os.environ, "WIREHOUSE_DB": db_arg},
+            cwd,
+            out,
+            err,
+        ),
     )
+    child.start()
+    child.join()
+    stdout, stderr = out.read_text(), err.read_text()
     results_file = target / "run_results.json"
     results = json.loads(results_file.read_text())["results"] if results_file.exists() else []
-    return DbtRun(proc.returncode, proc.stdout + proc.stderr, results, proc.stdout)
+    return DbtRun(child.exitcode, stdout + stderr, results, stdout)
 
 
 def wirehouse(*args: str | Path) -> subprocess.CompletedProcess:

@@ -56,6 +56,7 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, str,
         run("ingest", "pcap", CAPTURE, "--db", db)
     key = "wh-key-" + secrets.token_hex(16)
     os.environ[anon.KEY_ENV] = key  # for the dbt and wirehouse processes of this module
+    os.environ["DBT_LOG_LEVEL_FILE"] = "debug"  # dbt's log file is searched too
     try:
         build(db, tmp, "build", "-s", "+marts.sharing", "--exclude", "test_type:data")
         sql = f"select * from marts.{ANONYMISED[0]}"
@@ -64,7 +65,7 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, str,
         )
         yield db, key, tmp
     finally:
-        del os.environ[anon.KEY_ENV]
+        del os.environ[anon.KEY_ENV], os.environ["DBT_LOG_LEVEL_FILE"]
 
 
 def test_key_is_written_nowhere(built: tuple[Path, str, Path]) -> None:
