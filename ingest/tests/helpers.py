@@ -67,10 +67,10 @@ WAREHOUSE_NAME = "warehouse.duckdb"
 # imported dbt once: importing dbt is 4 of the 7.7 s a `dbt run` that selects nothing takes
 # here, and the suite calls dbt about a hundred times.
 _DBT = multiprocessing.get_context("forkserver")
-# dbt's debug log file is a tenth of a small build; tests read its console output (a test
-# that reads the file sets DBT_LOG_LEVEL_FILE itself)
-QUIET_FILE_LOG = {"DBT_LOG_LEVEL_FILE": "none"}
 _DBT.set_forkserver_preload(["dbt.cli.main", "dbt.adapters.duckdb"])
+# dbt's debug log file is ~7% of a small build; tests read its console output (a test that
+# reads the file sets DBT_LOG_LEVEL_FILE itself)
+QUIET_FILE_LOG = {"DBT_LOG_LEVEL_FILE": "none"}
 
 
 def _dbt_child(args: list[str], env: dict, cwd: Path, out: Path, err: Path) -> None:
