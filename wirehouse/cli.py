@@ -279,10 +279,28 @@ def _run_lines(summary: api.RunSummary) -> list[str]:
 @main.command("forget")
 @click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
 @db_option
-def forget(paths: tuple[Path, ...], db_path: Path | None) -> None:
+@click.option(
+    "--project",
+    "-p",
+    "project_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Forget from this project's warehouse (its Spark tables when engine = spark).",
+)
+def forget(paths: tuple[Path, ...], db_path: Path | None, project_path: Path | None) -> None:
     """Take the rows of files (or of every file under a directory) back out of the
-    warehouse: raw rows, manifest and issues, in one transaction. Rebuild with dbt."""
-    forgotten = api.forget(db_path, paths)
+    warehouse: raw rows, manifest and issues, in one transaction. Rebuild with dbt (the
+    next `wirehouse run` does)."""
+    if project_path is not None:
+        loaded = project.load_project(project_path)
+        if loaded.engine == "spark":
+            from wirehouse.spark import run as spark_run
+
+            forgotten = spark_run.forget(loaded, list(paths))
+        else:
+            forgotten = api.forget(loaded.warehouse, paths)
+    else:
+        forgotten = api.forget(db_path, paths)
     for file, rows in forgotten:
         click.echo(f"forgot {file}: {rows:,} rows")
     if not forgotten:

@@ -17,15 +17,23 @@ The loading rules (``ingest``), one writer at a time:
   partition overwrite of its own partition;
 - a file's manifest row is written after its data, and staging reads only the rows of files
   the manifest lists (``raw_rows``: an inner join), so a crash never shows half a file;
-- unchanged files (path, size, mtime and ctime as loaded) are skipped; a changed file
-  replaces its rows: its old manifest rows go first (it disappears), then its new data and
-  manifest row are written, then its old partitions are dropped and the removal logged in
-  ``raw.removed_rows`` (incremental models rebuild from it);
+- unchanged files (path, size, mtime and ctime as loaded) are skipped, and so are files
+  only touched (their new times recorded) and copies of another loaded file;
+- a new version follows ``ingest.loader.file_load``'s rules: one that only grew the loaded
+  version (its first bytes are the loaded bytes, hashed on the driver) replaces the newest
+  generation's rows; other new content (a copytruncate rotation, a re-export) is the path's
+  next generation and the rows loaded before stay; ``replace`` replaces the newest
+  generation instead (logged in ``raw.removed_rows``: incremental models rebuild from it);
+  a failed version goes beside the loaded one, whose rows stay;
+- what a new version supersedes goes in that order: the superseded manifest rows first (the
+  file disappears), then the new data and manifest rows are written, then the superseded
+  partitions are dropped;
 - every run first drops partitions whose file id the manifest does not list (what a killed
-  run left behind), so a rerun converges to a clean load.
+  run left behind), so a rerun converges to a clean load;
+- ``forget`` logs a file's rows as removed, drops its manifest rows, then its partitions.
 
-Not yet: generations (a file rotated in place is one file replaced), relabelling an
-unchanged file to another node, ``forget``.
+Not done on Spark: moving an unchanged file to another node (the DuckDB path relabels it);
+here it is skipped with a message that says to forget it and ingest it again.
 """
 
 from __future__ import annotations
@@ -38,11 +46,14 @@ import shutil
 import tempfile
 import uuid
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
 import duckdb
+
+from ingest.loader.manifest import cap
+from ingest.loader.snapshot import digest_of
 
 # DuckDB types Spark has not, as the types that hold their values
 SIGNED_CASTS = {
@@ -97,6 +108,7 @@ class Job:
     run_id: str
     loaded_at: str  # ISO UTC: every row and manifest row of the run gets it
     work_dir: str  # where the files' private warehouses go on each machine
+    task_cpus: int = 1  # spark.task.cpus: the cores a task may use (DuckDB's threads)
 
     def to_json(self) -> str:
         return json.dumps(self.__dict__, sort_keys=True)
@@ -128,6 +140,8 @@ def _private_warehouse(job: Job, path: str, name: str) -> Path:
             db.unlink(missing_ok=True)
             kind = make_kind(job.kind, **job.options)
             with Warehouse(db) as warehouse:
+                # the cores Spark gave this task, not the machine's (tasks run side by side)
+                warehouse.con.execute(f"set threads = {job.task_cpus}")
                 load.ingest_files(warehouse, kind, [Path(path)], job.node, names={Path(path): name})
             (folder / "done").touch()
     return db
@@ -140,6 +154,7 @@ def _read_file(job: Job, table: str, path: str, name: str, file_id: int) -> Iter
     con = duckdb.connect(str(db), read_only=True)
     try:
         con.execute("set TimeZone = 'UTC'")
+        con.execute(f"set threads = {job.task_cpus}")
         loaded_at = f"timestamp '{job.loaded_at}'"
         run_id = "'" + job.run_id + "'"
         given = f"{int(file_id)}::bigint"
@@ -269,8 +284,11 @@ def ingest(
     options: dict | None = None,
     work_dir: Path | None = None,
     on_file: Callable[[SparkFileResult], None] = lambda _result: None,
+    replace: bool = False,
 ) -> list[SparkFileResult]:
-    """Load a kind's files under `paths` into Spark's raw tables by the rules above."""
+    """Load a kind's files under `paths` into Spark's raw tables by the rules above
+    (`replace`: new content of a loaded file replaces its newest generation's rows, as
+    `wirehouse ingest --replace`)."""
     from wirehouse.api import find_files, make_kind
 
     options = options or {}
@@ -281,13 +299,15 @@ def ingest(
     work.mkdir(parents=True)
     template = _template(work)
     try:
-        return _ingest(spark, kind_name, kind, found, node, options, work, template, on_file)
+        return _ingest(
+            spark, kind_name, kind, found, node, options, work, template, on_file, replace
+        )
     finally:
         template.close()
         shutil.rmtree(work, ignore_errors=True)
 
 
-def _ingest(spark, kind_name, kind, found, node, options, work, template, on_file):
+def _ingest(spark, kind_name, kind, found, node, options, work, template, on_file, replace):
     """ingest's steps, in the order the module docstring gives them."""
     from pyspark.sql.functions import col
 
@@ -301,36 +321,26 @@ def _ingest(spark, kind_name, kind, found, node, options, work, template, on_fil
     spark.conf.set("spark.sql.sources.partitionOverwriteMode", "dynamic")
     _collect_garbage(spark, every_table)
 
-    manifest = {
-        row["path"]: row
-        for row in spark.sql(
-            "select path, sha256, size_bytes, file_mtime_ns, file_ctime_ns, file_id, kind,"
-            " node, status from raw.ingest_files"
-        ).collect()
-    }
-    results, todo = [], []
-    next_id = max([row["file_id"] for row in manifest.values()], default=0) + 1
+    manifest: dict[str, list[dict]] = {}  # path -> its versions' manifest rows
+    for row in spark.table(f"raw.{MANIFEST}").collect():
+        manifest.setdefault(row["path"], []).append(row.asDict())
+    results, todo, paths = [], [], {}
+    next_id = max((r["file_id"] for rows in manifest.values() for r in rows), default=0) + 1
     for path in found.files:
         key = manifest_key(path)
-        loaded = manifest.get(key)
-        try:
-            stat = path.stat()
-            same = loaded is not None and [
-                loaded["size_bytes"], loaded["file_mtime_ns"], loaded["file_ctime_ns"]
-            ] == [stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns]  # fmt: skip
-        except OSError:
-            same = False
-        if same:
-            results.append(SparkFileResult(key, "skipped", message="already loaded"))
+        if _unchanged_on_disk(manifest.get(key, []), path):
+            results.append(_skip(manifest[key], node, key))
             on_file(results[-1])
             continue
         todo.append((key, found.names.get(path, path.name), next_id))
+        paths[key] = path
         next_id += 1
     if not todo:
         return results
 
     now = datetime.now(UTC).replace(tzinfo=None)
-    job = Job(kind_name, options, node, f"spark-{now:%Y%m%dT%H%M%S%f}", now.isoformat(), str(work))
+    run_id, cpus = f"spark-{now:%Y%m%dT%H%M%S%f}", int(spark.conf.get("spark.task.cpus", "1"))
+    job = Job(kind_name, options, node, run_id, now.isoformat(), str(work), cpus)
     files = json.dumps(todo)
 
     def read(table: str):
@@ -344,86 +354,220 @@ def _ingest(spark, kind_name, kind, found, node, options, work, template, on_fil
         )
 
     # every file parsed once, in parallel: its manifest row (the private warehouses stay)
-    versions, twins = read(MANIFEST).collect(), []
+    parsed = [version.asDict() for version in read(MANIFEST).collect()]
+    done, touched, fresh = [], [], []
+    for version in parsed:
+        rows = manifest.get(version["path"], [])
+        same = [r for r in rows if r["status"] in HAS_ROWS and r["sha256"] == version["sha256"]]
+        if version["status"] in HAS_ROWS and same:  # only touched: its new times, skipped
+            stat = paths[version["path"]].stat()
+            touched += [{**r, "file_mtime_ns": stat.st_mtime_ns,
+                         "file_ctime_ns": stat.st_ctime_ns} for r in same]  # fmt: skip
+            done.append(_skip(rows, node, version["path"]))
+        else:
+            fresh.append(version)
     if not kind.name_is_data:  # tshark's hourly files: the same bytes another hour are data
-        versions, twins = _without_twins(versions, manifest)
-    written = {version["path"] for version in versions}
-    # replaced files: their removal logged, then they disappear (their old manifest rows go)
-    old = {path: manifest[path] for path, _, _ in todo if path in manifest and path in written}
-    _log_removals(spark, kind_name, tables, old, now)
-    old_ids = [row["file_id"] for row in old.values()]
-    _drop_file_ids(spark, MANIFEST, old_ids)
-    skipped = [twin["file_id"] for twin in twins]
+        known = [r for rows in manifest.values() for r in rows]
+        fresh, twins = _without_twins(fresh, known)
+        done += [
+            SparkFileResult(t["path"], "skipped", message=f"same content as {t['twin']}")
+            for t in twins
+        ]
+    unit = kind.tables[0].unit if len(kind.tables) == 1 else "rows"
+    plans = [_plan(v, manifest.get(v["path"], []), paths[v["path"]], replace, unit) for v in fresh]
+
+    # the rows of versions replaced on request logged first: a run killed later keeps the log
+    _log_removals(spark, tables, [r for p in plans for r in p.removed], now)
+    # superseded versions disappear (their manifest rows go), then the new data is written
+    superseded = [i for p in plans for i in p.superseded]
+    _drop_file_ids(spark, MANIFEST, superseded)
+    written = [p.version["file_id"] for p in plans]
     for table in [*tables, ISSUES]:
         key = "file_id" if table == ISSUES else "_file_id"
-        frame = read(table).where(~col(key).isin(skipped)) if skipped else read(table)
+        frame = read(table).where(col(key).isin(written))
         frame.select(*spark.table(f"raw.{table}").columns).write.insertInto(
             f"raw.{table}", overwrite=True
         )
     # then the new manifest rows, after their data: the files appear whole
-    manifest_columns = spark.table(f"raw.{MANIFEST}").columns
-    spark.createDataFrame(versions, spark_schema(template, MANIFEST)).select(
-        *manifest_columns
-    ).write.insertInto(f"raw.{MANIFEST}", overwrite=True)
-    for table in [*tables, ISSUES]:  # the old versions' rows, now listed nowhere
-        _drop_file_ids(spark, table, old_ids)
-    for twin in twins:
-        result = SparkFileResult(twin["path"], "skipped", message=f"same content as {twin['twin']}")
-        results.append(result)
+    rows = [p.version for p in plans] + touched
+    if rows:
+        spark.createDataFrame(rows, spark_schema(template, MANIFEST)).select(
+            *spark.table(f"raw.{MANIFEST}").columns
+        ).write.insertInto(f"raw.{MANIFEST}", overwrite=True)
+    for table in [*tables, ISSUES]:  # the superseded versions' rows, now listed nowhere
+        _drop_file_ids(spark, table, superseded)
+    done += [
+        SparkFileResult(v["path"], v["status"], v["rows"], v["issues"], v["error"] or "")
+        for v in (plan.version for plan in plans)
+    ]
+    for result in done:
         on_file(result)
-    for version in versions:
-        result = SparkFileResult(
-            version["path"], version["status"], version["rows"], version["issues"],
-            version["error"] or "",
-        )  # fmt: skip
-        results.append(result)
-        on_file(result)
-    return results
+    return results + done
 
 
-def _without_twins(versions: list, manifest: dict) -> tuple[list, list[dict]]:
+HAS_ROWS = ("loaded", "partial")
+
+
+def _newest(rows: list[dict]) -> dict | None:
+    """The newest version with rows of a path (of its newest generation), or None."""
+    with_rows = [r for r in rows if r["status"] in HAS_ROWS]
+    return max(with_rows, key=lambda r: (r["generation"], r["loaded_at"]), default=None)
+
+
+def _unchanged_on_disk(rows: list[dict], path: Path) -> bool:
+    """A version with rows of the same size, mtime and ctime: no need to read the file."""
+    try:
+        stat = path.stat()
+    except OSError:
+        return False  # the loader says why it cannot be read
+    now = [stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns]
+    return any(
+        r["status"] in HAS_ROWS and [r["size_bytes"], r["file_mtime_ns"], r["file_ctime_ns"]] == now
+        for r in rows
+    )
+
+
+def _skip(rows: list[dict], node: str | None, key: str) -> SparkFileResult:
+    """An unchanged file is skipped. Asked for under another node, the DuckDB path moves it
+    to that node; here it stays and says so (forget it, then ingest it for the new node)."""
+    loaded_as = _newest(rows)["node"]
+    if node is None or node == loaded_as:
+        return SparkFileResult(key, "skipped", message="already loaded")
+    return SparkFileResult(
+        key, "skipped",
+        message=f"already loaded for node {loaded_as!r}: moving a file to another node is not"
+        f" done on Spark (forget it, then ingest it for {node!r})",
+    )  # fmt: skip
+
+
+@dataclass
+class _Plan:
+    """What writing one new version of a path does (ingest.loader.file_load's rules)."""
+
+    version: dict  # its manifest row, generation and note set
+    superseded: list[int]  # file ids whose manifest rows, rows and issues go
+    removed: list[dict] = field(default_factory=list)  # rows logged as replaced (their versions')
+
+
+def _plan(version: dict, rows: list[dict], path: Path, replace: bool, unit: str) -> _Plan:
+    """A failed version goes beside the loaded one (its rows stay); a version that only
+    grew the loaded one (its first bytes are the loaded bytes), or any new content with
+    `replace`, replaces the newest generation; other new content (a copytruncate rotation,
+    a re-export) is the next generation and the rows loaded before stay."""
+    loaded = _newest(rows)
+    generation = loaded["generation"] if loaded else 1
+    if version["status"] not in HAS_ROWS:
+        same = [r["file_id"] for r in rows if r["sha256"] == version["sha256"]]
+        return _Plan({**version, "generation": generation}, same)
+    failed = [r["file_id"] for r in rows if r["status"] not in HAS_ROWS]
+    if loaded is None:
+        return _Plan({**version, "generation": 1}, failed)
+    grew = _prefix_sha256(path, loaded["size_bytes"]) == loaded["sha256"]
+    if grew or replace:
+        newest = [r for r in rows if r["status"] in HAS_ROWS and r["generation"] >= generation]
+        return _Plan(
+            {**version, "generation": generation},
+            failed + [r["file_id"] for r in newest],
+            [] if grew else newest,
+        )
+    kept = sum(r["rows"] for r in rows if r["status"] in HAS_ROWS and r["generation"] == generation)
+    note = (
+        f"does not start with the {loaded['size_bytes']:,} bytes loaded from it before"
+        f" (now {version['size_bytes']:,} bytes: rotated or rewritten?): the {kept:,}"
+        f" {unit} loaded then stay, these load as generation {generation + 1}"
+        " (--replace replaces them instead)"
+    )
+    notes = "; ".join(n for n in (version["note"], note) if n)
+    return _Plan({**version, "generation": generation + 1, "note": cap(notes)}, failed)
+
+
+def _prefix_sha256(path: Path, size: int) -> str | None:
+    """The sha256 of a file's first `size` bytes (None when it has fewer, or is gone)."""
+    try:
+        digest = digest_of(path, size, count_lines=False)
+    except OSError:
+        return None
+    return digest.sha256 if digest.size == size else None
+
+
+def _without_twins(versions: list[dict], loaded: list[dict]) -> tuple[list, list[dict]]:
     """The new versions to write, and those skipped as copies: a file with the bytes of
-    another path of the same kind and node that has rows, loaded before or earlier in this
-    run (as ingest.loader.manifest.twin_of; its own earlier version stays)."""
-    has_rows = ("loaded", "partial")
+    another path of the same kind and node that has rows, loaded before (`loaded`: manifest
+    rows) or earlier in this run (as ingest.loader.manifest.twin_of; its own earlier
+    version stays)."""
     known = {
-        (row["sha256"], row["kind"], row["node"]): path
-        for path, row in manifest.items()
-        if row["status"] in has_rows
+        (row["sha256"], row["kind"], row["node"]): row["path"]
+        for row in loaded
+        if row["status"] in HAS_ROWS
     }
     kept, twins = [], []
     for version in sorted(versions, key=lambda v: v["file_id"]):  # the order files were found
         key = (version["sha256"], version["kind"], version["node"])
-        if version["status"] in has_rows:
+        if version["status"] in HAS_ROWS:
             twin = known.get(key)
             if twin is not None and twin != version["path"]:
-                twins.append({**version.asDict(), "twin": twin})
+                twins.append({**version, "twin": twin})
                 continue
             known[key] = version["path"]
         kept.append(version)
     return kept, twins
 
 
-def _log_removals(spark, kind: str, tables: list[str], old: dict, now: datetime) -> None:
-    """Log in raw.removed_rows the rows of the versions about to be replaced, per table and
-    node, with their earliest timestamp (as ingest.loader.manifest.log_removal does): the
-    incremental models rebuild those nodes from that day. Logged before anything is removed,
-    so a run killed later still leaves the log (a second entry on the rerun is harmless)."""
-    if not old:
+def _log_removals(
+    spark, tables: list[str], versions: list[dict], now: datetime, reason: str = "replace"
+) -> None:
+    """Log in raw.removed_rows the rows of `versions` (manifest rows) about to be removed,
+    per table and node, with their earliest timestamp (as ingest.loader.manifest.log_removal
+    does): the incremental models rebuild those nodes from that day. Logged before anything
+    is removed, so a run killed later still leaves the log (a second entry on the rerun is
+    harmless)."""
+    if not versions:
         return
-    ids = ", ".join(str(row["file_id"]) for row in old.values())
+    ids = ", ".join(str(row["file_id"]) for row in versions)
     logged = []
     for table in tables:
         first = "min(`timestamp`)" if "timestamp" in spark.table(f"raw.{table}").columns else "null"
         logged.append(
             f"select loaded_file.kind, '{table}', loaded_file.node,"
-            f" cast({first} as timestamp), count(*), timestamp '{now.isoformat()}', 'replace'"
+            f" cast({first} as timestamp), count(*), timestamp '{now.isoformat()}', '{reason}'"
             f" from raw.{table} as raw_row join raw.ingest_files as loaded_file"
             " on raw_row._file_id = loaded_file.file_id"
             f" where loaded_file.file_id in ({ids}) group by loaded_file.kind, loaded_file.node"
         )
     columns = "kind, table_name, node, first_timestamp, rows, removed_at, reason"
     spark.sql(f"insert into raw.removed_rows ({columns}) {' union all '.join(logged)}")
+
+
+def forget(spark, paths: list[Path]) -> list[tuple[str, int]]:
+    """Take files (or every file under a folder) out of Spark's raw tables, the manifest and
+    the issues, as `wirehouse forget` does: their rows logged as removed ('forget'), their
+    manifest rows dropped (the files disappear), then their partitions; (file, rows removed)
+    for each. A run killed in between leaves only partitions the next ingest drops."""
+    from ingest.kinds import registry
+    from ingest.loader.file_load import manifest_key
+
+    every_table = {name: [t.name for t in k.tables] for name, k in registry().items()}
+    rows = [row.asDict() for row in spark.table(f"raw.{MANIFEST}").collect()]
+    keys = [manifest_key(path) for path in paths]
+    chosen = [
+        r
+        for r in rows
+        if any(r["path"] == k or r["path"].startswith(k.rstrip("/") + "/") for k in keys)
+    ]
+    now = datetime.now(UTC).replace(tzinfo=None)
+    for kind in sorted({r["kind"] for r in chosen}):
+        with_rows = [r for r in chosen if r["kind"] == kind and r["status"] in HAS_ROWS]
+        _log_removals(spark, every_table[kind], with_rows, now, "forget")
+    ids = [r["file_id"] for r in chosen]
+    _drop_file_ids(spark, MANIFEST, ids)
+    for table in [t for tables in every_table.values() for t in tables] + [ISSUES]:
+        _drop_file_ids(spark, table, ids)
+    removed: dict[str, int] = {}
+    for r in sorted(chosen, key=lambda r: r["path"]):
+        removed[r["path"]] = removed.get(r["path"], 0) + (
+            r["rows"] if r["status"] in HAS_ROWS else 0
+        )
+    return list(removed.items())
 
 
 def _collect_garbage(spark, tables: list[str]) -> None:

@@ -20,6 +20,7 @@ from datetime import UTC, datetime
 
 from wirehouse import run as runner
 from wirehouse.project import Project
+from wirehouse.spark import ingest as spark_ingest
 from wirehouse.spark.ingest import SparkFileResult, ingest
 
 RUNS = "raw.wirehouse_spark_runs"
@@ -75,7 +76,7 @@ def run(
             " build string, build_fingerprint string) using parquet"
         )
         fingerprint = runner.build_fingerprint(project.vars)
-        plan = _plan(spark, fingerprint, full_refresh, bool(summary.changed))
+        plan = _plan(spark, fingerprint, full_refresh, bool(summary.changed) or _rows_went(spark))
         if plan is not None:
             summary.build = _build(project, plan)
             _record(spark, plan, summary.build, fingerprint)
@@ -83,6 +84,30 @@ def run(
         spark.stop()
     summary.seconds = time.perf_counter() - started
     return summary
+
+
+def forget(project: Project, paths: list) -> list[tuple[str, int]]:
+    """`wirehouse forget` on the project's Spark tables: (file, rows removed) for each."""
+    spark = session_for(project)
+    try:
+        if not spark.catalog.tableExists("raw.ingest_files"):
+            return []
+        return spark_ingest.forget(spark, paths)
+    finally:
+        spark.stop()
+
+
+def _rows_went(spark) -> bool:
+    """Rows were removed (forgotten, replaced) since the last build: the models rebuild
+    the nodes they belonged to, though no file is new."""
+    if not spark.catalog.tableExists(RUNS):
+        return False
+    went = spark.sql(
+        f"select count(*) from raw.removed_rows where removed_at >"
+        f" (select coalesce(max(finished_at), timestamp '1970-01-01') from {RUNS}"
+        " where build != 'failed')"
+    ).first()[0]
+    return went > 0
 
 
 def _plan(spark, fingerprint: str, full_refresh: bool, loaded: bool) -> runner.BuildPlan | None:
@@ -110,7 +135,7 @@ def _plan(spark, fingerprint: str, full_refresh: bool, loaded: bool) -> runner.B
         return runner.BuildPlan("full", reason, tables, new=tables)
     if not loaded:
         return None
-    return runner.BuildPlan("incremental", "new data", tables, new=tables)
+    return runner.BuildPlan("incremental", "new data or rows removed", tables, new=tables)
 
 
 def _build(project: Project, plan: runner.BuildPlan) -> runner.BuildResult:

@@ -133,27 +133,74 @@ def test_every_kind_lands_the_same_rows_as_the_duckdb_path(spark, demo, tmp_path
         assert _differences(ours, _spark_tables(spark, kind)) == [], kind
 
 
-def test_a_changed_file_replaces_its_rows_and_logs_the_removal(spark, tmp_path) -> None:
-    path = write_csv(
-        tmp_path / "node-a" / "tracepoints" / "net" / "2025-01-22.csv",
-        [HEADER, "2025-01-22 00:00:04,1,inbound,1.2.3.4:8333,in,ping,8"],
-    )
-    before = spark.table("raw.removed_rows").count()
-    spark_ingest.ingest(spark, "tracepoints", [tmp_path / "node-a"], work_dir=tmp_path / "w1")
-    write_csv(path, [HEADER, "2025-01-22 00:00:09,1,inbound,1.2.3.4:8333,in,pong,8"])
-    spark_ingest.ingest(spark, "tracepoints", [tmp_path / "node-a"], work_dir=tmp_path / "w2")
-    key = str(path.resolve())
-    rows = spark.sql(
-        "select msg_type from raw.bitcoin_p2p_messages as m join raw.ingest_files as f"
-        f" on m._file_id = f.file_id where f.path = '{key}'"
-    ).collect()
-    assert [r.msg_type for r in rows] == ["pong"]
-    assert spark.sql(f"select count(*) from raw.ingest_files where path = '{key}'").first()[0] == 1
-    removed = spark.table("raw.removed_rows").where("node = 'node-a'").collect()
-    assert spark.table("raw.removed_rows").count() == before + 1
-    assert [(r.reason, r.table_name, r.rows) for r in removed] == [
-        ("replace", "bitcoin_p2p_messages", 1)
-    ]
+def _tables_under(spark, folder: Path) -> dict[str, object]:
+    """Spark's tracepoint rows, manifest rows and issues of the files under `folder`."""
+    files = f"select file_id from raw.ingest_files where path like '{folder}/%'"
+    frames = {
+        "bitcoin_p2p_messages": spark.sql(
+            f"select * from raw.bitcoin_p2p_messages where _file_id in ({files})"
+        ),
+        "ingest_files": spark.sql(f"select * from raw.ingest_files where path like '{folder}/%'"),
+        "ingest_issues": spark.sql(f"select * from raw.ingest_issues where file_id in ({files})"),
+    }
+    return {name: _exact_frame(frame) for name, frame in frames.items()}
+
+
+def _removals(rows) -> list[tuple]:
+    return sorted((r[0], r[1], r[2], str(r[3]), r[4], r[5]) for r in rows)
+
+
+def test_a_file_that_grows_rotates_is_replaced_fails_and_is_forgotten(spark, tmp_path) -> None:
+    """One node's file through both paths, step by step, the raw rows, manifest, issues and
+    removal log equal after each: it grows (its rows replaced), is rotated in place (a second
+    generation: the earlier rows stay), only touched (skipped), re-exported with --replace
+    (the newest generation replaced, logged), a second file fails and then loads, and the
+    first is forgotten (every generation gone, logged)."""
+    folder = (tmp_path / "node-g").resolve()
+    day = folder / "tracepoints" / "net" / "2025-01-22.csv"
+    other = folder / "tracepoints" / "net" / "2025-01-23.csv"
+    db = tmp_path / "duckdb.duckdb"
+    line = "2025-01-22 00:00:{:02d},1,inbound,1.2.3.4:8333,in,{},{}"
+    pings = [line.format(i, "ping", i) for i in range(6)]
+    pongs = [line.format(i, "pong", i) for i in range(30, 33)]
+
+    def both(step: str, replace: bool = False) -> list[str]:
+        api.ingest(db, api.make_kind("tracepoints"), [folder], replace=replace)
+        results = spark_ingest.ingest(
+            spark, "tracepoints", [folder], work_dir=tmp_path / f"w-{step}", replace=replace
+        )
+        ours, theirs = _duckdb_tables(db, "tracepoints"), _tables_under(spark, folder)
+        assert _differences(ours, theirs) == [], step
+        with duckdb.connect(str(db), read_only=True) as con:
+            logged = con.execute(
+                "select kind, table_name, node, first_timestamp, rows, reason from raw.removed_rows"
+            ).fetchall()
+        spark_logged = spark.sql(
+            "select kind, table_name, node, first_timestamp, rows, reason from raw.removed_rows"
+            " where node = 'node-g'"
+        ).collect()
+        assert _removals(logged) == _removals(spark_logged), step
+        return sorted(f"{Path(r.path).name} {r.status}" for r in results)
+
+    write_csv(day, [HEADER, *pings[:3]])
+    assert both("first") == ["2025-01-22.csv loaded"]
+    write_csv(day, [HEADER, *pings])  # grew: its rows replaced, nothing logged
+    assert both("grew") == ["2025-01-22.csv loaded"]
+    write_csv(day, [HEADER, *pongs])  # copytruncate: generation 2, the pings stay
+    assert both("rotated") == ["2025-01-22.csv loaded"]
+    os.utime(day, ns=(day.stat().st_atime_ns, day.stat().st_mtime_ns + 10**9))  # touched only
+    assert both("touched") == ["2025-01-22.csv skipped"]
+    write_csv(other, ["not,a,tracepoint,header", "1,2,3,4"])  # failed
+    assert both("failed") == ["2025-01-22.csv skipped", "2025-01-23.csv failed"]
+    write_csv(other, [HEADER, *pings[:2]])  # fixed: loads, the failed row goes
+    assert both("fixed") == ["2025-01-22.csv skipped", "2025-01-23.csv loaded"]
+    write_csv(day, [HEADER, pongs[0]])  # re-exported and replaced: generation 2 replaced
+    assert both("replaced", replace=True) == ["2025-01-22.csv loaded", "2025-01-23.csv skipped"]
+    removed = spark_ingest.forget(spark, [day])
+    assert removed == [(str(day), 7)]  # generation 1's six pings and generation 2's pong
+    assert api.forget(db, [day]) == removed
+    day.unlink()
+    assert both("forgotten") == ["2025-01-23.csv skipped"]
 
 
 PEER = "1.2.3.4:8333"
@@ -224,13 +271,11 @@ for table in ("bitcoin_p2p_messages", "ingest_files", "ingest_issues"):
 
 
 def test_copies_of_a_loaded_file_are_skipped_as_the_duckdb_path_skips_them() -> None:
-    from pyspark.sql import Row
-
     def version(path, sha, file_id, status="loaded", node="n"):
-        return Row(path=path, sha256=sha, kind="tracepoints", node=node, status=status,
-                   file_id=file_id)  # fmt: skip
+        return dict(path=path, sha256=sha, kind="tracepoints", node=node, status=status,
+                    file_id=file_id)  # fmt: skip
 
-    loaded = {"/a": {"sha256": "x", "kind": "tracepoints", "node": "n", "status": "loaded"}}
+    loaded = [version("/a", "x", 1)]
     new = [
         version("/c", "y", 3),
         version("/b", "x", 2),  # the bytes of /a, loaded before
