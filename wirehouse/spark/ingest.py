@@ -30,10 +30,10 @@ The loading rules (``ingest``), one writer at a time:
   partitions are dropped;
 - every run first drops partitions whose file id the manifest does not list (what a killed
   run left behind), so a rerun converges to a clean load;
+- an unchanged file asked for under another node is relabelled: its rows logged as removed
+  from the old node, its partitions rewritten with the run's load time, then its manifest
+  rows with the new node;
 - ``forget`` logs a file's rows as removed, drops its manifest rows, then its partitions.
-
-Not done on Spark: moving an unchanged file to another node (the DuckDB path relabels it);
-here it is skipped with a message that says to forget it and ingest it again.
 """
 
 from __future__ import annotations
@@ -270,10 +270,11 @@ def _partition_ids(spark, table: str) -> set[int]:
 @dataclass
 class SparkFileResult:
     path: str
-    status: str  # loaded | partial | failed | skipped
+    status: str  # loaded | partial | failed | skipped | relabelled
     rows: int = 0
     issues: int = 0
     message: str = ""
+    node: str | None = None  # relabelled: the node it moved to
 
 
 def ingest(
@@ -313,6 +314,7 @@ def _ingest(spark, kind_name, kind, found, node, options, work, template, on_fil
 
     from ingest.kinds import registry
     from ingest.loader.file_load import manifest_key
+    from ingest.loader.files import node_of
 
     every_table = [t.name for k in registry().values() for t in k.tables]
     tables = [t.name for t in kind.tables]
@@ -329,16 +331,15 @@ def _ingest(spark, kind_name, kind, found, node, options, work, template, on_fil
     for path in found.files:
         key = manifest_key(path)
         if _unchanged_on_disk(manifest.get(key, []), path):
-            results.append(_skip(manifest[key], node, key))
+            results.append(_skip(manifest[key], node_of(path, kind, node), key))
             on_file(results[-1])
             continue
         todo.append((key, found.names.get(path, path.name), next_id))
         paths[key] = path
         next_id += 1
-    if not todo:
-        return results
-
     now = datetime.now(UTC).replace(tzinfo=None)
+    if not todo:
+        return _relabel(spark, tables, results, now)
     run_id, cpus = f"spark-{now:%Y%m%dT%H%M%S%f}", int(spark.conf.get("spark.task.cpus", "1"))
     job = Job(kind_name, options, node, run_id, now.isoformat(), str(work), cpus)
     files = json.dumps(todo)
@@ -363,7 +364,7 @@ def _ingest(spark, kind_name, kind, found, node, options, work, template, on_fil
             stat = paths[version["path"]].stat()
             touched += [{**r, "file_mtime_ns": stat.st_mtime_ns,
                          "file_ctime_ns": stat.st_ctime_ns} for r in same]  # fmt: skip
-            done.append(_skip(rows, node, version["path"]))
+            done.append(_skip(rows, version["node"], version["path"]))
         else:
             fresh.append(version)
     if not kind.name_is_data:  # tshark's hourly files: the same bytes another hour are data
@@ -402,7 +403,34 @@ def _ingest(spark, kind_name, kind, found, node, options, work, template, on_fil
     ]
     for result in done:
         on_file(result)
-    return results + done
+    return _relabel(spark, tables, results + done, now)
+
+
+def _relabel(spark, tables: list[str], results: list, now: datetime) -> list:
+    """Move the files reported as relabelled (every generation of each) to their new node, as
+    ingest.loader.manifest.relabel does: their rows logged as removed from the node they had,
+    their raw rows rewritten with the run's load time (incremental models see them again),
+    then their manifest rows with the new node; a run killed in between relabels again."""
+    from pyspark.sql.functions import col, lit
+
+    moved = {result.path: result.node for result in results if result.status == "relabelled"}
+    if not moved:
+        return results
+    rows = [r.asDict() for r in spark.table(f"raw.{MANIFEST}").collect() if r["path"] in moved]
+    _log_removals(spark, tables, [r for r in rows if r["status"] in HAS_ROWS], now, "relabel")
+    ids = [r["file_id"] for r in rows]
+    for table in tables:
+        frame = spark.table(f"raw.{table}").where(col("_file_id").isin(ids))
+        # materialised first: the partitions it reads are the ones overwritten
+        frame = frame.withColumn("_loaded_at", lit(now)).localCheckpoint(eager=True)
+        frame.select(*spark.table(f"raw.{table}").columns).write.insertInto(
+            f"raw.{table}", overwrite=True
+        )
+    template = spark.table(f"raw.{MANIFEST}")
+    spark.createDataFrame(
+        [{**r, "node": moved[r["path"]], "loaded_at": now} for r in rows], template.schema
+    ).select(*template.columns).write.insertInto(f"raw.{MANIFEST}", overwrite=True)
+    return results
 
 
 HAS_ROWS = ("loaded", "partial")
@@ -427,16 +455,16 @@ def _unchanged_on_disk(rows: list[dict], path: Path) -> bool:
     )
 
 
-def _skip(rows: list[dict], node: str | None, key: str) -> SparkFileResult:
-    """An unchanged file is skipped. Asked for under another node, the DuckDB path moves it
-    to that node; here it stays and says so (forget it, then ingest it for the new node)."""
+def _skip(rows: list[dict], node: str, key: str) -> SparkFileResult:
+    """An unchanged file is skipped; asked for under another node (given, or its folder's:
+    ingest.loader.files.node_of), it is relabelled."""
     loaded_as = _newest(rows)["node"]
-    if node is None or node == loaded_as:
+    if node == loaded_as:
         return SparkFileResult(key, "skipped", message="already loaded")
     return SparkFileResult(
-        key, "skipped",
-        message=f"already loaded for node {loaded_as!r}: moving a file to another node is not"
-        f" done on Spark (forget it, then ingest it for {node!r})",
+        key, "relabelled",
+        message=f"already loaded; moved from node {loaded_as or '(none)'!r} to {node!r}",
+        node=node,
     )  # fmt: skip
 
 

@@ -154,8 +154,8 @@ def test_a_file_that_grows_rotates_is_replaced_fails_and_is_forgotten(spark, tmp
     """One node's file through both paths, step by step, the raw rows, manifest, issues and
     removal log equal after each: it grows (its rows replaced), is rotated in place (a second
     generation: the earlier rows stay), only touched (skipped), re-exported with --replace
-    (the newest generation replaced, logged), a second file fails and then loads, and the
-    first is forgotten (every generation gone, logged)."""
+    (the newest generation replaced, logged), a second file fails, then loads, then is moved
+    to another node, and the first is forgotten (every generation gone, logged)."""
     folder = (tmp_path / "node-g").resolve()
     day = folder / "tracepoints" / "net" / "2025-01-22.csv"
     other = folder / "tracepoints" / "net" / "2025-01-23.csv"
@@ -164,11 +164,12 @@ def test_a_file_that_grows_rotates_is_replaced_fails_and_is_forgotten(spark, tmp
     pings = [line.format(i, "ping", i) for i in range(6)]
     pongs = [line.format(i, "pong", i) for i in range(30, 33)]
 
-    def both(step: str, replace: bool = False) -> list[str]:
-        api.ingest(db, api.make_kind("tracepoints"), [folder], replace=replace)
+    def both(step: str, replace: bool = False, paths=(folder,), node=None) -> list[str]:
+        api.ingest(db, api.make_kind("tracepoints"), list(paths), node, replace=replace)
         results = spark_ingest.ingest(
-            spark, "tracepoints", [folder], work_dir=tmp_path / f"w-{step}", replace=replace
-        )
+            spark, "tracepoints", list(paths), node, work_dir=tmp_path / f"w-{step}",
+            replace=replace,
+        )  # fmt: skip
         ours, theirs = _duckdb_tables(db, "tracepoints"), _tables_under(spark, folder)
         assert _differences(ours, theirs) == [], step
         with duckdb.connect(str(db), read_only=True) as con:
@@ -177,7 +178,7 @@ def test_a_file_that_grows_rotates_is_replaced_fails_and_is_forgotten(spark, tmp
             ).fetchall()
         spark_logged = spark.sql(
             "select kind, table_name, node, first_timestamp, rows, reason from raw.removed_rows"
-            " where node = 'node-g'"
+            " where node in ('node-g', 'node-h')"
         ).collect()
         assert _removals(logged) == _removals(spark_logged), step
         return sorted(f"{Path(r.path).name} {r.status}" for r in results)
@@ -196,11 +197,14 @@ def test_a_file_that_grows_rotates_is_replaced_fails_and_is_forgotten(spark, tmp
     assert both("fixed") == ["2025-01-22.csv skipped", "2025-01-23.csv loaded"]
     write_csv(day, [HEADER, pongs[0]])  # re-exported and replaced: generation 2 replaced
     assert both("replaced", replace=True) == ["2025-01-22.csv loaded", "2025-01-23.csv skipped"]
+    # the second file, unchanged, asked for under another node: moved there, logged
+    assert both("relabelled", paths=(other,), node="node-h") == ["2025-01-23.csv relabelled"]
     removed = spark_ingest.forget(spark, [day])
     assert removed == [(str(day), 7)]  # generation 1's six pings and generation 2's pong
     assert api.forget(db, [day]) == removed
     day.unlink()
-    assert both("forgotten") == ["2025-01-23.csv skipped"]
+    # the folder again, its node named by the folder: the second file moves back to node-g
+    assert both("forgotten") == ["2025-01-23.csv relabelled"]
 
 
 PEER = "1.2.3.4:8333"
