@@ -160,7 +160,7 @@ def main() -> None:
     marts = [line for line in done.stdout.splitlines() if line.startswith("| marts.")]
 
     lines = [
-        "| engine | wall s | peak RSS MiB (the run's process) |",
+        "| engine | wall s | peak RSS MiB (the `wirehouse run` process; not its Spark JVM) |",
         "|---|---:|---:|",
         *(f"| {e} | {m.wall_s:.1f} | {m.peak_rss_mb:,.0f} |" for e, m in runs.items()),
         "",
