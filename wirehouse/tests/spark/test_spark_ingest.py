@@ -229,7 +229,9 @@ def test_a_killed_spark_ingest_converges_on_the_rerun(tmp_path) -> None:
             + [f"2025-02-{day + 1:02d} 00:{i // 60:02d}:{i % 60:02d},{i},inbound,{PEER},in,ping,{i}"
                for i in range(200)],
         )  # fmt: skip
-    env = {**os.environ, "WIREHOUSE_SPARK_DIR": str(tmp_path / "spark")}
+    # the workers' Python is this one (the module's session sets it only when it runs)
+    env = {**os.environ, "WIREHOUSE_SPARK_DIR": str(tmp_path / "spark"),
+           "PYSPARK_PYTHON": sys.executable}  # fmt: skip
     script = [sys.executable, "-c", KILLED_LOAD, str(files)]
     empty = tmp_path / "nothing-yet"
     empty.mkdir()
