@@ -201,15 +201,18 @@ def init(db_path: Path | None) -> None:
     click.echo(f"warehouse ready: {api.init(db_path)}")
 
 
-@main.command("run")
-@click.option(
+project_option = click.option(
     "--project",
     "-p",
     "project_path",
     type=click.Path(dir_okay=False, path_type=Path),
     default=None,
-    help="Project file (default: ./wirehouse.toml).",
+    help="Project file (default: ./wirehouse.toml; forget: only with this option).",
 )
+
+
+@main.command("run")
+@project_option
 @click.option("--full-refresh", is_flag=True, help="Rebuild every mart from all raw rows.")
 def run_command(project_path: Path | None, full_refresh: bool) -> None:
     """Ingest every source of wirehouse.toml, build what changed (dbt, incremental), publish
@@ -279,14 +282,7 @@ def _run_lines(summary: api.RunSummary) -> list[str]:
 @main.command("forget")
 @click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
 @db_option
-@click.option(
-    "--project",
-    "-p",
-    "project_path",
-    type=click.Path(dir_okay=False, path_type=Path),
-    default=None,
-    help="Forget from this project's warehouse (its Spark tables when engine = spark).",
-)
+@project_option
 def forget(paths: tuple[Path, ...], db_path: Path | None, project_path: Path | None) -> None:
     """Take the rows of files (or of every file under a directory) back out of the
     warehouse: raw rows, manifest and issues, in one transaction. Rebuild with dbt (the
