@@ -215,7 +215,7 @@ def dbt_build(project: Project, plan: BuildPlan, parsing: DbtParse) -> BuildResu
             return BuildResult(plan.mode, plan.reason, True, time.perf_counter() - started)
         outcome = dbtRunner(manifest=parsed.result).invoke([*args, "--select", *selected])
     finally:
-        _close_dbt_connection()
+        close_dbt_connection()
     if outcome.exception is not None or outcome.result is None:
         return failed_build(plan, started, outcome.exception)
     target = project.target_path or DBT_PROJECT / "target"
@@ -260,7 +260,7 @@ def failed_build(plan: BuildPlan, started: float, exc: BaseException | None) -> 
     )
 
 
-def _close_dbt_connection() -> None:
+def close_dbt_connection() -> None:
     """dbt-duckdb keeps its DuckDB instance open in this process after a build (1.11: a class
     attribute); close it, so publish and the report can open the file read-only, and other
     processes (BI readers) are not locked out while the run finishes."""

@@ -46,7 +46,7 @@ def build(db: Path, tmp: Path, *args: str) -> None:
 def built(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, str, Path]]:
     tmp = tmp_path_factory.mktemp("anon")
     db = tmp / "warehouse.duckdb"
-    demo = ("--days", "1", "--scale", "0.02", "--peers", "12", "--no-capture")
+    demo = ("--days", "1", "--scale", "0.02", "--peers", "12", "--no-capture", "--no-bluetooth")
     run("demo-data", tmp / "demo", *demo)
     demo_pcap.generate(tmp / "demo.pcap", seconds=8, seed=4)
     demo_tshark.generate(tmp / "hourly", tmp / "demo.pcap", first_hour=1483873200, hours=3)

@@ -46,7 +46,7 @@ def generated(tmp_path_factory: pytest.TempPathFactory) -> Path:
     for node, seed in (("alpha", "11"), ("beta", "12")):
         made = wirehouse(
             *("demo-data", root / node, "--days", "3", "--scale", "0.02"),
-            *("--peers", "14", "--seed", seed, "--no-capture"),
+            *("--peers", "14", "--seed", seed, "--no-capture", "--no-bluetooth"),
         )
         assert made.returncode == 0, made.stderr
     return root

@@ -46,23 +46,27 @@ KAFKA_WINDOW = (
 
 @pytest.fixture(scope="module")
 def data(tmp_path_factory: pytest.TempPathFactory) -> dict[str, list[Path]]:
-    root = tmp_path_factory.mktemp("matrix-data")
-    demo = root / "demo"
-    made = wirehouse("demo-data", demo, "--days", "1", "--scale", "0.02", "--peers", "10")
-    assert made.returncode == 0, made.stderr
-    tracepoints = sorted((demo / "tracepoints" / "net").glob("*.csv"))
-    systemd = sorted((demo / "systemd" / "ip_accounting").glob("*.csv"))
-    # a second node, by its folder (rho/tracepoints/net/...), with its own files
-    other = root / "rho"
-    made = wirehouse("demo-data", other, "--days", "1", "--scale", "0.02", "--peers", "10",
-                     "--seed", "3", "--no-capture")  # fmt: skip
-    assert made.returncode == 0, made.stderr
+    with built_once(tmp_path_factory, "matrix-data") as root:  # once for every worker
+        if root is not None:
+            day = ("--days", "1", "--scale", "0.02", "--peers", "10")
+            made = wirehouse("demo-data", root / "demo", *day)
+            assert made.returncode == 0, made.stderr
+            # a second node, by its folder (rho/tracepoints/net/...), with its own files
+            only_csv = ("--seed", "3", "--no-capture", "--no-bluetooth")
+            made = wirehouse("demo-data", root / "rho", *day, *only_csv)
+            assert made.returncode == 0, made.stderr
+            (tracepoints,) = (root / "demo" / "tracepoints" / "net").glob("*.csv")
+            (systemd,) = (root / "demo" / "systemd" / "ip_accounting").glob("*.csv")
+            write_preprocessed_tracepoints(tracepoints, root / "tp.csv")
+            write_differenced_systemd(systemd, root / "sys.csv")
+    root = shared_dir(tmp_path_factory, "matrix-data")
+    demo, other = root / "demo", root / "rho"
     return {
         "nodes": [demo, other],
-        "tracepoints": tracepoints,
-        "preprocessed": [write_preprocessed_tracepoints(tracepoints[0], root / "tp.csv")],
-        "systemd": systemd,
-        "deltas": [write_differenced_systemd(systemd[0], root / "sys.csv")],
+        "tracepoints": sorted((demo / "tracepoints" / "net").glob("*.csv")),
+        "preprocessed": [root / "tp.csv"],
+        "systemd": sorted((demo / "systemd" / "ip_accounting").glob("*.csv")),
+        "deltas": [root / "sys.csv"],
         "captures": [SHARED / "pcap-general" / name for name in CAPTURES],
         "kafka": [demo / "captures"] + [SHARED / "pcap-kafka" / name for name in KAFKA],
         "tshark": [demo / "tshark"],
