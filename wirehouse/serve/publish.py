@@ -322,6 +322,13 @@ def _add_client_names(con: duckdb.DuckDBPyConnection) -> None:
             " and schema_name = 'main'"
         ).fetchall()
     }
+    column_comments: dict[tuple[str, str], list[tuple[str, str]]] = {}
+    for schema, name, column, comment in con.execute(
+        "select schema_name, table_name, column_name, comment from duckdb_columns()"
+        f" where database_name = current_database() and schema_name in ({schemas})"
+        " and comment is not null"
+    ).fetchall():
+        column_comments.setdefault((schema, name), []).append((column, comment))
     for schema, name, comment in relations:
         if name in taken:
             continue
@@ -329,12 +336,7 @@ def _add_client_names(con: duckdb.DuckDBPyConnection) -> None:
         con.execute(f"create view main.{name} as select * from {schema}.{name}")
         if comment:
             con.execute(f"comment on view main.{name} is {_quote(comment)}")
-        for column, column_comment in con.execute(
-            "select column_name, comment from duckdb_columns()"
-            " where database_name = current_database() and schema_name = ? and table_name = ?"
-            " and comment is not null",
-            [schema, name],
-        ).fetchall():
+        for column, column_comment in column_comments.get((schema, name), []):
             con.execute(f'comment on column main.{name}."{column}" is {_quote(column_comment)}')
 
 
