@@ -13,6 +13,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -63,25 +64,31 @@ class DbtRun:
 PARSED = REPO / "target" / "tests-parsed"  # dbt parses that every test's dbt run starts from
 WAREHOUSE_NAME = "warehouse.duckdb"
 
-# dbt as its own process per call, as `dbt` on the command line, but forked from a server that
-# imported dbt once: importing dbt is 4 of the 7.7 s a `dbt run` that selects nothing takes
-# here, and the suite calls dbt about a hundred times.
-_DBT = multiprocessing.get_context("forkserver")
-_DBT.set_forkserver_preload(["dbt.cli.main", "dbt.adapters.duckdb"])
+# dbt and `wirehouse` as their own process per call, as on the command line, but forked from
+# a server that imported them once: importing dbt is 4 of the 7.7 s a `dbt run` that selects
+# nothing takes here (and `wirehouse run` imports it too), the CLI's own imports 0.6 s; the
+# suite starts about 70 dbt and 180 wirehouse commands.
+_FORKS = multiprocessing.get_context("forkserver")
+_FORKS.set_forkserver_preload(["dbt.cli.main", "dbt.adapters.duckdb", "wirehouse.cli"])
 # dbt's debug log file is ~7% of a small build; tests read its console output (a test that
 # reads the file sets DBT_LOG_LEVEL_FILE itself)
 QUIET_FILE_LOG = {"DBT_LOG_LEVEL_FILE": "none"}
+
+
+def _become(env: dict, cwd: Path, out: Path, err: Path) -> None:
+    """A forked child takes the caller's environment and directory, and writes to files."""
+    os.environ.clear()
+    os.environ.update(env)
+    os.chdir(cwd)
+    for fd, path in ((1, out), (2, err)):
+        os.dup2(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC), fd)
 
 
 def _dbt_child(args: list[str], env: dict, cwd: Path, out: Path, err: Path, results: Path) -> None:
     """The `dbt` command in a forked child: its environment, directory, output files and exit
     code. Only run_results.json is written (``results``): dbt's own writing of manifest.json
     is 1.7 of the 3.7 s a call that selects nothing takes, and no test reads it."""
-    os.environ.clear()
-    os.environ.update(env)
-    os.chdir(cwd)
-    for fd, path in ((1, out), (2, err)):
-        os.dup2(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC), fd)
+    _become(env, cwd, out, err)
     from dbt.artifacts.schemas.run import RunExecutionResult
     from dbt.cli.main import dbtRunner
 
@@ -149,7 +156,7 @@ def dbt(db: Path, tmp: Path, *args: str) -> DbtRun:
     results_file.unlink(missing_ok=True)  # a call that runs nothing leaves none
     run = [*args, "--profiles-dir", REPO, "--project-dir", REPO]
     run += ["--target-path", target, "--log-path", tmp / "logs"]
-    child = _DBT.Process(
+    child = _FORKS.Process(
         target=_dbt_child,
         args=(
             [str(a) for a in run],
@@ -167,9 +174,29 @@ def dbt(db: Path, tmp: Path, *args: str) -> DbtRun:
     return DbtRun(child.exitcode, stdout + stderr, results, stdout)
 
 
+def _wirehouse_child(args: list[str], env: dict, cwd: Path, out: Path, err: Path) -> None:
+    """The `wirehouse` command in a forked child (click exits with the command's code)."""
+    _become(env, cwd, out, err)
+    from wirehouse.cli import main
+
+    sys.argv = ["wirehouse", *args]
+    main()
+
+
 def wirehouse(*args: str | Path) -> subprocess.CompletedProcess:
-    """The CLI as a user runs it (a separate process)."""
-    return subprocess.run([BIN / "wirehouse", *map(str, args)], capture_output=True, text=True)
+    """The CLI as a user runs it: a process of its own, with this one's environment and
+    directory (forked from the server that imported it once)."""
+    with tempfile.TemporaryDirectory(prefix="wirehouse-cli-") as tmp:
+        out, err = Path(tmp) / "stdout", Path(tmp) / "stderr"
+        run = [str(a) for a in args]
+        child = _FORKS.Process(
+            target=_wirehouse_child, args=(run, dict(os.environ), Path.cwd(), out, err)
+        )
+        child.start()
+        child.join()
+        return subprocess.CompletedProcess(
+            ["wirehouse", *run], child.exitcode, out.read_text(), err.read_text()
+        )
 
 
 def write_preprocessed_tracepoints(src: Path, dst: Path) -> Path:
