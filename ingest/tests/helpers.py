@@ -102,8 +102,6 @@ def _dbt_child(args: list[str], env: dict, cwd: Path, out: Path, err: Path, resu
         # a forked child ends without closing DuckDB, which would leave the build's last
         # writes in the WAL: a copy of the .duckdb file alone would miss them
         close_dbt_connection()
-    sys.stdout.flush()
-    sys.stderr.flush()
     sys.exit(0 if done.success else 2 if done.exception is not None else 1)  # as `dbt` exits
 
 

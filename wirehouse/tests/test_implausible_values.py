@@ -24,6 +24,8 @@ from ingest.tests.helpers import built_once, dbt, shared_dir, wirehouse
 
 pytestmark = pytest.mark.integration
 
+# one node day of tracepoints and systemd samples (no captures: nothing here reads them)
+GENERATED = ("--days", "1", "--scale", "0.02", "--seed", "4", "--no-capture", "--no-bluetooth")
 MARTS = [
     "fct_traffic_measured_daily",
     "fct_traffic_measured_hourly",
@@ -86,20 +88,7 @@ def build(tmp: Path, name: str, faulty: bool) -> Path:
 def builds(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     with built_once(tmp_path_factory, "implausible") as tmp:  # one build for every worker
         if tmp is not None:
-            made = wirehouse(
-                *(
-                    "demo-data",
-                    tmp / "generated",
-                    "--days",
-                    "1",
-                    "--scale",
-                    "0.02",
-                    "--seed",
-                    "4",
-                    "--no-capture",
-                    "--no-bluetooth",
-                )
-            )
+            made = wirehouse("demo-data", tmp / "generated", *GENERATED)
             assert made.returncode == 0, made.stderr
             build(tmp, "clean", faulty=False)
             build(tmp, "faulty", faulty=True)
